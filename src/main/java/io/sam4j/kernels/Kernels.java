@@ -1,0 +1,86 @@
+package io.sam4j.kernels;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Element loops over flat float buffers. Every buffer passed here is a float32 off-heap segment that
+ * shares the parameter store's layout, so one index range {@code [from, to)} (in floats, not bytes)
+ * addresses the same parameters in all of them.
+ *
+ * <p>Two implementations sit behind this interface (Lucene's pattern): {@link ScalarKernels}, the
+ * plain reference, and {@code VectorKernels}, the Vector-API version that must agree with it up to
+ * FMA rounding. Neither splits work across threads: {@link FlatOps} and the optimizers chunk ranges
+ * and call these on each chunk. Reductions add into {@code acc} (double) so callers can combine
+ * chunks in a fixed order; each implementation folds float partial sums into double at least every
+ * {@link #FOLD_BLOCK} elements (a float sum over 11 M elements is off by ~2 %).
+ */
+public interface Kernels {
+    int FOLD_BLOCK = 4096;
+
+    /** "vector" or "scalar", for logs. */
+    String name();
+
+    // ---- basic BLAS-1 --------------------------------------------------------------------
+    /** Sum of x[i]^2. */
+    double sumSquares(MemorySegment x, long from, long to);
+
+    /** Sum of x[i]*y[i]. */
+    double dot(MemorySegment x, MemorySegment y, long from, long to);
+
+    /** y[i] += a*x[i]. */
+    void axpy(float a, MemorySegment x, MemorySegment y, long from, long to);
+
+    /** x[i] *= a. */
+    void scale(float a, MemorySegment x, long from, long to);
+
+    /** dst[i] = src[i]. */
+    void copy(MemorySegment src, MemorySegment dst, long from, long to);
+
+    /** x[i] = v. */
+    void fill(float v, MemorySegment x, long from, long to);
+
+    // ---- SAM-family fused passes -----------------------------------------------------------
+    // T is ASAM's element-wise scaling: identity when eta is NaN, otherwise T_i = |w_i| + eta
+    // (eta = 0.01 for the official SamsungLabs form on weight tensors, eta = 0 for the davda54 form).
+
+    /**
+     * Read-only pass before the ascent. d = friendly ? g - sigma*m : g.
+     * acc[0] += sum (T g)^2,  acc[1] += sum (T d)^2.
+     */
+    void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to,
+                        boolean friendly, float sigma, float eta, double[] acc);
+
+    /**
+     * Save and perturb. d = friendly ? g - sigma*m : g;  e = s * T^2 d;  w0 = w;  w = w + e.
+     * EMA (F-SAM): emaMode 0 leaves m alone, 1 sets m = g, 2 sets m = lambda*m + (1-lambda)*g
+     * (computed from the OLD m, after d was formed).
+     * acc[0] += sum e^2,  acc[1] += sum e*g.
+     */
+    void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to,
+                 float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc);
+
+    /**
+     * Read-only pass over the adversarial gradient at w (= w0 + e).
+     * acc[0] += sum g^2,  acc[1] += sum (T g)^2 (T from the current, perturbed w),
+     * acc[2] += sum (w - w0)*g.
+     */
+    void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to,
+                          float eta, double[] acc);
+
+    /**
+     * Restore (w = w0 when w0 != null), then one PyTorch SGD step on gg = gScale*g + wd*w:
+     * b = first ? gg : mu*b + gg (skipped when mu == 0, then step = gg);
+     * step = nesterov ? gg + mu*b : b;  w = w - lr*step.
+     */
+    void sgdStep(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment b, long from, long to,
+                 float gScale, float lr, float wd, float mu, boolean nesterov, boolean first);
+
+    /**
+     * Restore (w = w0 when w0 != null), then one PyTorch AdamW step on gg = gScale*g:
+     * w *= 1 - lr*wd;  m = b1*m + (1-b1)*gg;  v = b2*v + (1-b2)*gg^2;
+     * w -= (lr/bc1) * m / (sqrt(v)/sqrt(bc2) + eps)   with bc1 = 1-b1^t, bc2 = 1-b2^t given.
+     */
+    void adamwStep(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, MemorySegment v,
+                   long from, long to, float gScale, float lr, float wd, float b1, float b2, float eps,
+                   float bc1, float bc2);
+}
