@@ -1,2 +1,51 @@
 package io.sam4j.cli;
-public class Main { public static void main(String[] a){ System.out.println(Runtime.version()); } }
+
+import java.io.UncheckedIOException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code ./sam4j} command line. Errors are one line on stderr and a non-zero exit. */
+@Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "CPU-native Sharpness-Aware Minimization trainer for the JVM.",
+        subcommands = {TrainCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args));
+    }
+
+    /** Runs the CLI and returns the exit code (tests call this). */
+    public static int execute(String... args) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setParameterExceptionHandler((ex, a) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println(c.getCommandName().equals("sam4j") ? "sam4j: " + ex.getMessage()
+                    : "sam4j " + c.getCommandName() + ": " + ex.getMessage() + " (see --help)");
+            return 2;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parseResult) -> {
+            c.getErr().println("sam4j: error: " + message(ex));
+            if (System.getenv("SAM4J_DEBUG") != null) ex.printStackTrace(c.getErr());
+            return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException ? 2 : 1;
+        });
+        return cl.execute(args);
+    }
+
+    static String message(Throwable ex) {
+        if (ex instanceof UncheckedIOException u && u.getMessage() != null) return u.getMessage();
+        String m = ex.getMessage();
+        return m != null ? m : ex.getClass().getSimpleName();
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"sam4j " + (v != null ? v : "dev") + " on Java " + Runtime.version()};
+        }
+    }
+}

@@ -1,0 +1,137 @@
+package io.sam4j.cli;
+
+import io.sam4j.nn.Models;
+import io.sam4j.train.Schedule;
+import io.sam4j.train.TrainConfig;
+import io.sam4j.train.Trainer;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Train a model. With no flags: the mlp with SAM on the embedded Fashion-MNIST subset.",
+                "Writes <out>/config.json and one JSON line per epoch to <out>/metrics.jsonl."})
+final class TrainCommand implements Callable<Integer> {
+    private static final TrainConfig D = TrainConfig.defaults();
+
+    @Option(names = "--model", paramLabel = "NAME", description = "Architecture: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
+            completionCandidates = ModelNames.class, defaultValue = "mlp")
+    String model;
+
+    @Option(names = "--data", paramLabel = "DIR", description = "Folder with the four IDX files (train-/t10k-images-idx3-ubyte, "
+            + "-labels-idx1-ubyte, raw or .gz), e.g. /usr/share/datasets/fashion-mnist. Default: the embedded subset.")
+    Path data;
+
+    @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: ${DEFAULT-VALUE}).", defaultValue = "10")
+    int epochs;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Exactly N optimizer steps instead of whole epochs.", defaultValue = "0")
+    long steps;
+
+    @Option(names = "--batch", paramLabel = "B", description = "Batch size (default: ${DEFAULT-VALUE}).", defaultValue = "128")
+    int batch;
+
+    @Option(names = "--lr", description = "Base learning rate (default: ${DEFAULT-VALUE}).", defaultValue = "0.05")
+    float lr;
+
+    @Option(names = "--momentum", description = "SGD momentum (default: ${DEFAULT-VALUE}).", defaultValue = "0.9")
+    float momentum;
+
+    @Option(names = "--nesterov", description = "Nesterov momentum (SGD).")
+    boolean nesterov;
+
+    @Option(names = "--weight-decay", paramLabel = "WD", description = "Weight decay: coupled L2 for SGD, decoupled for AdamW "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "5e-4")
+    float weightDecay;
+
+    @Option(names = "--schedule", paramLabel = "S", description = "cosine (per iteration, to 0) or constant (default: ${DEFAULT-VALUE}).",
+            defaultValue = "cosine")
+    String schedule;
+
+    @Option(names = "--optimizer", paramLabel = "O", description = "sgd, adamw, sam, usam, asam or fsam (default: ${DEFAULT-VALUE}).",
+            defaultValue = "sam")
+    String optimizer;
+
+    @Option(names = "--base", paramLabel = "O", description = "Base optimizer of the SAM family: sgd or adamw (default: ${DEFAULT-VALUE}).",
+            defaultValue = "sgd")
+    String base;
+
+    @Option(names = "--rho", description = "SAM-family perturbation radius (default: ${DEFAULT-VALUE}).", defaultValue = "0.05")
+    float rho;
+
+    @Option(names = "--sigma", description = "F-SAM: weight of the gradient EMA subtracted (default: ${DEFAULT-VALUE}).", defaultValue = "1")
+    float sigma;
+
+    @Option(names = "--lambda", description = "F-SAM: EMA decay (default: ${DEFAULT-VALUE}).", defaultValue = "0.9")
+    float lambda;
+
+    @Option(names = "--eta", description = "ASAM (official form): T = |w| + eta (default: ${DEFAULT-VALUE}).", defaultValue = "0.01")
+    float eta;
+
+    @Option(names = "--adaptive", description = "Adaptive (ASAM) direction on top of sam, usam or fsam.")
+    boolean adaptive;
+
+    @Option(names = "--asam-form", paramLabel = "F", description = "official (|w|+eta on weight tensors, SamsungLabs) or elementwise "
+            + "(|w| on every tensor, davda54) (default: ${DEFAULT-VALUE}).", defaultValue = "official")
+    String asamForm;
+
+    @Option(names = "--stable", description = "StableSAM: rescale the perturbed gradient to the norm of the exact one.")
+    boolean stable;
+
+    @Option(names = "--grad-clip", paramLabel = "NORM", description = "Clip the final gradient's global norm (0 = off).", defaultValue = "0")
+    float gradClip;
+
+    @Option(names = "--label-noise", paramLabel = "P", description = "Symmetric label noise on the training split, seeded (default: 0).",
+            defaultValue = "0")
+    float labelNoise;
+
+    @Option(names = "--label-smoothing", paramLabel = "S", description = "Label smoothing of the loss (default: 0).", defaultValue = "0")
+    float labelSmoothing;
+
+    @Option(names = "--seed", description = "Seed of initialisation, shuffling and noise (default: ${DEFAULT-VALUE}).", defaultValue = "0")
+    long seed;
+
+    @Option(names = "--threads", paramLabel = "T", description = "Worker threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--no-shuffle", description = "Take batches in file order: batch i = examples [i*B, (i+1)*B).")
+    boolean noShuffle;
+
+    @Option(names = "--no-augment", description = "Disable data augmentation (28x28 data sets have none by default).")
+    boolean noAugment;
+
+    @Option(names = "--init", paramLabel = "FILE", description = "Initial weights (.safetensors with PyTorch state_dict names).")
+    Path init;
+
+    @Option(names = "--save", paramLabel = "FILE", description = "Write the trained weights (.safetensors).")
+    Path save;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/<time>-<model>-<optimizer>).")
+    Path out;
+
+    @Override
+    public Integer call() {
+        Schedule sched = switch (schedule) {
+            case "cosine" -> Schedule.COSINE;
+            case "constant" -> Schedule.CONSTANT;
+            default -> throw new IllegalArgumentException("--schedule: unknown '" + schedule + "' (known: cosine, constant)");
+        };
+        if (!Models.NAMES.contains(model)) {
+            throw new IllegalArgumentException("--model: unknown '" + model + "' (known: " + String.join(", ", Models.NAMES) + ")");
+        }
+        TrainConfig c = new TrainConfig(model, data, epochs, steps, batch, lr, momentum, nesterov, weightDecay, sched,
+                optimizer, base, rho, sigma, lambda, eta, adaptive, asamForm, stable, gradClip, labelNoise, labelSmoothing,
+                seed, threads != null ? threads : D.threads(), !noShuffle, false, init, save, out, D.beta1(), D.beta2(),
+                D.adamEps());
+        new Trainer(c, System.out).run();
+        return 0;
+    }
+
+    static final class ModelNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return Models.NAMES.iterator();
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package io.sam4j.nn;
+
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+
+/**
+ * A network, its flat parameter store and its loss. The optimizers only see the store and a
+ * loss-and-gradient callback, so any model built from {@link Layer}s trains with every optimizer.
+ */
+public final class Model implements AutoCloseable {
+    private final String name;
+    private final Layer net;
+    private final int[] inputShape;
+    private final int classes;
+    private final Context ctx;
+    private final ParameterStore store;
+    private final SoftmaxCrossEntropy loss;
+
+    public Model(String name, Layer net, int[] inputShape, int classes, float labelSmoothing, Context ctx) {
+        this.name = name;
+        this.net = net;
+        this.inputShape = inputShape.clone();
+        this.classes = classes;
+        this.ctx = ctx;
+        ParameterStore.Builder b = ParameterStore.builder();
+        int[] out = net.declare(inputShape, "", b, ctx);
+        if (out.length != 1 || out[0] != classes) {
+            throw new IllegalArgumentException(name + " produces shape " + java.util.Arrays.toString(out)
+                    + ", expected [" + classes + "]");
+        }
+        this.store = b.build();
+        net.bind(store);
+        this.loss = new SoftmaxCrossEntropy(classes, labelSmoothing, ctx);
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public ParameterStore store() {
+        return store;
+    }
+
+    public Context context() {
+        return ctx;
+    }
+
+    public int[] inputShape() {
+        return inputShape.clone();
+    }
+
+    public long inputSize() {
+        return Layer.numel(inputShape);
+    }
+
+    public int classes() {
+        return classes;
+    }
+
+    /** PyTorch's default initialisation, drawn from {@code seed}. */
+    public void initialize(long seed) {
+        net.initialize(store, new SplittableRandom(seed));
+    }
+
+    /** Forward and backward on a batch: returns the mean loss, writes the gradients into the store. */
+    public double lossAndGrad(MemorySegment x, int[] labels, int n, Mode mode) {
+        MemorySegment logits = net.forward(x, n, mode);
+        double l = loss.forward(logits, labels, n, true);
+        net.backward(loss.grad(), n, false);
+        return l;
+    }
+
+    /** Forward only: the mean training loss (with smoothing) on a batch, no gradient. */
+    public double loss(MemorySegment x, int[] labels, int n, Mode mode) {
+        return loss.forward(net.forward(x, n, mode), labels, n, false);
+    }
+
+    /** Evaluation forward: summed loss and correct predictions. */
+    public SoftmaxCrossEntropy.Eval evaluate(MemorySegment x, int[] labels, int n) {
+        return loss.evaluate(net.forward(x, n, Mode.EVAL), labels, n);
+    }
+
+    /** Forward only, returns the logits (valid until the next call). */
+    public MemorySegment logits(MemorySegment x, int n, Mode mode) {
+        return net.forward(x, n, mode);
+    }
+
+    @Override
+    public void close() {
+        store.close();
+        ctx.close();
+    }
+}

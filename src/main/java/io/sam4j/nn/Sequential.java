@@ -1,0 +1,68 @@
+package io.sam4j.nn;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/** Layers in order; each child's tensors are named {@code prefix + childName + "."}. */
+public final class Sequential implements Layer {
+    private final Map<String, Layer> children = new LinkedHashMap<>();
+    private final List<Layer> order = new ArrayList<>();
+    /** Index of the first child with trainable tensors: children before it need no input gradient. */
+    private int firstTrainable = Integer.MAX_VALUE;
+
+    /** Adds a layer; {@code name} is its state_dict prefix ("fc1") or null for parameterless ones. */
+    public Sequential add(String name, Layer layer) {
+        String key = name != null ? name : "#" + order.size();
+        if (children.putIfAbsent(key, layer) != null) throw new IllegalArgumentException("duplicate layer " + name);
+        order.add(layer);
+        return this;
+    }
+
+    public List<Layer> layers() {
+        return List.copyOf(order);
+    }
+
+    @Override
+    public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
+        int[] shape = in;
+        int i = 0;
+        for (Map.Entry<String, Layer> e : children.entrySet()) {
+            String p = e.getKey().startsWith("#") ? prefix : prefix + e.getKey() + ".";
+            int before = b.paramTensorCount();
+            shape = e.getValue().declare(shape, p, b, ctx);
+            if (b.paramTensorCount() > before) firstTrainable = Math.min(firstTrainable, i);
+            i++;
+        }
+        return shape;
+    }
+
+    @Override
+    public void bind(ParameterStore store) {
+        for (Layer l : order) l.bind(store);
+    }
+
+    @Override
+    public void initialize(ParameterStore store, SplittableRandom rng) {
+        for (Layer l : order) l.initialize(store, rng);
+    }
+
+    @Override
+    public MemorySegment forward(MemorySegment x, int n, Mode mode) {
+        for (Layer l : order) x = l.forward(x, n, mode);
+        return x;
+    }
+
+    @Override
+    public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
+        // Without an input gradient to return, stop at the first trainable child and skip its dx.
+        int stop = needInputGrad ? 0 : Math.min(firstTrainable, order.size() - 1);
+        for (int i = order.size() - 1; i >= stop; i--) {
+            dy = order.get(i).backward(dy, n, i > stop || needInputGrad);
+        }
+        return needInputGrad ? dy : null;
+    }
+}

@@ -1,0 +1,24 @@
+package io.sam4j.optim;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Map;
+
+/** A training step: evaluates the loss (once or twice) through the callback and updates the store. */
+public interface Optimizer {
+    StepStats step(LossFunction f, float lr);
+
+    /** Optimizer steps taken. */
+    long steps();
+
+    /** Restores the step counter (checkpoint resume). */
+    void setSteps(long steps);
+
+    /** The base update rule (SGD or AdamW). */
+    BaseOptimizer base();
+
+    /** All state buffers (base moments, F-SAM EMA), named for checkpoints. */
+    Map<String, MemorySegment> stateBuffers();
+
+    /** A short description for logs, e.g. "sam(rho=0.05) + sgd". */
+    String describe();
+}

@@ -1,0 +1,18 @@
+package io.sam4j.optim;
+
+/**
+ * What one optimizer step measured on the way, at no extra cost (NaN where a plain step has none).
+ *
+ * @param loss          loss at w (first pass)
+ * @param lossAdv       loss at w + e (second pass); lossAdv - loss is the SAM gap R^Asc on the batch
+ * @param gradNorm      ||g|| at w (||T g|| for adaptive variants)
+ * @param advGradNorm   ||g_adv|| at w + e
+ * @param cosine        cos(e, g_adv): the angle between the ascent step taken and the adversarial
+ *                      gradient; equals cos(g, g_adv) for SAM and USAM
+ * @param perturbNorm   ||e||, the effective perturbation length
+ * @param curvature     e^T (g_adv - g) / ||e||^2: a forward-difference estimate of the Hessian's
+ *                      curvature along e (<= lambda_max up to O(rho))
+ * @param gradScale     factor applied to the final gradient (StableSAM and clipping), 1 if none
+ */
+public record StepStats(double loss, double lossAdv, double gradNorm, double advGradNorm, double cosine,
+                        double perturbNorm, double curvature, double gradScale) {}

@@ -1,0 +1,34 @@
+package io.sam4j.train;
+
+import io.sam4j.optim.StepStats;
+
+/** Running means of the per-step signals over one epoch (NaN-aware: plain steps have no adversarial pass). */
+final class EpochStats {
+    private final double[] sum = new double[8];
+    private final int[] count = new int[8];
+    long correct, seen;
+
+    void add(StepStats s) {
+        double[] v = {s.loss(), s.lossAdv(), s.lossAdv() - s.loss(), s.gradNorm(), s.advGradNorm(), s.cosine(),
+                s.perturbNorm(), s.curvature()};
+        for (int i = 0; i < v.length; i++) {
+            if (Double.isFinite(v[i])) {
+                sum[i] += v[i];
+                count[i]++;
+            }
+        }
+    }
+
+    double mean(int i) {
+        return count[i] == 0 ? Double.NaN : sum[i] / count[i];
+    }
+
+    double loss() { return mean(0); }
+    double lossAdv() { return mean(1); }
+    double samGap() { return mean(2); }
+    double gradNorm() { return mean(3); }
+    double advGradNorm() { return mean(4); }
+    double cosine() { return mean(5); }
+    double perturbNorm() { return mean(6); }
+    double curvature() { return mean(7); }
+}

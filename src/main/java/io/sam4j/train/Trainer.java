@@ -1,0 +1,238 @@
+package io.sam4j.train;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sam4j.data.Batcher;
+import io.sam4j.data.DataSource;
+import io.sam4j.data.Dataset;
+import io.sam4j.data.Normalizer;
+import io.sam4j.kernels.FlatOps;
+import io.sam4j.kernels.KernelsProvider;
+import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.Context;
+import io.sam4j.nn.Mode;
+import io.sam4j.nn.Model;
+import io.sam4j.nn.Models;
+import io.sam4j.nn.SoftmaxCrossEntropy;
+import io.sam4j.nn.StateDict;
+import io.sam4j.optim.LossFunction;
+import io.sam4j.optim.Optimizer;
+import io.sam4j.optim.Pass;
+import io.sam4j.optim.StepStats;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+
+/**
+ * The training loop: data, model, optimizer, per-epoch evaluation, metrics.jsonl, weights out.
+ * Everything it allocates is allocated before the first step.
+ */
+public final class Trainer {
+    /** What a finished run reports. */
+    public record Result(double testAccuracy, double testLoss, double trainLoss, long steps, double seconds, Path outDir) {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final TrainConfig c;
+    private final PrintStream out;
+
+    public Trainer(TrainConfig config, PrintStream out) {
+        this.c = config;
+        this.out = out;
+    }
+
+    public Result run() {
+        validate(c);
+        long t0 = System.nanoTime();
+        Parallel.setCommonThreads(c.threads());
+        Context ctx = new Context(Parallel.common(), KernelsProvider.get());
+
+        DataSource.Split split = DataSource.load(c.data());
+        Dataset train = split.train();
+        if (c.labelNoise() > 0) {
+            train = train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise(), c.seed()),
+                    train.name() + "+noise" + c.labelNoise());
+        }
+        Dataset test = split.test();
+        Normalizer norm = Normalizer.fit(train);
+        out.printf(Locale.ROOT, "data: %s (%d train, %d test, %dx%dx%d); normalisation mean %.4f std %.4f%n",
+                split.description(), train.size(), test.size(), train.channels(), train.height(), train.width(),
+                norm.mean(), norm.std());
+
+        int[] inShape = {train.channels(), train.height(), train.width()};
+        try (Model model = Models.create(c.model(), inShape, train.numClasses(), c.labelSmoothing(), ctx);
+             Arena arena = Arena.ofShared()) {
+            model.initialize(c.seed());
+            if (c.init() != null) {
+                StateDict.load(model.store(), c.init());
+                out.println("init: loaded " + c.init());
+            }
+            FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
+            Optimizer opt = Optimizers.create(c, model.store(), ops);
+
+            Batcher batcher = new Batcher(train, norm, c.batch(), c.seed(), c.shuffle());
+            int perEpoch = batcher.batchesPerEpoch();
+            if (perEpoch == 0) {
+                throw new IllegalArgumentException("--batch " + c.batch() + " is larger than the training set (" + train.size() + ")");
+            }
+            long total = c.steps() > 0 ? c.steps() : (long) c.epochs() * perEpoch;
+            int epochs = (int) ((total + perEpoch - 1) / perEpoch);
+            Path outDir = outDir();
+            out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
+                            + "%d threads, %s kernels%n", c.model(), model.store().paramCount(), opt.describe(), c.lr(),
+                    c.schedule().name().toLowerCase(Locale.ROOT), c.batch(), total, epochs, c.threads(), ctx.kernels().name());
+            out.println("run folder: " + outDir);
+            writeConfig(outDir, model, opt);
+
+            MemorySegment x = arena.allocate(4L * c.batch() * model.inputSize(), 64);
+            int[] labels = new int[c.batch()];
+            int[] n = {c.batch()};
+            LossFunction f = pass -> model.lossAndGrad(x, labels, n[0],
+                    pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+
+            Progress progress = new Progress(total);
+            EpochStats es = new EpochStats();
+            Eval last = null;
+            long step = 0;
+            double trainLoss = Double.NaN;
+            try (Writer metrics = Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                long epochStart = System.nanoTime();
+                while (step < total) {
+                    int epoch = (int) (step / perEpoch);
+                    int bi = (int) (step % perEpoch);
+                    batcher.fill(epoch, bi, x, labels);
+                    float lr = c.schedule().lr(c.lr(), step, total);
+                    StepStats s = opt.step(f, lr);
+                    if (!Double.isFinite(s.loss())) {
+                        progress.clear();
+                        throw new IllegalStateException(String.format(Locale.ROOT,
+                                "training diverged at step %d (loss %s); lower --lr or --rho", step + 1, s.loss()));
+                    }
+                    es.add(s);
+                    step++;
+                    progress.update(step, epoch + 1, s.loss());
+                    if (bi == perEpoch - 1 || step == total) {
+                        progress.clear();
+                        double secs = (System.nanoTime() - epochStart) / 1e9;
+                        last = evaluate(model, test, norm, x, labels);
+                        trainLoss = es.loss();
+                        out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  test loss %.4f  test acc %.2f %%  lr %.4g  %.1f s%n",
+                                epoch + 1, epochs, es.loss(), last.loss, 100 * last.accuracy, lr, secs);
+                        writeMetrics(metrics, epoch + 1, step, lr, es, last, secs);
+                        es = new EpochStats();
+                        epochStart = System.nanoTime();
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot write " + outDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
+            }
+            if (c.save() != null) {
+                StateDict.save(model.store(), c.save());
+                out.println("saved weights to " + c.save());
+            }
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
+                    100 * last.accuracy, last.loss, step, seconds);
+            return new Result(last.accuracy, last.loss, trainLoss, step, seconds, outDir);
+        }
+    }
+
+    record Eval(double loss, double accuracy) {}
+
+    /** Accuracy and mean loss over the whole test split, in order, in batches of the training size. */
+    static Eval evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
+        Batcher seq = new Batcher(test, norm, labels.length, 0, false);
+        double loss = 0;
+        long correct = 0;
+        for (int from = 0; from < test.size(); from += labels.length) {
+            int cnt = Math.min(labels.length, test.size() - from);
+            seq.fillSequential(from, cnt, x, labels);
+            SoftmaxCrossEntropy.Eval e = model.evaluate(x, labels, cnt);
+            loss += e.lossSum();
+            correct += e.correct();
+        }
+        return new Eval(loss / test.size(), (double) correct / test.size());
+    }
+
+    private Path outDir() {
+        Path dir = c.out();
+        if (dir == null) {
+            String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
+            String opt = c.optimizer() + (c.stable() ? "-stable" : "") + (c.adaptive() ? "-adaptive" : "");
+            dir = Path.of("runs", stamp + "-" + c.model() + "-" + opt);
+            for (int i = 2; Files.exists(dir); i++) dir = Path.of("runs", stamp + "-" + c.model() + "-" + opt + "-" + i);
+        }
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("--out: cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        return dir;
+    }
+
+    private void writeConfig(Path dir, Model model, Optimizer opt) {
+        ObjectNode o = JSON.valueToTree(c);
+        o.put("parameters", model.store().paramCount());
+        o.put("optimizer_description", opt.describe());
+        try {
+            AtomicFiles.write(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + dir.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, Eval ev, double secs)
+            throws IOException {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("epoch", epoch);
+        o.put("step", step);
+        o.put("lr", lr);
+        o.put("train_loss", es.loss());
+        o.put("test_loss", ev.loss);
+        o.put("test_acc", ev.accuracy);
+        o.put("epoch_seconds", secs);
+        putFinite(o, "loss_adv", es.lossAdv());
+        putFinite(o, "sam_gap", es.samGap());
+        putFinite(o, "grad_norm", es.gradNorm());
+        putFinite(o, "adv_grad_norm", es.advGradNorm());
+        putFinite(o, "cos_e_gadv", es.cosine());
+        putFinite(o, "perturb_norm", es.perturbNorm());
+        putFinite(o, "curvature", es.curvature());
+        w.write(JSON.writeValueAsString(o));
+        w.write('\n');
+        w.flush();
+    }
+
+    private static void putFinite(ObjectNode o, String k, double v) {
+        if (Double.isFinite(v)) o.put(k, v);
+    }
+
+    /** One-line errors naming the flag. */
+    static void validate(TrainConfig c) {
+        if (c.epochs() < 1 && c.steps() <= 0) throw new IllegalArgumentException("--epochs must be >= 1, got " + c.epochs());
+        if (c.steps() < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + c.steps());
+        if (c.batch() < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + c.batch());
+        if (!(c.lr() > 0) || Float.isInfinite(c.lr())) throw new IllegalArgumentException("--lr must be > 0, got " + c.lr());
+        if (c.threads() < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + c.threads());
+        if (!(c.labelNoise() >= 0 && c.labelNoise() < 1)) {
+            throw new IllegalArgumentException("--label-noise must be in [0, 1), got " + c.labelNoise());
+        }
+        if (!(c.labelSmoothing() >= 0 && c.labelSmoothing() < 1)) {
+            throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + c.labelSmoothing());
+        }
+        if (c.init() != null && !Files.isRegularFile(c.init())) {
+            throw new IllegalArgumentException("--init: no such file " + c.init());
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package io.sam4j;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+/** Small helpers for tests over float segments. */
+public final class TestUtil {
+    private TestUtil() {}
+
+    public static MemorySegment floats(Arena a, float... v) {
+        MemorySegment s = a.allocate(4L * Math.max(v.length, 1), 64);
+        MemorySegment.copy(v, 0, s, JAVA_FLOAT, 0, v.length);
+        return s;
+    }
+
+    public static MemorySegment random(Arena a, long n, Random r, float lo, float hi) {
+        MemorySegment s = a.allocate(4L * n, 64);
+        fillRandom(s, n, r, lo, hi);
+        return s;
+    }
+
+    public static void fillRandom(MemorySegment s, long n, Random r, float lo, float hi) {
+        for (long i = 0; i < n; i++) s.setAtIndex(JAVA_FLOAT, i, lo + (hi - lo) * r.nextFloat());
+    }
+
+    public static float get(MemorySegment s, long i) {
+        return s.getAtIndex(JAVA_FLOAT, i);
+    }
+
+    public static void set(MemorySegment s, long i, float v) {
+        s.setAtIndex(JAVA_FLOAT, i, v);
+    }
+
+    public static float[] toArray(MemorySegment s, long n) {
+        float[] out = new float[(int) n];
+        MemorySegment.copy(s, JAVA_FLOAT, 0, out, 0, (int) n);
+        return out;
+    }
+}
