@@ -2,6 +2,7 @@ package io.sam4j.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sam4j.data.AtomicFile;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
@@ -186,7 +187,8 @@ public final class Trainer {
         o.put("parameters", model.store().paramCount());
         o.put("optimizer_description", opt.describe());
         try {
-            AtomicFiles.write(dir.resolve("config.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o));
+            byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
+            AtomicFile.write(dir.resolve("config.json"), out -> out.write(bytes));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + dir.resolve("config.json") + ": " + e.getMessage(), e);
         }

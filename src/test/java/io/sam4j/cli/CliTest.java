@@ -1,0 +1,71 @@
+package io.sam4j.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad input: one line on stderr naming the flag, non-zero exit, nothing written. */
+class CliTest {
+    @TempDir
+    Path tmp;
+
+    record Run(int code, String out, String err) {}
+
+    static synchronized Run run(String... args) {
+        PrintStream oldOut = System.out, oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            int code = Main.execute(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    private void assertOneLineError(Run r, String mustContain) {
+        assertTrue(r.code() != 0, "exit code");
+        String e = r.err().strip();
+        assertFalse(e.contains("\n"), "one line, got: " + e);
+        assertTrue(e.contains(mustContain), "'" + e + "' should name " + mustContain);
+    }
+
+    @Test
+    void helpListsEveryFlag() {
+        Run r = run("train", "--help");
+        assertEquals(0, r.code());
+        for (String flag : new String[] {"--model", "--data", "--epochs", "--steps", "--batch", "--lr", "--momentum",
+                "--nesterov", "--weight-decay", "--schedule", "--optimizer", "--rho", "--seed", "--threads", "--no-shuffle",
+                "--no-augment", "--init", "--save", "--out", "--base", "--sigma", "--lambda", "--eta", "--adaptive",
+                "--asam-form", "--stable", "--grad-clip", "--label-noise", "--label-smoothing"}) {
+            assertTrue(r.out().contains(flag), flag);
+        }
+    }
+
+    @Test
+    void badValuesNameTheFlag() {
+        Path out = tmp.resolve("run");
+        assertOneLineError(run("train", "--batch", "zero", "--out", out.toString()), "--batch");
+        assertOneLineError(run("train", "--batch", "0", "--out", out.toString()), "--batch");
+        assertOneLineError(run("train", "--lr", "-1", "--out", out.toString()), "--lr");
+        assertOneLineError(run("train", "--optimizer", "adam", "--out", out.toString()), "--optimizer");
+        assertOneLineError(run("train", "--model", "nope", "--out", out.toString()), "--model");
+        assertOneLineError(run("train", "--schedule", "step", "--out", out.toString()), "--schedule");
+        assertOneLineError(run("train", "--label-noise", "1.5", "--out", out.toString()), "--label-noise");
+        assertOneLineError(run("train", "--init", tmp.resolve("missing.safetensors").toString(), "--out", out.toString()),
+                "--init");
+        assertOneLineError(run("train", "--data", tmp.resolve("nowhere").toString(), "--out", out.toString()), "nowhere");
+        assertOneLineError(run("train", "--no-such-flag"), "--no-such-flag");
+        assertFalse(Files.exists(out), "nothing written for a bad command");
+    }
+}
