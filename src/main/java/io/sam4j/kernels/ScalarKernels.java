@@ -1,27 +1,154 @@
 package io.sam4j.kernels;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
 import java.lang.foreign.MemorySegment;
 
-/** Plain loops: the reference every fast kernel is tested against. TODO(helper): implement. */
+/**
+ * Plain loops: the reference every fast kernel is tested against. Element-wise results are computed in
+ * float exactly as the {@link Kernels} formulas read; reductions accumulate in double directly.
+ * Buffers a call does not need may be null: m in directionStats/perturb unless friendly (or emaMode 2),
+ * b in sgdStep when mu == 0, w in directionStats when eta is NaN, w0 in sgdStep/adamwStep.
+ */
 public final class ScalarKernels implements Kernels {
     public static final ScalarKernels INSTANCE = new ScalarKernels();
 
+    @Override
     public String name() { return "scalar"; }
-    public double sumSquares(MemorySegment x, long from, long to) { throw new UnsupportedOperationException(); }
-    public double dot(MemorySegment x, MemorySegment y, long from, long to) { throw new UnsupportedOperationException(); }
-    public void axpy(float a, MemorySegment x, MemorySegment y, long from, long to) { throw new UnsupportedOperationException(); }
-    public void scale(float a, MemorySegment x, long from, long to) { throw new UnsupportedOperationException(); }
-    public void copy(MemorySegment src, MemorySegment dst, long from, long to) { throw new UnsupportedOperationException(); }
-    public void fill(float v, MemorySegment x, long from, long to) { throw new UnsupportedOperationException(); }
+
+    private static float get(MemorySegment s, long i) { return s.getAtIndex(JAVA_FLOAT, i); }
+
+    private static void set(MemorySegment s, long i, float v) { s.setAtIndex(JAVA_FLOAT, i, v); }
+
+    /** ASAM's T_i: 1 when eta is NaN (identity), else |w_i| + eta. */
+    private static float t(MemorySegment w, long i, float eta) {
+        return Float.isNaN(eta) ? 1f : Math.abs(get(w, i)) + eta;
+    }
+
+    @Override
+    public double sumSquares(MemorySegment x, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) {
+            double v = get(x, i);
+            s += v * v;
+        }
+        return s;
+    }
+
+    @Override
+    public double dot(MemorySegment x, MemorySegment y, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) s += (double) get(x, i) * get(y, i);
+        return s;
+    }
+
+    @Override
+    public void axpy(float a, MemorySegment x, MemorySegment y, long from, long to) {
+        for (long i = from; i < to; i++) set(y, i, get(y, i) + a * get(x, i));
+    }
+
+    @Override
+    public void scale(float a, MemorySegment x, long from, long to) {
+        for (long i = from; i < to; i++) set(x, i, get(x, i) * a);
+    }
+
+    @Override
+    public void copy(MemorySegment src, MemorySegment dst, long from, long to) {
+        for (long i = from; i < to; i++) set(dst, i, get(src, i));
+    }
+
+    @Override
+    public void fill(float v, MemorySegment x, long from, long to) {
+        for (long i = from; i < to; i++) set(x, i, v);
+    }
+
+    @Override
     public void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to,
-                               boolean friendly, float sigma, float eta, double[] acc) { throw new UnsupportedOperationException(); }
+                               boolean friendly, float sigma, float eta, double[] acc) {
+        double sg = 0, sd = 0;
+        for (long i = from; i < to; i++) {
+            float gi = get(g, i);
+            float d = friendly ? gi - sigma * get(m, i) : gi;
+            float t = t(w, i, eta);
+            double tg = t * gi, td = t * d;
+            sg += tg * tg;
+            sd += td * td;
+        }
+        acc[0] += sg;
+        acc[1] += sd;
+    }
+
+    @Override
     public void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to,
-                        float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc) { throw new UnsupportedOperationException(); }
+                        float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc) {
+        double ee = 0, eg = 0;
+        for (long i = from; i < to; i++) {
+            float gi = get(g, i);
+            float wi = get(w, i);
+            float mi = friendly || emaMode == 2 ? get(m, i) : 0f;
+            float d = friendly ? gi - sigma * mi : gi; // from the old m, before the EMA below
+            float t = Float.isNaN(eta) ? 1f : Math.abs(wi) + eta;
+            float e = s * (t * t) * d;
+            set(w0, i, wi);
+            set(w, i, wi + e);
+            if (emaMode == 1) set(m, i, gi);
+            else if (emaMode == 2) set(m, i, lambda * mi + (1f - lambda) * gi);
+            ee += (double) e * e;
+            eg += (double) e * gi;
+        }
+        acc[0] += ee;
+        acc[1] += eg;
+    }
+
+    @Override
     public void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to,
-                                 float eta, double[] acc) { throw new UnsupportedOperationException(); }
+                                 float eta, double[] acc) {
+        double gg = 0, tgtg = 0, eg = 0;
+        for (long i = from; i < to; i++) {
+            float gi = get(g, i);
+            float wi = get(w, i);
+            double tg = t(w, i, eta) * gi;
+            gg += (double) gi * gi;
+            tgtg += tg * tg;
+            eg += (double) (wi - get(w0, i)) * gi;
+        }
+        acc[0] += gg;
+        acc[1] += tgtg;
+        acc[2] += eg;
+    }
+
+    @Override
     public void sgdStep(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment b, long from, long to,
-                        float gScale, float lr, float wd, float mu, boolean nesterov, boolean first) { throw new UnsupportedOperationException(); }
+                        float gScale, float lr, float wd, float mu, boolean nesterov, boolean first) {
+        for (long i = from; i < to; i++) {
+            float wi = w0 != null ? get(w0, i) : get(w, i); // restore first: decay uses the restored w
+            float gg = gScale * get(g, i) + wd * wi;
+            float step = gg;
+            if (mu != 0f) {
+                float bi = first ? gg : mu * get(b, i) + gg;
+                set(b, i, bi);
+                step = nesterov ? gg + mu * bi : bi;
+            }
+            set(w, i, wi - lr * step);
+        }
+    }
+
+    @Override
     public void adamwStep(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, MemorySegment v,
                           long from, long to, float gScale, float lr, float wd, float b1, float b2, float eps,
-                          float bc1, float bc2) { throw new UnsupportedOperationException(); }
+                          float bc1, float bc2) {
+        float decay = 1f - lr * wd;
+        float stepSize = lr / bc1;
+        float sqrtBc2 = (float) Math.sqrt(bc2);
+        for (long i = from; i < to; i++) {
+            float wi = (w0 != null ? get(w0, i) : get(w, i)) * decay;
+            float gg = gScale * get(g, i);
+            float mi = b1 * get(m, i) + (1f - b1) * gg;
+            float vi = b2 * get(v, i) + (1f - b2) * gg * gg;
+            set(m, i, mi);
+            set(v, i, vi);
+            float denom = (float) Math.sqrt(vi) / sqrtBc2 + eps;
+            set(w, i, wi - stepSize * (mi / denom));
+        }
+    }
 }

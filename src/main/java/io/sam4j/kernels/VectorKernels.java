@@ -1,0 +1,522 @@
+package io.sam4j.kernels;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector-API kernels. Loaded only reflectively by {@link KernelsProvider}, so the rest of sam4j loads
+ * without {@code jdk.incubator.vector}. Each method runs whole vectors over [from, vEnd) and hands the
+ * scalar tail [vEnd, to) to {@link ScalarKernels}, so tails are bit-identical to the reference.
+ *
+ * <p>Reductions keep float vector accumulators for one {@link Kernels#FOLD_BLOCK} at a time and then
+ * add their lane sum into a double. Flags are tested once per call: each common flag combination is
+ * its own tight loop in its own method; rare ones (first step, emaMode 1) share a generic loop.
+ *
+ * <p>One method per loop matters for speed, not just tidiness: when several loops share a method,
+ * C2 compiles the ones not yet run with cold, un-inlined vector calls (boxed vectors, ~10x slower)
+ * and does not recompile when the flags change later. A method per loop is compiled from its own
+ * profile once it gets hot.
+ */
+final class VectorKernels implements Kernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
+    private static final ScalarKernels TAIL = ScalarKernels.INSTANCE;
+
+    VectorKernels() {}
+
+    @Override
+    public String name() { return "vector"; }
+
+    private static FloatVector load(MemorySegment s, long i) {
+        return FloatVector.fromMemorySegment(S, s, i << 2, NATIVE);
+    }
+
+    private static void store(FloatVector v, MemorySegment s, long i) {
+        v.intoMemorySegment(s, i << 2, NATIVE);
+    }
+
+    private static FloatVector zero() { return FloatVector.zero(S); }
+
+    /**
+     * Lane sum in double, in lane order. reduceLanes(ADD) leaves the float order to the implementation
+     * (the interpreter and C2 differ), which would make sums depend on JIT state; this does not.
+     */
+    private static double sum(FloatVector v, float[] lanes) {
+        v.intoArray(lanes, 0);
+        double s = 0;
+        for (float f : lanes) s += f;
+        return s;
+    }
+
+    /** End of the whole-vector part of [from, to). */
+    private static long vEnd(long from, long to) {
+        return to > from ? from + S.loopBound(to - from) : from;
+    }
+
+    /** End of the fold block starting at blk. */
+    private static long blockEnd(long blk, long vEnd) {
+        return Math.min(vEnd, blk + FOLD_BLOCK);
+    }
+
+    // ---- basic BLAS-1 --------------------------------------------------------------------
+
+    @Override
+    public double sumSquares(MemorySegment x, long from, long to) {
+        long ve = vEnd(from, to);
+        float[] lanes = new float[L];
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            // Four chains hide the FMA latency; one chain runs at ~1/4 of the load rate.
+            FloatVector a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+            long i = blk;
+            for (; i <= end - 4 * L; i += 4 * L) {
+                FloatVector x0 = load(x, i), x1 = load(x, i + L), x2 = load(x, i + 2 * L), x3 = load(x, i + 3 * L);
+                a0 = x0.fma(x0, a0);
+                a1 = x1.fma(x1, a1);
+                a2 = x2.fma(x2, a2);
+                a3 = x3.fma(x3, a3);
+            }
+            for (; i < end; i += L) {
+                FloatVector x0 = load(x, i);
+                a0 = x0.fma(x0, a0);
+            }
+            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+        }
+        return total + TAIL.sumSquares(x, ve, to);
+    }
+
+    @Override
+    public double dot(MemorySegment x, MemorySegment y, long from, long to) {
+        long ve = vEnd(from, to);
+        float[] lanes = new float[L];
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+            long i = blk;
+            for (; i <= end - 4 * L; i += 4 * L) {
+                a0 = load(x, i).fma(load(y, i), a0);
+                a1 = load(x, i + L).fma(load(y, i + L), a1);
+                a2 = load(x, i + 2 * L).fma(load(y, i + 2 * L), a2);
+                a3 = load(x, i + 3 * L).fma(load(y, i + 3 * L), a3);
+            }
+            for (; i < end; i += L) a0 = load(x, i).fma(load(y, i), a0);
+            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+        }
+        return total + TAIL.dot(x, y, ve, to);
+    }
+
+    @Override
+    public void axpy(float a, MemorySegment x, MemorySegment y, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector va = FloatVector.broadcast(S, a);
+        for (long i = from; i < ve; i += L) store(load(x, i).fma(va, load(y, i)), y, i);
+        TAIL.axpy(a, x, y, ve, to);
+    }
+
+    @Override
+    public void scale(float a, MemorySegment x, long from, long to) {
+        long ve = vEnd(from, to);
+        for (long i = from; i < ve; i += L) store(load(x, i).mul(a), x, i);
+        TAIL.scale(a, x, ve, to);
+    }
+
+    @Override
+    public void copy(MemorySegment src, MemorySegment dst, long from, long to) {
+        // The JDK's bulk copy is already vectorised (and memmove-safe).
+        if (to > from) MemorySegment.copy(src, from << 2, dst, from << 2, (to - from) << 2);
+    }
+
+    @Override
+    public void fill(float v, MemorySegment x, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector vv = FloatVector.broadcast(S, v);
+        for (long i = from; i < ve; i += L) store(vv, x, i);
+        TAIL.fill(v, x, ve, to);
+    }
+
+    // ---- SAM-family fused passes -----------------------------------------------------------
+
+    @Override
+    public void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to,
+                               boolean friendly, float sigma, float eta, double[] acc) {
+        long ve = vEnd(from, to);
+        boolean adaptive = !Float.isNaN(eta);
+        if (!friendly && !adaptive) {
+            double sg = sumSquares(g, from, ve); // d = g and T = 1
+            acc[0] += sg;
+            acc[1] += sg;
+        } else if (!friendly) {
+            double sg = tgSquares(g, w, from, ve, eta); // d = g
+            acc[0] += sg;
+            acc[1] += sg;
+        } else if (!adaptive) {
+            directionFriendly(g, m, from, ve, sigma, acc);
+        } else {
+            directionFriendlyAdaptive(g, m, w, from, ve, sigma, eta, acc);
+        }
+        TAIL.directionStats(g, m, w, ve, to, friendly, sigma, eta, acc);
+    }
+
+    /** Sum (T g)^2 with T = |w| + eta over whole vectors. */
+    private static double tgSquares(MemorySegment g, MemorySegment w, long from, long ve, float eta) {
+        float[] lanes = new float[L];
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector a0 = zero(), a1 = zero();
+            long i = blk;
+            for (; i <= end - 2 * L; i += 2 * L) {
+                FloatVector t0 = load(w, i).abs().add(eta).mul(load(g, i));
+                FloatVector t1 = load(w, i + L).abs().add(eta).mul(load(g, i + L));
+                a0 = t0.fma(t0, a0);
+                a1 = t1.fma(t1, a1);
+            }
+            for (; i < end; i += L) {
+                FloatVector t0 = load(w, i).abs().add(eta).mul(load(g, i));
+                a0 = t0.fma(t0, a0);
+            }
+            total += sum(a0.add(a1), lanes);
+        }
+        return total;
+    }
+
+    private static void directionFriendly(MemorySegment g, MemorySegment m, long from, long ve, float sigma,
+                                          double[] acc) {
+        float[] lanes = new float[L];
+        FloatVector vNegSigma = FloatVector.broadcast(S, -sigma);
+        double sg = 0, sd = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector ag = zero(), ad = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i);
+                FloatVector d = load(m, i).fma(vNegSigma, gv);
+                ag = gv.fma(gv, ag);
+                ad = d.fma(d, ad);
+            }
+            sg += sum(ag, lanes);
+            sd += sum(ad, lanes);
+        }
+        acc[0] += sg;
+        acc[1] += sd;
+    }
+
+    private static void directionFriendlyAdaptive(MemorySegment g, MemorySegment m, MemorySegment w, long from,
+                                                  long ve, float sigma, float eta, double[] acc) {
+        float[] lanes = new float[L];
+        FloatVector vNegSigma = FloatVector.broadcast(S, -sigma);
+        double sg = 0, sd = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector ag = zero(), ad = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i);
+                FloatVector t = load(w, i).abs().add(eta);
+                FloatVector tg = t.mul(gv);
+                FloatVector td = t.mul(load(m, i).fma(vNegSigma, gv));
+                ag = tg.fma(tg, ag);
+                ad = td.fma(td, ad);
+            }
+            sg += sum(ag, lanes);
+            sd += sum(ad, lanes);
+        }
+        acc[0] += sg;
+        acc[1] += sd;
+    }
+
+    @Override
+    public void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to,
+                        float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc) {
+        long ve = vEnd(from, to);
+        boolean adaptive = !Float.isNaN(eta);
+        if (!friendly && emaMode == 0) { // SAM / ASAM
+            if (adaptive) perturbSamAdaptive(w, w0, g, from, ve, s, eta, acc);
+            else perturbSam(w, w0, g, from, ve, s, acc);
+        } else if (friendly && emaMode == 2) { // F-SAM after its first step
+            if (adaptive) perturbFsamAdaptive(w, w0, g, m, from, ve, s, sigma, lambda, eta, acc);
+            else perturbFsam(w, w0, g, m, from, ve, s, sigma, lambda, acc);
+        } else {
+            perturbGeneric(w, w0, g, m, from, ve, s, friendly, sigma, emaMode, lambda, eta, acc);
+        }
+        TAIL.perturb(w, w0, g, m, ve, to, s, friendly, sigma, emaMode, lambda, eta, acc);
+    }
+
+    private static void perturbSam(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
+                                   float s, double[] acc) {
+        float[] lanes = new float[L];
+        double ee = 0, eg = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector aee = zero(), aeg = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i), wv = load(w, i);
+                FloatVector e = gv.mul(s);
+                store(wv, w0, i);
+                store(wv.add(e), w, i);
+                aee = e.fma(e, aee);
+                aeg = e.fma(gv, aeg);
+            }
+            ee += sum(aee, lanes);
+            eg += sum(aeg, lanes);
+        }
+        acc[0] += ee;
+        acc[1] += eg;
+    }
+
+    private static void perturbSamAdaptive(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
+                                           float s, float eta, double[] acc) {
+        float[] lanes = new float[L];
+        double ee = 0, eg = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector aee = zero(), aeg = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i), wv = load(w, i);
+                FloatVector t = wv.abs().add(eta);
+                FloatVector e = t.mul(t).mul(s).mul(gv);
+                store(wv, w0, i);
+                store(wv.add(e), w, i);
+                aee = e.fma(e, aee);
+                aeg = e.fma(gv, aeg);
+            }
+            ee += sum(aee, lanes);
+            eg += sum(aeg, lanes);
+        }
+        acc[0] += ee;
+        acc[1] += eg;
+    }
+
+    private static void perturbFsam(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m,
+                                    long from, long ve, float s, float sigma, float lambda, double[] acc) {
+        float[] lanes = new float[L];
+        FloatVector vNegSigma = FloatVector.broadcast(S, -sigma), vLambda = FloatVector.broadcast(S, lambda);
+        float oneMinusLambda = 1f - lambda;
+        double ee = 0, eg = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector aee = zero(), aeg = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i), wv = load(w, i), mv = load(m, i);
+                FloatVector e = mv.fma(vNegSigma, gv).mul(s); // d from the old m
+                store(wv, w0, i);
+                store(wv.add(e), w, i);
+                store(mv.fma(vLambda, gv.mul(oneMinusLambda)), m, i);
+                aee = e.fma(e, aee);
+                aeg = e.fma(gv, aeg);
+            }
+            ee += sum(aee, lanes);
+            eg += sum(aeg, lanes);
+        }
+        acc[0] += ee;
+        acc[1] += eg;
+    }
+
+    private static void perturbFsamAdaptive(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m,
+                                            long from, long ve, float s, float sigma, float lambda, float eta,
+                                            double[] acc) {
+        float[] lanes = new float[L];
+        FloatVector vNegSigma = FloatVector.broadcast(S, -sigma), vLambda = FloatVector.broadcast(S, lambda);
+        float oneMinusLambda = 1f - lambda;
+        double ee = 0, eg = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector aee = zero(), aeg = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i), wv = load(w, i), mv = load(m, i);
+                FloatVector t = wv.abs().add(eta);
+                FloatVector e = t.mul(t).mul(s).mul(mv.fma(vNegSigma, gv));
+                store(wv, w0, i);
+                store(wv.add(e), w, i);
+                store(mv.fma(vLambda, gv.mul(oneMinusLambda)), m, i);
+                aee = e.fma(e, aee);
+                aeg = e.fma(gv, aeg);
+            }
+            ee += sum(aee, lanes);
+            eg += sum(aeg, lanes);
+        }
+        acc[0] += ee;
+        acc[1] += eg;
+    }
+
+    /** Rare combinations (emaMode 1 on F-SAM's first step, EMA without friendly d, ...): flags in the loop. */
+    private static void perturbGeneric(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m,
+                                       long from, long ve, float s, boolean friendly, float sigma, int emaMode,
+                                       float lambda, float eta, double[] acc) {
+        float[] lanes = new float[L];
+        FloatVector vNegSigma = FloatVector.broadcast(S, -sigma), vLambda = FloatVector.broadcast(S, lambda);
+        FloatVector vs = FloatVector.broadcast(S, s);
+        float oneMinusLambda = 1f - lambda;
+        boolean adaptive = !Float.isNaN(eta);
+        boolean readM = friendly || emaMode == 2;
+        double ee = 0, eg = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector aee = zero(), aeg = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i), wv = load(w, i);
+                FloatVector mv = readM ? load(m, i) : gv;
+                FloatVector d = friendly ? mv.fma(vNegSigma, gv) : gv;
+                FloatVector f = vs;
+                if (adaptive) {
+                    FloatVector t = wv.abs().add(eta);
+                    f = t.mul(t).mul(s);
+                }
+                FloatVector e = f.mul(d);
+                store(wv, w0, i);
+                store(wv.add(e), w, i);
+                if (emaMode == 1) store(gv, m, i);
+                else if (emaMode == 2) store(mv.fma(vLambda, gv.mul(oneMinusLambda)), m, i);
+                aee = e.fma(e, aee);
+                aeg = e.fma(gv, aeg);
+            }
+            ee += sum(aee, lanes);
+            eg += sum(aeg, lanes);
+        }
+        acc[0] += ee;
+        acc[1] += eg;
+    }
+
+    @Override
+    public void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to,
+                                 float eta, double[] acc) {
+        long ve = vEnd(from, to);
+        if (Float.isNaN(eta)) adversarialPlain(w, w0, g, from, ve, acc);
+        else adversarialAdaptive(w, w0, g, from, ve, eta, acc);
+        TAIL.adversarialStats(w, w0, g, ve, to, eta, acc);
+    }
+
+    private static void adversarialPlain(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
+                                         double[] acc) {
+        float[] lanes = new float[L];
+        double sgg = 0, seg = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector agg = zero(), aeg = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i);
+                agg = gv.fma(gv, agg);
+                aeg = load(w, i).sub(load(w0, i)).fma(gv, aeg);
+            }
+            sgg += sum(agg, lanes);
+            seg += sum(aeg, lanes);
+        }
+        acc[0] += sgg;
+        acc[1] += sgg; // T g = g
+        acc[2] += seg;
+    }
+
+    private static void adversarialAdaptive(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
+                                            float eta, double[] acc) {
+        float[] lanes = new float[L];
+        double sgg = 0, stg = 0, seg = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector agg = zero(), atg = zero(), aeg = zero();
+            for (long i = blk; i < end; i += L) {
+                FloatVector gv = load(g, i), wv = load(w, i);
+                FloatVector tg = wv.abs().add(eta).mul(gv);
+                agg = gv.fma(gv, agg);
+                atg = tg.fma(tg, atg);
+                aeg = wv.sub(load(w0, i)).fma(gv, aeg);
+            }
+            sgg += sum(agg, lanes);
+            stg += sum(atg, lanes);
+            seg += sum(aeg, lanes);
+        }
+        acc[0] += sgg;
+        acc[1] += stg;
+        acc[2] += seg;
+    }
+
+    @Override
+    public void sgdStep(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment b, long from, long to,
+                        float gScale, float lr, float wd, float mu, boolean nesterov, boolean first) {
+        long ve = vEnd(from, to);
+        MemorySegment src = w0 != null ? w0 : w; // restore = read the saved weights instead of w
+        if (mu == 0f) sgdPlain(w, src, g, from, ve, gScale, lr, wd);
+        else if (first) sgdFirst(w, src, g, b, from, ve, gScale, lr, wd, mu, nesterov);
+        else if (nesterov) sgdNesterov(w, src, g, b, from, ve, gScale, lr, wd, mu);
+        else sgdMomentum(w, src, g, b, from, ve, gScale, lr, wd, mu);
+        TAIL.sgdStep(w, w0, g, b, ve, to, gScale, lr, wd, mu, nesterov, first);
+    }
+
+    private static void sgdPlain(MemorySegment w, MemorySegment src, MemorySegment g, long from, long ve,
+                                 float gScale, float lr, float wd) {
+        FloatVector vNegLr = FloatVector.broadcast(S, -lr), vWd = FloatVector.broadcast(S, wd);
+        for (long i = from; i < ve; i += L) {
+            FloatVector wv = load(src, i);
+            FloatVector gg = wv.fma(vWd, load(g, i).mul(gScale));
+            store(gg.fma(vNegLr, wv), w, i);
+        }
+    }
+
+    private static void sgdFirst(MemorySegment w, MemorySegment src, MemorySegment g, MemorySegment b, long from,
+                                 long ve, float gScale, float lr, float wd, float mu, boolean nesterov) {
+        FloatVector vNegLr = FloatVector.broadcast(S, -lr), vWd = FloatVector.broadcast(S, wd);
+        FloatVector vMu = FloatVector.broadcast(S, mu);
+        for (long i = from; i < ve; i += L) {
+            FloatVector wv = load(src, i);
+            FloatVector gg = wv.fma(vWd, load(g, i).mul(gScale));
+            store(gg, b, i);
+            FloatVector step = nesterov ? gg.fma(vMu, gg) : gg;
+            store(step.fma(vNegLr, wv), w, i);
+        }
+    }
+
+    private static void sgdNesterov(MemorySegment w, MemorySegment src, MemorySegment g, MemorySegment b, long from,
+                                    long ve, float gScale, float lr, float wd, float mu) {
+        FloatVector vNegLr = FloatVector.broadcast(S, -lr), vWd = FloatVector.broadcast(S, wd);
+        FloatVector vMu = FloatVector.broadcast(S, mu);
+        for (long i = from; i < ve; i += L) {
+            FloatVector wv = load(src, i);
+            FloatVector gg = wv.fma(vWd, load(g, i).mul(gScale));
+            FloatVector bv = load(b, i).fma(vMu, gg);
+            store(bv, b, i);
+            store(bv.fma(vMu, gg).fma(vNegLr, wv), w, i);
+        }
+    }
+
+    private static void sgdMomentum(MemorySegment w, MemorySegment src, MemorySegment g, MemorySegment b, long from,
+                                    long ve, float gScale, float lr, float wd, float mu) {
+        FloatVector vNegLr = FloatVector.broadcast(S, -lr), vWd = FloatVector.broadcast(S, wd);
+        FloatVector vMu = FloatVector.broadcast(S, mu);
+        for (long i = from; i < ve; i += L) {
+            FloatVector wv = load(src, i);
+            FloatVector gg = wv.fma(vWd, load(g, i).mul(gScale));
+            FloatVector bv = load(b, i).fma(vMu, gg);
+            store(bv, b, i);
+            store(bv.fma(vNegLr, wv), w, i);
+        }
+    }
+
+    @Override
+    public void adamwStep(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, MemorySegment v,
+                          long from, long to, float gScale, float lr, float wd, float b1, float b2, float eps,
+                          float bc1, float bc2) {
+        long ve = vEnd(from, to);
+        MemorySegment src = w0 != null ? w0 : w;
+        // Same float constants as the scalar reference, so only FMA rounding differs.
+        float decay = 1f - lr * wd;
+        float nStep = -(lr / bc1);
+        float sqrtBc2 = (float) Math.sqrt(bc2);
+        float c1 = 1f - b1, c2 = 1f - b2;
+        FloatVector vB1 = FloatVector.broadcast(S, b1), vB2 = FloatVector.broadcast(S, b2);
+        FloatVector vNegStep = FloatVector.broadcast(S, nStep);
+        for (long i = from; i < ve; i += L) {
+            FloatVector wv = load(src, i).mul(decay);
+            FloatVector gg = load(g, i).mul(gScale);
+            FloatVector mv = load(m, i).fma(vB1, gg.mul(c1));
+            FloatVector vv = load(v, i).fma(vB2, gg.mul(c2).mul(gg));
+            store(mv, m, i);
+            store(vv, v, i);
+            FloatVector denom = vv.sqrt().div(sqrtBc2).add(eps);
+            store(mv.div(denom).fma(vNegStep, wv), w, i);
+        }
+        TAIL.adamwStep(w, w0, g, m, v, ve, to, gScale, lr, wd, b1, b2, eps, bc1, bc2);
+    }
+}

@@ -1,0 +1,207 @@
+package io.sam4j.kernels;
+
+import static io.sam4j.kernels.KernelTestSupport.at;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Checks the formulas themselves on hand-picked 3-element inputs, with the expected values written
+ * out from the Kernels javadoc in double. Each 3-element pattern is tiled REPS times so the vector
+ * kernels run whole vectors as well as their tail; sums are REPS times the 3-element sum.
+ */
+class KernelReferenceTest {
+    private static final int REPS = 11; // 33 floats: vectors plus a tail for 4-, 8- and 16-lane species
+    private static final double TOL = 1e-6;
+
+    static Stream<Kernels> kernels() {
+        return Stream.of(ScalarKernels.INSTANCE, new VectorKernels());
+    }
+
+    private static final float[] G = {0.5f, -1.25f, 2f};
+    private static final float[] M = {0.25f, 0.5f, -1f};
+    private static final float[] W = {1f, -2f, 0.5f};
+
+    private static MemorySegment tiled(Arena a, float... v) {
+        float[] t = new float[v.length * REPS];
+        for (int i = 0; i < t.length; i++) t[i] = v[i % v.length];
+        return KernelTestSupport.of(a, t);
+    }
+
+    private static long n() {
+        return 3L * REPS;
+    }
+
+    private static void assertPattern(String what, MemorySegment s, double... expected) {
+        for (long i = 0; i < n(); i++) {
+            double e = expected[(int) (i % 3)];
+            float got = at(s, i);
+            if (!(Math.abs(got - e) <= TOL * Math.max(1, Math.abs(e)))) fail(what + "[" + i + "]: expected " + e + " got " + got);
+        }
+    }
+
+    private static void assertTotal(String what, double perPattern, double got) {
+        double e = perPattern * REPS;
+        assertEquals(e, got, TOL * Math.max(1, Math.abs(e)), what);
+    }
+
+    private static double sq(double x) {
+        return x * x;
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void blas1(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = tiled(a, 1, 2, 3), y = tiled(a, 4, -5, 6);
+            assertTotal("sumSquares", 14, k.sumSquares(x, 0, n()));
+            assertEquals(4 + 9, k.sumSquares(x, 1, 3), 0, "sumSquares sub-range");
+            assertEquals(0, k.sumSquares(x, 5, 5), 0, "empty range");
+            assertTotal("dot", 4 - 10 + 18, k.dot(x, y, 0, n()));
+            k.axpy(2, x, y, 0, n());
+            assertPattern("axpy", y, 6, -1, 12);
+            k.scale(0.5f, x, 0, n());
+            assertPattern("scale", x, 0.5, 1, 1.5);
+            k.copy(x, y, 0, n());
+            assertPattern("copy", y, 0.5, 1, 1.5);
+            k.fill(-3, y, 0, n());
+            assertPattern("fill", y, -3, -3, -3);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void directionStats(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W);
+            double[] acc = new double[2];
+            // friendly, ASAM: T = |w| + 0.01 = {1.01, 2.01, 0.51}; d = g - 0.5 m = {0.375, -1.5, 2.5}
+            k.directionStats(g, m, w, 0, n(), true, 0.5f, 0.01f, acc);
+            assertTotal("sum (Tg)^2", sq(1.01 * 0.5) + sq(2.01 * -1.25) + sq(0.51 * 2), acc[0]);
+            assertTotal("sum (Td)^2", sq(1.01 * 0.375) + sq(2.01 * -1.5) + sq(0.51 * 2.5), acc[1]);
+            // plain: T = 1, d = g; adds to what is already there
+            k.directionStats(g, null, null, 0, n(), false, 0.5f, Float.NaN, acc);
+            double gg = 0.25 + 1.5625 + 4;
+            assertTotal("acc0 accumulates", sq(1.01 * 0.5) + sq(2.01 * -1.25) + sq(0.51 * 2) + gg, acc[0]);
+            assertTotal("acc1 accumulates", sq(1.01 * 0.375) + sq(2.01 * -1.5) + sq(0.51 * 2.5) + gg, acc[1]);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void perturbFriendlyEmaAdaptive(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W), w0 = tiled(a, 0, 0, 0);
+            double[] acc = new double[2];
+            k.perturb(w, w0, g, m, 0, n(), 0.1f, true, 0.5f, 2, 0.9f, 0.01f, acc);
+            // d uses the OLD m: {0.375, -1.5, 2.5}; e = 0.1 T^2 d
+            double e0 = 0.1 * sq(1.01) * 0.375, e1 = 0.1 * sq(2.01) * -1.5, e2 = 0.1 * sq(0.51) * 2.5;
+            assertPattern("w0 = old w", w0, 1, -2, 0.5);
+            assertPattern("w = w + e", w, 1 + e0, -2 + e1, 0.5 + e2);
+            assertPattern("m = 0.9 m + 0.1 g", m, 0.9 * 0.25 + 0.1 * 0.5, 0.9 * 0.5 + 0.1 * -1.25, 0.9 * -1 + 0.1 * 2);
+            assertTotal("sum e^2", sq(e0) + sq(e1) + sq(e2), acc[0]);
+            assertTotal("sum e g", e0 * 0.5 + e1 * -1.25 + e2 * 2, acc[1]);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void perturbPlainEmaCopy(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W), w0 = tiled(a, 0, 0, 0);
+            double[] acc = new double[2];
+            k.perturb(w, w0, g, m, 0, n(), 0.1f, false, 0.5f, 1, 0.9f, Float.NaN, acc);
+            assertPattern("w = w + 0.1 g", w, 1.05, -2.125, 0.7);
+            assertPattern("m = g", m, 0.5, -1.25, 2);
+            assertTotal("sum e^2", 0.01 * (0.25 + 1.5625 + 4), acc[0]);
+            assertTotal("sum e g", 0.1 * (0.25 + 1.5625 + 4), acc[1]);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void perturbDavdaAsamLeavesM(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W), w0 = tiled(a, 0, 0, 0);
+            double[] acc = new double[2];
+            k.perturb(w, w0, g, m, 0, n(), 0.1f, false, 0.5f, 0, 0.9f, 0f, acc); // T = |w|
+            double e0 = 0.1 * 1 * 0.5, e1 = 0.1 * 4 * -1.25, e2 = 0.1 * 0.25 * 2;
+            assertPattern("w", w, 1 + e0, -2 + e1, 0.5 + e2);
+            assertPattern("m untouched", m, 0.25, 0.5, -1);
+            assertTotal("sum e^2", sq(e0) + sq(e1) + sq(e2), acc[0]);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void adversarialStats(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), w = tiled(a, W), w0 = tiled(a, 0.9f, -2.25f, 0.25f);
+            double[] acc = new double[3];
+            k.adversarialStats(w, w0, g, 0, n(), 0.01f, acc);
+            assertTotal("sum g^2", 0.25 + 1.5625 + 4, acc[0]);
+            assertTotal("sum (Tg)^2, T from current w", sq(1.01 * 0.5) + sq(2.01 * -1.25) + sq(0.51 * 2), acc[1]);
+            assertTotal("sum (w - w0) g", (1 - 0.9) * 0.5 + (-2 + 2.25) * -1.25 + (0.5 - 0.25) * 2, acc[2]);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void sgdRestoreNesterov(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), b = tiled(a, M), w = tiled(a, 9, 9, 9), w0 = tiled(a, W);
+            k.sgdStep(w, w0, g, b, 0, n(), 2f, 0.5f, 0.1f, 0.9f, true, false);
+            // gg = 2 g + 0.1 w0 (decay on the restored w); b = 0.9 b + gg; step = gg + 0.9 b; w = w0 - 0.5 step
+            double[] gg = {1 + 0.1, -2.5 - 0.2, 4 + 0.05};
+            double[] bb = {0.9 * 0.25 + gg[0], 0.9 * 0.5 + gg[1], 0.9 * -1 + gg[2]};
+            assertPattern("b", b, bb);
+            assertPattern("w", w, 1 - 0.5 * (gg[0] + 0.9 * bb[0]), -2 - 0.5 * (gg[1] + 0.9 * bb[1]),
+                    0.5 - 0.5 * (gg[2] + 0.9 * bb[2]));
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void sgdFirstAndPlain(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), b = tiled(a, 7, 7, 7), w = tiled(a, W);
+            k.sgdStep(w, null, g, b, 0, n(), 1f, 0.5f, 0f, 0.9f, false, true);
+            assertPattern("first: b = gg", b, 0.5, -1.25, 2);
+            assertPattern("first: w -= lr b", w, 0.75, -1.375, -0.5);
+            k.sgdStep(w, null, g, null, 0, n(), 1f, 0.5f, 0.1f, 0f, false, false);
+            // mu = 0: no buffer, step = g + 0.1 w
+            assertPattern("mu = 0", w, 0.75 - 0.5 * (0.5 + 0.075), -1.375 - 0.5 * (-1.25 - 0.1375), -0.5 - 0.5 * (2 - 0.05));
+            assertPattern("b untouched", b, 0.5, -1.25, 2);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void adamwRestore(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = tiled(a, G), m = tiled(a, 0.1f, -0.2f, 0f), v = tiled(a, 0.01f, 0.04f, 0f);
+            MemorySegment w = tiled(a, 9, 9, 9), w0 = tiled(a, W);
+            // Hyperparameters are floats; the expected values use exactly those (1 - 0.999f is 1.3e-5 off 0.001).
+            float lr = 0.01f, wd = 0.1f, b1 = 0.9f, b2 = 0.999f, eps = 1e-3f;
+            float bc1 = (float) (1 - (double) b1 * b1), bc2 = (float) (1 - (double) b2 * b2); // step t = 2
+            k.adamwStep(w, w0, g, m, v, 0, n(), 2f, lr, wd, b1, b2, eps, bc1, bc2);
+            double[] w0v = {1, -2, 0.5}, g0 = {0.5, -1.25, 2}, m0 = {0.1, -0.2, 0}, v0 = {0.01, 0.04, 0};
+            double[] em = new double[3], ev = new double[3], ew = new double[3];
+            for (int i = 0; i < 3; i++) {
+                double gg = 2 * g0[i];
+                em[i] = b1 * m0[i] + (1.0 - b1) * gg;
+                ev[i] = b2 * v0[i] + (1.0 - b2) * gg * gg;
+                ew[i] = w0v[i] * (1.0 - (double) lr * wd)
+                        - (double) lr / bc1 * em[i] / (Math.sqrt(ev[i]) / Math.sqrt(bc2) + eps);
+            }
+            assertPattern("m", m, em);
+            assertPattern("v", v, ev);
+            assertPattern("w", w, ew);
+        }
+    }
+}
