@@ -36,25 +36,6 @@ public final class FlatOps {
         this.par = par;
     }
 
-    /** One chunk of a fused pass: floats [from, to) of every buffer, chunk number {@code index}. */
-    @FunctionalInterface
-    public interface ChunkBody {
-        void run(int index, long from, long to);
-    }
-
-    public static int chunks(long n) {
-        return (int) ((n + CHUNK - 1) / CHUNK);
-    }
-
-    /** Runs {@code body} over fixed chunks of [0, n) across the team. */
-    public void forChunks(long n, ChunkBody body) {
-        int c = chunks(n);
-        par.forEach(c, i -> {
-            long from = (long) i * CHUNK;
-            body.run(i, from, Math.min(n, from + CHUNK));
-        });
-    }
-
     public Kernels kernels() { return k; }
 
     public Parallel parallel() { return par; }
