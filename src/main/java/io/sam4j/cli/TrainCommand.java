@@ -110,8 +110,16 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Run folder (default: runs/<time>-<model>-<optimizer>).")
     Path out;
 
+    @Option(names = "--resume", paramLabel = "RUNDIR", description = "Continue the run in RUNDIR from its last checkpoint, "
+            + "with the settings of its config.json (other flags are ignored).")
+    Path resume;
+
     @Override
     public Integer call() {
+        if (resume != null) {
+            new Trainer(Trainer.readConfig(resume), System.out).resume().run();
+            return 0;
+        }
         Schedule sched = switch (schedule) {
             case "cosine" -> Schedule.COSINE;
             case "constant" -> Schedule.CONSTANT;

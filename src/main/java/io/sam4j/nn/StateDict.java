@@ -33,7 +33,12 @@ public final class StateDict {
      * file must hold nothing else: otherwise one error lists all the mismatches.
      */
     public static void load(ParameterStore store, Path file) {
-        SafeTensors.Loaded loaded = SafeTensors.read(file);
+        load(store, SafeTensors.read(file), file.toString(), name -> false);
+    }
+
+    /** As {@link #load(ParameterStore, Path)} from a file already read; names that {@code extra} accepts are skipped. */
+    public static void load(ParameterStore store, SafeTensors.Loaded loaded, String file,
+                            java.util.function.Predicate<String> extra) {
         Map<String, SafeTensors.Tensor> found = loaded.tensors();
         List<String> problems = new ArrayList<>();
         for (ParameterStore.Tensor t : store.allTensors()) {
@@ -43,7 +48,7 @@ public final class StateDict {
                 problems.add(t.name() + " has shape " + Arrays.toString(f.shape()) + " in the file, the model needs " + t.shapeString());
             }
         }
-        for (String name : found.keySet()) if (!store.has(name)) problems.add("unexpected " + name);
+        for (String name : found.keySet()) if (!store.has(name) && !extra.test(name)) problems.add("unexpected " + name);
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(file + " does not match the model: " + String.join("; ", problems));
         }

@@ -19,6 +19,16 @@ public interface Optimizer {
     /** All state buffers (base moments, F-SAM EMA), named for checkpoints. */
     Map<String, MemorySegment> stateBuffers();
 
+    /** Scalar state for checkpoints (step counter, F-SAM's EMA flag), as strings. */
+    default Map<String, String> scalars() {
+        return Map.of("steps", Long.toString(steps()));
+    }
+
+    /** Restores what {@link #scalars()} saved. */
+    default void restoreScalars(Map<String, String> s) {
+        setSteps(Long.parseLong(s.getOrDefault("steps", "0")));
+    }
+
     /** A short description for logs, e.g. "sam(rho=0.05) + sgd". */
     String describe();
 }

@@ -209,6 +209,17 @@ public final class SharpnessAware implements Optimizer {
     }
 
     @Override
+    public Map<String, String> scalars() {
+        return Map.of("steps", Long.toString(steps()), "fsam_ema_ready", Boolean.toString(emaReady));
+    }
+
+    @Override
+    public void restoreScalars(Map<String, String> s) {
+        setSteps(Long.parseLong(s.getOrDefault("steps", "0")));
+        emaReady = Boolean.parseBoolean(s.getOrDefault("fsam_ema_ready", "false"));
+    }
+
+    @Override
     public long steps() {
         return base.steps();
     }

@@ -16,7 +16,10 @@ final class Progress {
     private final long plainInterval = 5_000_000_000L;
     private boolean drew;
 
-    Progress(long totalSteps) {
+    private final long firstStep;
+
+    Progress(long firstStep, long totalSteps) {
+        this.firstStep = firstStep;
         this.total = totalSteps;
     }
 
@@ -26,7 +29,7 @@ final class Progress {
         if (!due && step != total) return;
         lastPrint = now;
         double elapsed = (now - startNanos) / 1e9;
-        double rate = step / Math.max(elapsed, 1e-9);
+        double rate = (step - firstStep) / Math.max(elapsed, 1e-9);
         double eta = (total - step) / Math.max(rate, 1e-9);
         if (tty) {
             int width = 30;

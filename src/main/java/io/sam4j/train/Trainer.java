@@ -32,6 +32,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -46,10 +48,44 @@ public final class Trainer {
 
     private final TrainConfig c;
     private final PrintStream out;
+    private final List<StepListener> listeners = new ArrayList<>();
+    private boolean resume;
 
     public Trainer(TrainConfig config, PrintStream out) {
         this.c = config;
         this.out = out;
+    }
+
+    /** Calls {@code l} after every optimizer step. */
+    public Trainer addListener(StepListener l) {
+        listeners.add(l);
+        return this;
+    }
+
+    /**
+     * Continues the run in {@code config.out()} from its last checkpoint; the finished run ends with the
+     * same weights as an uninterrupted one (same config, same thread count).
+     */
+    public Trainer resume() {
+        if (c.out() == null) throw new IllegalArgumentException("--resume needs the run folder");
+        this.resume = true;
+        return this;
+    }
+
+    /** The configuration a run folder was started with (its config.json). */
+    public static TrainConfig readConfig(Path runDir) {
+        Path f = runDir.resolve("config.json");
+        if (!Files.isRegularFile(f)) throw new IllegalArgumentException("--resume: " + runDir + " has no config.json");
+        try {
+            TrainConfig c = JSON.copy().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+                    .readValue(f.toFile(), TrainConfig.class);
+            return new TrainConfig(c.model(), c.data(), c.epochs(), c.steps(), c.batch(), c.lr(), c.momentum(), c.nesterov(),
+                    c.weightDecay(), c.schedule(), c.optimizer(), c.base(), c.rho(), c.sigma(), c.lambda(), c.eta(), c.adaptive(),
+                    c.asamForm(), c.stable(), c.gradClip(), c.labelNoise(), c.labelSmoothing(), c.seed(), c.threads(), c.shuffle(),
+                    c.augment(), c.init(), c.save(), runDir, c.beta1(), c.beta2(), c.adamEps());
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--resume: cannot read " + f + ": " + e.getMessage());
+        }
     }
 
     public Result run() {
@@ -89,11 +125,17 @@ public final class Trainer {
             long total = c.steps() > 0 ? c.steps() : (long) c.epochs() * perEpoch;
             int epochs = (int) ((total + perEpoch - 1) / perEpoch);
             Path outDir = outDir();
+            long step = 0;
+            if (resume) {
+                step = Checkpoint.load(outDir, model.store(), opt);
+                keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
+                out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
+            }
             out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
                             + "%d threads, %s kernels%n", c.model(), model.store().paramCount(), opt.describe(), c.lr(),
                     c.schedule().name().toLowerCase(Locale.ROOT), c.batch(), total, epochs, c.threads(), ctx.kernels().name());
             out.println("run folder: " + outDir);
-            writeConfig(outDir, model, opt);
+            if (!resume) writeConfig(outDir, model, opt);
 
             MemorySegment x = arena.allocate(4L * c.batch() * model.inputSize(), 64);
             int[] labels = new int[c.batch()];
@@ -101,13 +143,12 @@ public final class Trainer {
             LossFunction f = pass -> model.lossAndGrad(x, labels, n[0],
                     pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
 
-            Progress progress = new Progress(total);
+            Progress progress = new Progress(step, total);
             EpochStats es = new EpochStats();
             Eval last = null;
-            long step = 0;
             double trainLoss = Double.NaN;
             try (Writer metrics = Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                    StandardOpenOption.CREATE, resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
                 long epochStart = System.nanoTime();
                 while (step < total) {
                     int epoch = (int) (step / perEpoch);
@@ -122,6 +163,7 @@ public final class Trainer {
                     }
                     es.add(s);
                     step++;
+                    for (StepListener l : listeners) l.onStep(step, epoch + 1, lr, s);
                     progress.update(step, epoch + 1, s.loss());
                     if (bi == perEpoch - 1 || step == total) {
                         progress.clear();
@@ -130,6 +172,7 @@ public final class Trainer {
                         trainLoss = es.loss();
                         out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  test loss %.4f  test acc %.2f %%  lr %.4g  %.1f s%n",
                                 epoch + 1, epochs, es.loss(), last.loss, 100 * last.accuracy, lr, secs);
+                        Checkpoint.save(outDir, model.store(), opt, step);
                         writeMetrics(metrics, epoch + 1, step, lr, es, last, secs);
                         es = new EpochStats();
                         epochStart = System.nanoTime();
@@ -142,6 +185,7 @@ public final class Trainer {
                 StateDict.save(model.store(), c.save());
                 out.println("saved weights to " + c.save());
             }
+            if (last == null) last = evaluate(model, test, norm, x, labels); // resumed a finished run
             double seconds = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
                     100 * last.accuracy, last.loss, step, seconds);
@@ -150,6 +194,21 @@ public final class Trainer {
     }
 
     record Eval(double loss, double accuracy) {}
+
+    /** Drops metrics lines written after the checkpoint we resume from (a crash between the two). */
+    private static void keepMetricsUpTo(Path metrics, long step) {
+        if (!Files.exists(metrics)) return;
+        try {
+            List<String> keep = new ArrayList<>();
+            for (String line : Files.readAllLines(metrics)) {
+                if (!line.isBlank() && JSON.readTree(line).path("step").asLong(Long.MAX_VALUE) <= step) keep.add(line);
+            }
+            byte[] bytes = (keep.isEmpty() ? "" : String.join("\n", keep) + "\n").getBytes(StandardCharsets.UTF_8);
+            AtomicFile.write(metrics, o -> o.write(bytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot rewrite " + metrics + ": " + e.getMessage(), e);
+        }
+    }
 
     /** Accuracy and mean loss over the whole test split, in order, in batches of the training size. */
     static Eval evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {

@@ -62,4 +62,36 @@ class TrainerTest {
         Trainer.Result b = new Trainer(config("fsam", 30, tmp.resolve("b"), null, null), quiet).run();
         assertEquals(a.testLoss(), b.testLoss(), 0.0);
     }
+
+    /** A crash after the first epoch's checkpoint, then --resume: the same final weights as one run. */
+    @Test
+    void resumeEndsWithTheSameWeightsAsAnUninterruptedRun() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        for (String opt : new String[] {"fsam", "sam"}) {
+            TrainConfig base = config(opt, 0, null, null, null);
+            TrainConfig whole = withOut(base, tmp.resolve(opt + "-whole"), tmp.resolve(opt + "-whole.safetensors"));
+            TrainConfig broken = withOut(base, tmp.resolve(opt + "-broken"), tmp.resolve(opt + "-broken.safetensors"));
+            new Trainer(whole, quiet).run();
+            int perEpoch = 12_000 / 64;
+            try {
+                new Trainer(broken, quiet).addListener((step, epoch, lr, s) -> {
+                    if (step == perEpoch + 5) throw new IllegalStateException("simulated crash");
+                }).run();
+            } catch (IllegalStateException expected) {
+                // the first epoch's checkpoint is on disk, the second epoch is lost
+            }
+            new Trainer(Trainer.readConfig(broken.out()), quiet).resume().run();
+            float[] a = SafeTensors.read(whole.save()).tensors().get("fc1.weight").values();
+            float[] b = SafeTensors.read(broken.save()).tensors().get("fc1.weight").values();
+            org.junit.jupiter.api.Assertions.assertArrayEquals(a, b, opt + ": resumed weights differ");
+            assertEquals(2, Files.readAllLines(broken.out().resolve("metrics.jsonl")).size());
+        }
+    }
+
+    private static TrainConfig withOut(TrainConfig c, Path out, Path save) {
+        return new TrainConfig(c.model(), c.data(), 2, 0, c.batch(), c.lr(), c.momentum(), c.nesterov(), c.weightDecay(),
+                c.schedule(), c.optimizer(), c.base(), c.rho(), c.sigma(), c.lambda(), c.eta(), c.adaptive(), c.asamForm(),
+                c.stable(), c.gradClip(), c.labelNoise(), c.labelSmoothing(), c.seed(), c.threads(), c.shuffle(), c.augment(),
+                c.init(), save, out, c.beta1(), c.beta2(), c.adamEps());
+    }
 }

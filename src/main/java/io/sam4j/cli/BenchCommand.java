@@ -1,0 +1,136 @@
+package io.sam4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sam4j.kernels.FlatOps;
+import io.sam4j.kernels.KernelsProvider;
+import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.Context;
+import io.sam4j.nn.Mode;
+import io.sam4j.nn.Model;
+import io.sam4j.nn.Models;
+import io.sam4j.optim.LossFunction;
+import io.sam4j.optim.Optimizer;
+import io.sam4j.optim.Pass;
+import io.sam4j.train.Schedule;
+import io.sam4j.train.TrainConfig;
+import io.sam4j.train.Optimizers;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * Times whole optimizer steps on synthetic data, with the settings and the JSON line of
+ * {@code shared/peers/torch_sam_bench.py} (SGD lr 0.05, momentum 0.9, wd 5e-4; rho 0.05; F-SAM sigma 1,
+ * lambda 0.6), so the two programs' lines join on (model, opt, batch, threads).
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Time optimizer steps on synthetic data; one JSON line per configuration.")
+final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "NAME", description = "Model (default: ${DEFAULT-VALUE}).", defaultValue = "mlp")
+    String model;
+
+    @Option(names = {"--optimizer", "--opts"}, paramLabel = "O", split = ",",
+            description = "sgd, sam, fsam, stablesam (= sam + --stable), or a comma list (default: sgd,sam,fsam,stablesam).",
+            defaultValue = "sgd,sam,fsam,stablesam")
+    List<String> opts;
+
+    @Option(names = "--stable", description = "Add StableSAM's rescale to sam/fsam.")
+    boolean stable;
+
+    @Option(names = "--batch", paramLabel = "B", description = "Batch size (default: ${DEFAULT-VALUE}).", defaultValue = "128")
+    int batch;
+
+    @Option(names = "--threads", paramLabel = "T", description = "Threads (default: ${DEFAULT-VALUE}).", defaultValue = "2")
+    int threads;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Timed steps (default: ${DEFAULT-VALUE}).", defaultValue = "20")
+    int steps;
+
+    @Option(names = "--warmup", paramLabel = "W", description = "Untimed steps first (default: ${DEFAULT-VALUE}).", defaultValue = "3")
+    int warmup;
+
+    @Option(names = "--input", paramLabel = "CxHxW", description = "Input shape (default: ${DEFAULT-VALUE}).", defaultValue = "1x28x28")
+    String input;
+
+    @Override
+    public Integer call() throws IOException {
+        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+        if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
+        if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        int[] shape;
+        try {
+            shape = Arrays.stream(input.split("x")).mapToInt(Integer::parseInt).toArray();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
+        }
+        if (shape.length != 3) throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
+        Parallel.setCommonThreads(threads);
+        ObjectMapper json = new ObjectMapper();
+        for (String opt : opts) {
+            String optimizer = switch (opt) {
+                case "sgd", "sam", "fsam" -> opt;
+                case "stablesam" -> "sam";
+                default -> throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: sgd, sam, fsam, stablesam)");
+            };
+            boolean st = stable || opt.equals("stablesam");
+            TrainConfig d = TrainConfig.defaults();
+            TrainConfig c = new TrainConfig(model, null, 1, steps, batch, 0.05f, 0.9f, false, 5e-4f, Schedule.CONSTANT,
+                    optimizer, "sgd", 0.05f, 1f, 0.6f, 0.01f, false, "official", st && !optimizer.equals("sgd"), 0f, 0f, 0f,
+                    0L, threads, true, false, null, null, null, d.beta1(), d.beta2(), d.adamEps());
+            Context ctx = new Context(Parallel.common(), KernelsProvider.get());
+            try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
+                m.initialize(0);
+                Optimizer o = Optimizers.create(c, m.store(), new FlatOps(ctx.kernels(), ctx.parallel()));
+                Random r = new Random(0);
+                long len = batch * m.inputSize();
+                MemorySegment x = arena.allocate(4 * len, 64);
+                for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+                int[] labels = r.ints(batch, 0, 10).toArray();
+                LossFunction f = pass -> m.lossAndGrad(x, labels, batch, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+                double[] ms = new double[steps];
+                for (int i = 0; i < warmup + steps; i++) {
+                    long t = System.nanoTime();
+                    o.step(f, 0.05f);
+                    if (i >= warmup) ms[i - warmup] = (System.nanoTime() - t) / 1e6;
+                }
+                Arrays.sort(ms);
+                double median = steps % 2 == 1 ? ms[steps / 2] : (ms[steps / 2 - 1] + ms[steps / 2]) / 2;
+                ObjectNode line = json.createObjectNode();
+                line.put("impl", "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackendName());
+                line.put("model", model);
+                line.put("opt", opt.equals("stablesam") || !st || optimizer.equals("sgd") ? opt : opt + "+stable");
+                line.put("batch", batch);
+                line.put("threads", threads);
+                line.put("params", m.store().paramCount());
+                line.put("ms_step_median", Math.round(median * 100) / 100.0);
+                line.put("ms_step_min", Math.round(ms[0] * 100) / 100.0);
+                line.put("peak_rss_mb", peakRssMb());
+                System.out.println(json.writeValueAsString(line));
+            }
+        }
+        return 0;
+    }
+
+    /** VmHWM from /proc (Linux); -1 elsewhere. */
+    static long peakRssMb() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (l.startsWith("VmHWM:")) return Long.parseLong(l.replaceAll("\\D", "")) / 1024;
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return -1;
+    }
+}
