@@ -102,9 +102,8 @@ public final class Trainer {
         }
         Dataset test = split.test();
         Normalizer norm = Normalizer.fit(train);
-        out.printf(Locale.ROOT, "data: %s (%d train, %d test, %dx%dx%d); normalisation mean %.4f std %.4f%n",
-                split.description(), train.size(), test.size(), train.channels(), train.height(), train.width(),
-                norm.mean(), norm.std());
+        out.printf(Locale.ROOT, "data: %s%s; normalisation mean %.4f std %.4f%n", split.description(),
+                c.labelNoise() > 0 ? ", label noise " + c.labelNoise() : "", norm.mean(), norm.std());
 
         int[] inShape = {train.channels(), train.height(), train.width()};
         try (Model model = Models.create(c.model(), inShape, train.numClasses(), c.labelSmoothing(), ctx);
