@@ -59,6 +59,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", paramLabel = "W", description = "Untimed steps first (default: ${DEFAULT-VALUE}).", defaultValue = "3")
     int warmup;
 
+    @Option(names = "--warmup-seconds", paramLabel = "S", description = "Keep warming up (JIT) at least this long "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "3")
+    double warmupSeconds;
+
     @Option(names = "--input", paramLabel = "CxHxW", description = "Input shape (default: ${DEFAULT-VALUE}).", defaultValue = "1x28x28")
     String input;
 
@@ -98,11 +102,14 @@ final class BenchCommand implements Callable<Integer> {
                 for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
                 int[] labels = r.ints(batch, 0, 10).toArray();
                 LossFunction f = pass -> m.lossAndGrad(x, labels, batch, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+                // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and time.
+                long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+                for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) o.step(f, 0.05f);
                 double[] ms = new double[steps];
-                for (int i = 0; i < warmup + steps; i++) {
+                for (int i = 0; i < steps; i++) {
                     long t = System.nanoTime();
                     o.step(f, 0.05f);
-                    if (i >= warmup) ms[i - warmup] = (System.nanoTime() - t) / 1e6;
+                    ms[i] = (System.nanoTime() - t) / 1e6;
                 }
                 Arrays.sort(ms);
                 double median = steps % 2 == 1 ? ms[steps / 2] : (ms[steps / 2 - 1] + ms[steps / 2]) / 2;
