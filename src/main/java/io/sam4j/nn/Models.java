@@ -6,7 +6,7 @@ import java.util.List;
 public final class Models {
     private Models() {}
 
-    public static final List<String> NAMES = List.of("mlp", "cnn", "resnet18");
+    public static final List<String> NAMES = List.of("mlp", "cnn", "resnet18", "vgg16bn");
 
     /** {@code input} is the per-example shape {C, H, W}; convolutional models adapt to C, H and W. */
     public static Model create(String name, int[] input, int classes, float labelSmoothing, Context ctx) {
@@ -14,6 +14,13 @@ public final class Models {
             case "mlp" -> mlp(classes);
             case "cnn" -> cnn(classes);
             case "resnet18" -> resnet18(classes);
+            case "vgg16bn" -> {
+                // Five 2x2 max-pools need 32 pixels; 28x28 would pool a 1x1 map.
+                if (input.length != 3 || input[1] < 32 || input[2] < 32) {
+                    throw new IllegalArgumentException("vgg16bn needs inputs of at least 32x32, got " + java.util.Arrays.toString(input));
+                }
+                yield vgg16bn(classes);
+            }
             default -> throw new IllegalArgumentException("unknown model '" + name + "' (known: " + String.join(", ", NAMES) + ")");
         };
         return new Model(name, net, input, classes, labelSmoothing, ctx);
@@ -59,5 +66,28 @@ public final class Models {
                     .add("1", new BasicBlock(widths[stage], 1)));
         }
         return net.add(null, new GlobalAvgPool()).add("linear", new Linear(classes));
+    }
+
+    /** kuangliu/pytorch-cifar's VGG16 configuration: channel counts, 0 for a 2x2 max-pool. */
+    private static final int[] VGG16 = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+
+    /**
+     * VGG-16 with BatchNorm as kuangliu/pytorch-cifar: {@code features.i} numbered as its nn.Sequential
+     * (conv 3x3 pad 1 with bias, BN, ReLU per entry; max-pools and the final identity AvgPool2d(1, 1)
+     * take an index but hold nothing), then {@code classifier} (512 -> classes) on 32x32 inputs.
+     */
+    public static Sequential vgg16bn(int classes) {
+        Sequential features = new Sequential();
+        int index = 0;
+        for (int width : VGG16) {
+            if (width == 0) {
+                features.add(String.valueOf(index++), new MaxPool2d(2, 2));
+            } else {
+                features.add(String.valueOf(index++), new Conv2d(width, 3, 1, 1, true))
+                        .add(String.valueOf(index++), new BatchNorm2d(width))
+                        .add(String.valueOf(index++), new ReLU());
+            }
+        }
+        return new Sequential().add("features", features).add(null, new Flatten()).add("classifier", new Linear(classes));
     }
 }

@@ -105,7 +105,7 @@ class ConvModelsTest {
 
     @Test
     void namesIncludeTheConvolutionalModels() {
-        assertTrue(Models.NAMES.containsAll(List.of("mlp", "cnn", "resnet18")), Models.NAMES.toString());
+        assertTrue(Models.NAMES.containsAll(List.of("mlp", "cnn", "resnet18", "vgg16bn")), Models.NAMES.toString());
     }
 
     @Test
@@ -139,6 +139,33 @@ class ConvModelsTest {
             assertEquals(11_173_962, m.store().paramCount());
             assertEquals(expectedResnet18(3, 10).entries, actual(m));
         }
+    }
+
+    @Test
+    void vgg16bnStateDict() {
+        Expected e = new Expected();
+        int in = 3, index = 0;
+        for (int width : new int[] {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0}) {
+            if (width == 0) {
+                index++; // MaxPool2d
+                continue;
+            }
+            e.conv("features." + index, width, in, 3);
+            e.param("features." + index + ".bias", width);
+            e.bn("features." + (index + 1), width);
+            index += 3; // conv, BN, ReLU
+            in = width;
+        }
+        e.linear("classifier", 10, 512);
+        try (Model m = create("vgg16bn", new int[] {3, 32, 32}, 10)) {
+            assertEquals(e.entries, actual(m));
+            assertEquals(e.params, m.store().paramCount());
+            assertEquals(14_728_266, m.store().paramCount());
+            assertEquals("features.41.num_batches_tracked[]", actual(m).get(actual(m).size() - 3));
+        }
+        IllegalArgumentException tooSmall = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> create("vgg16bn", new int[] {1, 28, 28}, 10));
+        assertTrue(tooSmall.getMessage().contains("32x32"), tooSmall.getMessage());
     }
 
     @Test
