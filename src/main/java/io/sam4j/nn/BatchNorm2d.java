@@ -3,6 +3,8 @@ package io.sam4j.nn;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.SplittableRandom;
 import java.util.function.IntConsumer;
 
 /**
@@ -44,7 +46,7 @@ public final class BatchNorm2d implements Layer {
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
         if (in.length != 3 || in[0] != channels) {
-            throw new IllegalArgumentException(prefix + ": BatchNorm2d(" + channels + ") got input " + java.util.Arrays.toString(in));
+            throw new IllegalArgumentException(prefix + ": BatchNorm2d(" + channels + ") got input " + Arrays.toString(in));
         }
         this.ctx = ctx;
         this.plane = in[1] * in[2];
@@ -71,7 +73,7 @@ public final class BatchNorm2d implements Layer {
     }
 
     @Override
-    public void initialize(ParameterStore store, java.util.SplittableRandom rng) {
+    public void initialize(ParameterStore store, SplittableRandom rng) {
         Init.constant(gamma, 1f);
         Init.constant(beta, 0f);
         Init.constant(runningMean, 0f);

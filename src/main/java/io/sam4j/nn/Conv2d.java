@@ -1,6 +1,7 @@
 package io.sam4j.nn;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -37,7 +38,7 @@ public final class Conv2d implements Layer {
 
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder builder, Context ctx) {
-        if (in.length != 3) throw new IllegalArgumentException(prefix + ": Conv2d needs a {C, H, W} input, got " + java.util.Arrays.toString(in));
+        if (in.length != 3) throw new IllegalArgumentException(prefix + ": Conv2d needs a {C, H, W} input, got " + Arrays.toString(in));
         this.ctx = ctx;
         perExample = new ConvShape(1, in[0], in[1], in[2], outChannels, kernel, kernel, stride, padding);
         wT = builder.param(prefix + "weight", outChannels, in[0], kernel, kernel);

@@ -1,5 +1,6 @@
 package io.sam4j.nn;
 
+import java.util.Arrays;
 import java.util.List;
 
 /** The named architectures of the CLI, with PyTorch state_dict names. */
@@ -17,7 +18,7 @@ public final class Models {
             case "vgg16bn" -> {
                 // Five 2x2 max-pools need 32 pixels; 28x28 would pool a 1x1 map.
                 if (input.length != 3 || input[1] < 32 || input[2] < 32) {
-                    throw new IllegalArgumentException("vgg16bn needs inputs of at least 32x32, got " + java.util.Arrays.toString(input));
+                    throw new IllegalArgumentException("vgg16bn needs inputs of at least 32x32, got " + Arrays.toString(input));
                 }
                 yield vgg16bn(classes);
             }

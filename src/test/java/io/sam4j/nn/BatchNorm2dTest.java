@@ -11,6 +11,7 @@ import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Random;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
@@ -170,6 +171,6 @@ class BatchNorm2dTest {
     }
 
     private static byte[] toBytes(MemorySegment s) {
-        return s.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return s.toArray(ValueLayout.JAVA_BYTE);
     }
 }

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -110,7 +111,7 @@ class ConvLayerGradientTest {
     void maxPoolTiesGoToTheFirstMaximum() {
         MaxPool2d pool = new MaxPool2d(2, 2);
         pool.declare(new int[] {1, 2, 2}, "", ParameterStore.builder(), ctx);
-        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofShared()) {
+        try (Arena a = Arena.ofShared()) {
             MemorySegment x = io.sam4j.TestUtil.floats(a, 1f, 3f, 3f, 3f);
             assertEquals(3f, io.sam4j.TestUtil.get(pool.forward(x, 1, Mode.TRAIN), 0));
             MemorySegment dx = pool.backward(io.sam4j.TestUtil.floats(a, 1f), 1, true);
