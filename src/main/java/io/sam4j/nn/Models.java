@@ -1,19 +1,30 @@
 package io.sam4j.nn;
 
+import java.util.Arrays;
 import java.util.List;
 
 /** The named architectures of the CLI, with PyTorch state_dict names. */
 public final class Models {
     private Models() {}
 
-    public static final List<String> NAMES = List.of("mlp");
+    public static final List<String> NAMES = List.of("mlp", "cnn", "resnet18", "vgg16bn");
 
-    /** {@code input} is the per-example shape {C, H, W}. */
+    /** {@code input} is the per-example shape {C, H, W}; convolutional models adapt to C, H and W. */
     public static Model create(String name, int[] input, int classes, float labelSmoothing, Context ctx) {
-        return switch (name) {
-            case "mlp" -> new Model(name, mlp(classes), input, classes, labelSmoothing, ctx);
+        Layer net = switch (name) {
+            case "mlp" -> mlp(classes);
+            case "cnn" -> cnn(classes);
+            case "resnet18" -> resnet18(classes);
+            case "vgg16bn" -> {
+                // Five 2x2 max-pools need 32 pixels; 28x28 would pool a 1x1 map.
+                if (input.length != 3 || input[1] < 32 || input[2] < 32) {
+                    throw new IllegalArgumentException("vgg16bn needs inputs of at least 32x32, got " + Arrays.toString(input));
+                }
+                yield vgg16bn(classes);
+            }
             default -> throw new IllegalArgumentException("unknown model '" + name + "' (known: " + String.join(", ", NAMES) + ")");
         };
+        return new Model(name, net, input, classes, labelSmoothing, ctx);
     }
 
     /** Linear(in,256)-ReLU-Linear(256,256)-ReLU-Linear(256,classes): fc1, fc2, fc3. */
@@ -23,5 +34,61 @@ public final class Models {
                 .add("fc1", new Linear(256)).add(null, new ReLU())
                 .add("fc2", new Linear(256)).add(null, new ReLU())
                 .add("fc3", new Linear(classes));
+    }
+
+    /**
+     * Two conv-BN-ReLU-maxpool stages and two linear layers: conv1 (3x3, in->32), bn1, conv2 (3x3,
+     * 32->64), bn2, fc1 (64*(H/4)*(W/4) -> 256), fc2 (256 -> classes). Convolutions have no bias (BN follows).
+     */
+    public static Sequential cnn(int classes) {
+        return new Sequential()
+                .add("conv1", new Conv2d(32, 3, 1, 1, false)).add("bn1", new BatchNorm2d(32)).add(null, new ReLU())
+                .add(null, new MaxPool2d(2, 2))
+                .add("conv2", new Conv2d(64, 3, 1, 1, false)).add("bn2", new BatchNorm2d(64)).add(null, new ReLU())
+                .add(null, new MaxPool2d(2, 2))
+                .add(null, new Flatten())
+                .add("fc1", new Linear(256)).add(null, new ReLU())
+                .add("fc2", new Linear(classes));
+    }
+
+    /**
+     * CIFAR-style ResNet-18 of kuangliu/pytorch-cifar: 3x3 stem (64, no bias) + bn1 + ReLU, no
+     * max-pool, layer1..layer4 of two {@link BasicBlock}s (64/128/256/512 channels, strides 1/2/2/2),
+     * global average pooling, {@code linear}. (kuangliu's avg_pool2d(4) is global on 32x32 and 28x28.)
+     */
+    public static Sequential resnet18(int classes) {
+        Sequential net = new Sequential()
+                .add("conv1", new Conv2d(64, 3, 1, 1, false)).add("bn1", new BatchNorm2d(64)).add(null, new ReLU());
+        int[] widths = {64, 128, 256, 512};
+        int[] strides = {1, 2, 2, 2};
+        for (int stage = 0; stage < widths.length; stage++) {
+            net.add("layer" + (stage + 1), new Sequential()
+                    .add("0", new BasicBlock(widths[stage], strides[stage]))
+                    .add("1", new BasicBlock(widths[stage], 1)));
+        }
+        return net.add(null, new GlobalAvgPool()).add("linear", new Linear(classes));
+    }
+
+    /** kuangliu/pytorch-cifar's VGG16 configuration: channel counts, 0 for a 2x2 max-pool. */
+    private static final int[] VGG16 = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+
+    /**
+     * VGG-16 with BatchNorm as kuangliu/pytorch-cifar: {@code features.i} numbered as its nn.Sequential
+     * (conv 3x3 pad 1 with bias, BN, ReLU per entry; max-pools and the final identity AvgPool2d(1, 1)
+     * take an index but hold nothing), then {@code classifier} (512 -> classes) on 32x32 inputs.
+     */
+    public static Sequential vgg16bn(int classes) {
+        Sequential features = new Sequential();
+        int index = 0;
+        for (int width : VGG16) {
+            if (width == 0) {
+                features.add(String.valueOf(index++), new MaxPool2d(2, 2));
+            } else {
+                features.add(String.valueOf(index++), new Conv2d(width, 3, 1, 1, true))
+                        .add(String.valueOf(index++), new BatchNorm2d(width))
+                        .add(String.valueOf(index++), new ReLU());
+            }
+        }
+        return new Sequential().add("features", features).add(null, new Flatten()).add("classifier", new Linear(classes));
     }
 }

@@ -176,7 +176,10 @@ public final class ParameterStore implements AutoCloseable {
         return buffers;
     }
 
-    /** Parameters then buffers, in declaration order (the state_dict order of the model). */
+    /**
+     * Parameters and buffers interleaved in declaration order, which is a PyTorch state_dict's order
+     * when layers declare their tensors as PyTorch registers them (BatchNorm: weight, bias, running_*).
+     */
     public List<Tensor> allTensors() {
         return List.copyOf(byName.values());
     }

@@ -1,0 +1,92 @@
+package io.sam4j.nn;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import java.lang.foreign.MemorySegment;
+import java.util.SplittableRandom;
+
+/**
+ * The ResNet-18/34 residual block of kuangliu/pytorch-cifar:
+ * {@code out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))} with 3x3 convolutions (the first
+ * strided), and a shortcut that is the identity, or a 1x1 strided convolution + BatchNorm
+ * ({@code shortcut.0}, {@code shortcut.1}) when the stride or the channel count changes.
+ */
+public final class BasicBlock implements Layer {
+    private final int planes, stride;
+    private final Sequential main;
+    /** Null for the identity shortcut (known after declare). */
+    private Sequential shortcut;
+    private final ReLU outRelu = new ReLU();
+    private Context ctx;
+    private long inSize, outSize;
+    private MemorySegment sum, dx;
+
+    public BasicBlock(int planes, int stride) {
+        this.planes = planes;
+        this.stride = stride;
+        this.main = new Sequential()
+                .add("conv1", new Conv2d(planes, 3, stride, 1, false))
+                .add("bn1", new BatchNorm2d(planes))
+                .add(null, new ReLU())
+                .add("conv2", new Conv2d(planes, 3, 1, 1, false))
+                .add("bn2", new BatchNorm2d(planes));
+    }
+
+    @Override
+    public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
+        this.ctx = ctx;
+        int[] out = main.declare(in, prefix, b, ctx);
+        if (stride != 1 || in[0] != planes) {
+            shortcut = new Sequential()
+                    .add("0", new Conv2d(planes, 1, stride, 0, false))
+                    .add("1", new BatchNorm2d(planes));
+            shortcut.declare(in, prefix + "shortcut.", b, ctx);
+        }
+        outRelu.declare(out, prefix, b, ctx);
+        inSize = Layer.numel(in);
+        outSize = Layer.numel(out);
+        return out;
+    }
+
+    /** True when the shortcut is a projection (1x1 conv + BN) rather than the identity. */
+    public boolean hasProjection() {
+        return shortcut != null;
+    }
+
+    @Override
+    public void bind(ParameterStore store) {
+        main.bind(store);
+        if (shortcut != null) shortcut.bind(store);
+    }
+
+    @Override
+    public void initialize(ParameterStore store, SplittableRandom rng) {
+        main.initialize(store, rng);
+        if (shortcut != null) shortcut.initialize(store, rng);
+    }
+
+    @Override
+    public MemorySegment forward(MemorySegment x, int n, Mode mode) {
+        MemorySegment residual = main.forward(x, n, mode);
+        MemorySegment skip = shortcut == null ? x : shortcut.forward(x, n, mode);
+        sum = ctx.ensure(sum, n * outSize);
+        add(residual, skip, sum, n * outSize);
+        return outRelu.forward(sum, n, mode);
+    }
+
+    @Override
+    public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
+        // d(sum) flows unchanged into both branches; each branch keeps its own output buffers.
+        MemorySegment dSum = outRelu.backward(dy, n, true);
+        MemorySegment dMain = main.backward(dSum, n, needInputGrad);
+        MemorySegment dSkip = shortcut == null ? dSum : shortcut.backward(dSum, n, needInputGrad);
+        if (!needInputGrad) return null;
+        dx = ctx.ensure(dx, n * inSize);
+        add(dMain, dSkip, dx, n * inSize);
+        return dx;
+    }
+
+    private static void add(MemorySegment a, MemorySegment b, MemorySegment out, long len) {
+        for (long i = 0; i < len; i++) out.setAtIndex(JAVA_FLOAT, i, a.getAtIndex(JAVA_FLOAT, i) + b.getAtIndex(JAVA_FLOAT, i));
+    }
+}

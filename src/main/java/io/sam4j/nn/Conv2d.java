@@ -1,0 +1,93 @@
+package io.sam4j.nn;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * 2-D convolution, NCHW, square kernel/stride, symmetric zero padding; PyTorch's names ({@code weight}
+ * [k, c, r, s], optional {@code bias} [k]). The compute comes from {@link Context#convBackend()}: one
+ * {@link ConvKernel} per batch size, created on first use and kept (a step uses one or two sizes).
+ */
+public final class Conv2d implements Layer {
+    private final int outChannels, kernel, stride, padding;
+    private final boolean hasBias;
+    private Context ctx;
+    /** The problem for one example; kernels are made for {@code perExample.withBatch(n)}. */
+    private ConvShape perExample;
+    private ParameterStore.Tensor wT, bT;
+    private MemorySegment w, b, dw, db;
+    private final Map<Integer, ConvKernel> kernels = new HashMap<>();
+    /** The kernel of the last forward, reused by its backward. */
+    private ConvKernel current;
+    private int currentN;
+    private MemorySegment x, y, dx;
+
+    public Conv2d(int outChannels, int kernel, int stride, int padding, boolean bias) {
+        if (outChannels < 1 || kernel < 1 || stride < 1 || padding < 0) {
+            throw new IllegalArgumentException("bad Conv2d(" + outChannels + ", " + kernel + ", " + stride + ", " + padding + ")");
+        }
+        this.outChannels = outChannels;
+        this.kernel = kernel;
+        this.stride = stride;
+        this.padding = padding;
+        this.hasBias = bias;
+    }
+
+    @Override
+    public int[] declare(int[] in, String prefix, ParameterStore.Builder builder, Context ctx) {
+        if (in.length != 3) throw new IllegalArgumentException(prefix + ": Conv2d needs a {C, H, W} input, got " + Arrays.toString(in));
+        this.ctx = ctx;
+        perExample = new ConvShape(1, in[0], in[1], in[2], outChannels, kernel, kernel, stride, padding);
+        wT = builder.param(prefix + "weight", outChannels, in[0], kernel, kernel);
+        if (hasBias) bT = builder.param(prefix + "bias", outChannels);
+        return new int[] {outChannels, perExample.outH(), perExample.outW()};
+    }
+
+    @Override
+    public void bind(ParameterStore store) {
+        w = store.slice(wT);
+        dw = store.gradSlice(wT);
+        if (hasBias) {
+            b = store.slice(bT);
+            db = store.gradSlice(bT);
+        }
+    }
+
+    /** PyTorch: kaiming_uniform_(a=sqrt(5)) is U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = c*r*s; bias the same. */
+    @Override
+    public void initialize(ParameterStore store, SplittableRandom rng) {
+        float bound = (float) (1.0 / Math.sqrt((double) perExample.c() * kernel * kernel));
+        Init.uniform(w, -bound, bound, rng);
+        if (hasBias) Init.uniform(b, -bound, bound, rng);
+    }
+
+    @Override
+    public MemorySegment forward(MemorySegment x, int n, Mode mode) {
+        this.x = x;
+        if (current == null || currentN != n) {
+            current = kernels.computeIfAbsent(n, batch -> ctx.convKernel(perExample.withBatch(batch), hasBias));
+            currentN = n;
+        }
+        y = ctx.ensure(y, n * perExample.outputSize());
+        current.forward(x, w, b, y);
+        return y;
+    }
+
+    @Override
+    public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
+        if (n != currentN) throw new IllegalStateException("backward for batch " + n + " after forward for " + currentN);
+        current.backwardWeights(x, dy, dw, db);
+        if (!needInputGrad) return null;
+        dx = ctx.ensure(dx, n * perExample.inputSize());
+        current.backwardData(dy, w, dx);
+        return dx;
+    }
+
+    /** The kernel implementation in use (after the first forward), for logs. */
+    public String implementation() {
+        return current == null ? ctx.convBackend().name() : current.implementation();
+    }
+}

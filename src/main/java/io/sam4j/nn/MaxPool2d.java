@@ -1,0 +1,99 @@
+package io.sam4j.nn;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
+
+/**
+ * Max pooling without padding (PyTorch's MaxPool2d(kernel, stride), floor mode). The forward keeps
+ * the argmax of each window (index within its input plane) for the backward. Ties go to the first
+ * maximum in row-major window order and NaN wins, as in PyTorch.
+ */
+public final class MaxPool2d implements Layer {
+    private final int kernel, stride;
+    private Context ctx;
+    private int channels, h, w, outH, outW;
+    private MemorySegment x, y, argmax, dy, dx;
+    private final IntConsumer forwardPlane = this::forwardPlane;
+    private final IntConsumer backwardPlane = this::backwardPlane;
+
+    /** Stride equal to the kernel, PyTorch's default. */
+    public MaxPool2d(int kernel) {
+        this(kernel, kernel);
+    }
+
+    public MaxPool2d(int kernel, int stride) {
+        if (kernel < 1 || stride < 1) throw new IllegalArgumentException("bad MaxPool2d(" + kernel + ", " + stride + ")");
+        this.kernel = kernel;
+        this.stride = stride;
+    }
+
+    @Override
+    public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
+        if (in.length != 3 || in[1] < kernel || in[2] < kernel) {
+            throw new IllegalArgumentException(prefix + ": MaxPool2d(" + kernel + ") cannot pool input " + Arrays.toString(in));
+        }
+        this.ctx = ctx;
+        channels = in[0];
+        h = in[1];
+        w = in[2];
+        outH = (h - kernel) / stride + 1;
+        outW = (w - kernel) / stride + 1;
+        return new int[] {channels, outH, outW};
+    }
+
+    @Override
+    public MemorySegment forward(MemorySegment x, int n, Mode mode) {
+        this.x = x;
+        long outLen = (long) n * channels * outH * outW;
+        y = ctx.ensure(y, outLen);
+        argmax = ctx.ensure(argmax, outLen); // int32 indices: one float slot each
+        ctx.parallel().forEach(n * channels, forwardPlane);
+        return y;
+    }
+
+    private void forwardPlane(int plane) {
+        long in = (long) plane * h * w, out = (long) plane * outH * outW;
+        for (int oh = 0; oh < outH; oh++) {
+            for (int ow = 0; ow < outW; ow++) {
+                int best = (oh * stride) * w + ow * stride;
+                float max = x.getAtIndex(JAVA_FLOAT, in + best);
+                for (int kr = 0; kr < kernel; kr++) {
+                    for (int ks = 0; ks < kernel; ks++) {
+                        int idx = (oh * stride + kr) * w + ow * stride + ks;
+                        float v = x.getAtIndex(JAVA_FLOAT, in + idx);
+                        if (v > max || Float.isNaN(v)) { // strict: the first maximum keeps ties
+                            max = v;
+                            best = idx;
+                        }
+                    }
+                }
+                long o = out + (long) oh * outW + ow;
+                y.setAtIndex(JAVA_FLOAT, o, max);
+                argmax.setAtIndex(JAVA_INT, o, best);
+            }
+        }
+    }
+
+    @Override
+    public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
+        if (!needInputGrad) return null;
+        this.dy = dy;
+        dx = ctx.ensure(dx, (long) n * channels * h * w);
+        ctx.parallel().forEach(n * channels, backwardPlane);
+        return dx;
+    }
+
+    /** dx is zero except at each window's argmax; overlapping windows (stride < kernel) add up. */
+    private void backwardPlane(int plane) {
+        long in = (long) plane * h * w, out = (long) plane * outH * outW;
+        for (int i = 0; i < h * w; i++) dx.setAtIndex(JAVA_FLOAT, in + i, 0f);
+        for (int o = 0; o < outH * outW; o++) {
+            long target = in + argmax.getAtIndex(JAVA_INT, out + o);
+            dx.setAtIndex(JAVA_FLOAT, target, dx.getAtIndex(JAVA_FLOAT, target) + dy.getAtIndex(JAVA_FLOAT, out + o));
+        }
+    }
+}
