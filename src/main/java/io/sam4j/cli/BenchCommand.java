@@ -114,7 +114,7 @@ final class BenchCommand implements Callable<Integer> {
                 Arrays.sort(ms);
                 double median = steps % 2 == 1 ? ms[steps / 2] : (ms[steps / 2 - 1] + ms[steps / 2]) / 2;
                 ObjectNode line = json.createObjectNode();
-                line.put("impl", "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackendName());
+                line.put("impl", "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name());
                 line.put("model", model);
                 line.put("opt", opt.equals("stablesam") || !st || optimizer.equals("sgd") ? opt : opt + "+stable");
                 line.put("batch", batch);

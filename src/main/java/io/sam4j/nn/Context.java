@@ -41,11 +41,6 @@ public final class Context implements AutoCloseable {
         return par;
     }
 
-    /** The convolution backend's name, for logs ("java" until a conv backend is attached). */
-    public String convBackendName() {
-        return "java";
-    }
-
     public Kernels kernels() {
         return kernels;
     }
