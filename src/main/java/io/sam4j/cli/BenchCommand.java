@@ -88,10 +88,13 @@ final class BenchCommand implements Callable<Integer> {
                 default -> throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: sgd, sam, fsam, stablesam)");
             };
             boolean st = stable || opt.equals("stablesam");
-            TrainConfig d = TrainConfig.defaults();
-            TrainConfig c = new TrainConfig(model, null, 1, steps, batch, 0.05f, 0.9f, false, 5e-4f, Schedule.CONSTANT,
-                    optimizer, "sgd", 0.05f, 1f, 0.6f, 0.01f, false, "official", st && !optimizer.equals("sgd"), 0f, 0f, 0f,
-                    0L, threads, true, false, null, null, null, d.beta1(), d.beta2(), d.adamEps());
+            TrainConfig c = new TrainConfig(); // the reference script's settings
+            c.model = model;
+            c.batch = batch;
+            c.optimizer = optimizer;
+            c.lambda = 0.6f;
+            c.stable = st && !optimizer.equals("sgd");
+            c.threads = threads;
             Context ctx = new Context(Parallel.common(), KernelsProvider.get());
             try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
                 m.initialize(0);

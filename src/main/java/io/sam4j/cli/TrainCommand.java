@@ -13,8 +13,6 @@ import picocli.CommandLine.Option;
         description = {"Train a model. With no flags: the mlp with SAM on the embedded Fashion-MNIST subset.",
                 "Writes <out>/config.json and one JSON line per epoch to <out>/metrics.jsonl."})
 final class TrainCommand implements Callable<Integer> {
-    private static final TrainConfig D = TrainConfig.defaults();
-
     @Option(names = "--model", paramLabel = "NAME", description = "Architecture: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
             completionCandidates = ModelNames.class, defaultValue = "mlp")
     String model;
@@ -128,10 +126,35 @@ final class TrainCommand implements Callable<Integer> {
         if (!Models.NAMES.contains(model)) {
             throw new IllegalArgumentException("--model: unknown '" + model + "' (known: " + String.join(", ", Models.NAMES) + ")");
         }
-        TrainConfig c = new TrainConfig(model, data, epochs, steps, batch, lr, momentum, nesterov, weightDecay, sched,
-                optimizer, base, rho, sigma, lambda, eta, adaptive, asamForm, stable, gradClip, labelNoise, labelSmoothing,
-                seed, threads != null ? threads : D.threads(), !noShuffle, false, init, save, out, D.beta1(), D.beta2(),
-                D.adamEps());
+        TrainConfig c = new TrainConfig();
+        c.model = model;
+        c.data = data;
+        c.epochs = epochs;
+        c.steps = steps;
+        c.batch = batch;
+        c.lr = lr;
+        c.momentum = momentum;
+        c.nesterov = nesterov;
+        c.weightDecay = weightDecay;
+        c.schedule = sched;
+        c.optimizer = optimizer;
+        c.base = base;
+        c.rho = rho;
+        c.sigma = sigma;
+        c.lambda = lambda;
+        c.eta = eta;
+        c.adaptive = adaptive;
+        c.asamForm = asamForm;
+        c.stable = stable;
+        c.gradClip = gradClip;
+        c.labelNoise = labelNoise;
+        c.labelSmoothing = labelSmoothing;
+        c.seed = seed;
+        if (threads != null) c.threads = threads;
+        c.shuffle = !noShuffle;
+        c.init = init;
+        c.save = save;
+        c.out = out;
         new Trainer(c, System.out).run();
         return 0;
     }

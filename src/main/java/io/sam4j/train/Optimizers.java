@@ -19,35 +19,35 @@ public final class Optimizers {
     public static final List<String> NAMES = List.of("sgd", "adamw", "sam", "usam", "asam", "fsam");
 
     public static Optimizer create(TrainConfig c, ParameterStore store, FlatOps ops) {
-        String opt = c.optimizer();
+        String opt = c.optimizer;
         if (!NAMES.contains(opt)) {
             throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: " + String.join(", ", NAMES) + ")");
         }
         boolean plain = opt.equals("sgd") || opt.equals("adamw");
-        String baseName = plain ? opt : c.base();
+        String baseName = plain ? opt : c.base;
         BaseOptimizer base = switch (baseName) {
-            case "sgd" -> new Sgd(store, ops, c.momentum(), c.nesterov(), c.weightDecay());
-            case "adamw" -> new AdamW(store, ops, c.beta1(), c.beta2(), c.adamEps(), c.weightDecay());
+            case "sgd" -> new Sgd(store, ops, c.momentum, c.nesterov, c.weightDecay);
+            case "adamw" -> new AdamW(store, ops, c.beta1, c.beta2, c.adamEps, c.weightDecay);
             default -> throw new IllegalArgumentException("--base: unknown '" + baseName + "' (known: sgd, adamw)");
         };
         if (plain) {
-            if (c.stable() || c.adaptive()) {
+            if (c.stable || c.adaptive) {
                 throw new IllegalArgumentException("--stable and --adaptive apply to the SAM family, not to --optimizer " + opt);
             }
-            return new Plain(store, ops, base, c.gradClip());
+            return new Plain(store, ops, base, c.gradClip);
         }
         Direction dir = opt.equals("fsam") ? Direction.FRIENDLY : Direction.GRADIENT;
-        boolean adaptive = c.adaptive() || opt.equals("asam");
+        boolean adaptive = c.adaptive || opt.equals("asam");
         Adaptive form = Adaptive.NONE;
         if (adaptive) {
-            form = switch (c.asamForm()) {
+            form = switch (c.asamForm) {
                 case "official" -> Adaptive.OFFICIAL;
                 case "elementwise" -> Adaptive.ELEMENTWISE;
-                default -> throw new IllegalArgumentException("--asam-form: unknown '" + c.asamForm() + "' (known: official, elementwise)");
+                default -> throw new IllegalArgumentException("--asam-form: unknown '" + c.asamForm + "' (known: official, elementwise)");
             };
         }
         boolean normalized = !opt.equals("usam");
-        return new SharpnessAware(store, ops, base, new SharpnessAware.Config(dir, form, normalized, c.stable(),
-                c.rho(), c.sigma(), c.lambda(), c.eta(), c.gradClip()));
+        return new SharpnessAware(store, ops, base, new SharpnessAware.Config(dir, form, normalized, c.stable,
+                c.rho, c.sigma, c.lambda, c.eta, c.gradClip));
     }
 }

@@ -3,23 +3,57 @@ package io.sam4j.train;
 import java.nio.file.Path;
 
 /**
- * Everything a training run needs, as the CLI parses it. Library users build one with
- * {@link #defaults()} and the {@code with...} style copy below or by calling the record constructor.
- *
- * @param optimizer sgd | adamw | sam | usam | asam | fsam
- * @param base      sgd | adamw: the base of the SAM family
- * @param steps     > 0: exactly this many optimizer steps (overrides epochs)
+ * Everything a training run needs, with the CLI's defaults. A plain mutable settings object: set the
+ * fields you care about, keep the rest. It is written to {@code <out>/config.json} and read back by
+ * {@code --resume}, so every field must stay JSON-friendly.
  */
-public record TrainConfig(
-        String model, Path data, int epochs, long steps, int batch, float lr, float momentum, boolean nesterov,
-        float weightDecay, Schedule schedule, String optimizer, String base, float rho, float sigma, float lambda,
-        float eta, boolean adaptive, String asamForm, boolean stable, float gradClip, float labelNoise,
-        float labelSmoothing, long seed, int threads, boolean shuffle, boolean augment, Path init, Path save,
-        Path out, float beta1, float beta2, float adamEps) {
+public final class TrainConfig {
+    public String model = "mlp";
+    /** IDX or CIFAR folder; null = the embedded Fashion-MNIST subset. */
+    public Path data;
+    public int epochs = 10;
+    /** > 0: exactly this many optimizer steps (overrides epochs). */
+    public long steps;
+    public int batch = 128;
+    public float lr = 0.05f;
+    public float momentum = 0.9f;
+    public boolean nesterov;
+    public float weightDecay = 5e-4f;
+    public Schedule schedule = Schedule.COSINE;
+    /** sgd | adamw | sam | usam | asam | fsam. */
+    public String optimizer = "sam";
+    /** sgd | adamw: the base of the SAM family. */
+    public String base = "sgd";
+    public float rho = 0.05f;
+    public float sigma = 1f;
+    public float lambda = 0.9f;
+    public float eta = 0.01f;
+    public boolean adaptive;
+    /** official | elementwise. */
+    public String asamForm = "official";
+    public boolean stable;
+    public float gradClip;
+    public float labelNoise;
+    public float labelSmoothing;
+    public long seed;
+    public int threads = Runtime.getRuntime().availableProcessors();
+    public boolean shuffle = true;
+    public Path init;
+    public Path save;
+    public Path out;
+    public float beta1 = 0.9f;
+    public float beta2 = 0.999f;
+    public float adamEps = 1e-8f;
 
-    public static TrainConfig defaults() {
-        return new TrainConfig("mlp", null, 10, 0, 128, 0.05f, 0.9f, false, 5e-4f, Schedule.COSINE, "sam", "sgd",
-                0.05f, 1f, 0.9f, 0.01f, false, "official", false, 0f, 0f, 0f, 0L,
-                Runtime.getRuntime().availableProcessors(), true, false, null, null, null, 0.9f, 0.999f, 1e-8f);
+    public TrainConfig copy() {
+        TrainConfig c = new TrainConfig();
+        for (java.lang.reflect.Field f : TrainConfig.class.getFields()) {
+            try {
+                f.set(c, f.get(this));
+            } catch (IllegalAccessException e) {
+                throw new AssertionError(e);
+            }
+        }
+        return c;
     }
 }

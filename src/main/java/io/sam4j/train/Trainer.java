@@ -67,7 +67,7 @@ public final class Trainer {
      * same weights as an uninterrupted one (same config, same thread count).
      */
     public Trainer resume() {
-        if (c.out() == null) throw new IllegalArgumentException("--resume needs the run folder");
+        if (c.out == null) throw new IllegalArgumentException("--resume needs the run folder");
         this.resume = true;
         return this;
     }
@@ -79,10 +79,8 @@ public final class Trainer {
         try {
             TrainConfig c = JSON.copy().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
                     .readValue(f.toFile(), TrainConfig.class);
-            return new TrainConfig(c.model(), c.data(), c.epochs(), c.steps(), c.batch(), c.lr(), c.momentum(), c.nesterov(),
-                    c.weightDecay(), c.schedule(), c.optimizer(), c.base(), c.rho(), c.sigma(), c.lambda(), c.eta(), c.adaptive(),
-                    c.asamForm(), c.stable(), c.gradClip(), c.labelNoise(), c.labelSmoothing(), c.seed(), c.threads(), c.shuffle(),
-                    c.augment(), c.init(), c.save(), runDir, c.beta1(), c.beta2(), c.adamEps());
+            c.out = runDir;
+            return c;
         } catch (IOException e) {
             throw new IllegalArgumentException("--resume: cannot read " + f + ": " + e.getMessage());
         }
@@ -91,37 +89,37 @@ public final class Trainer {
     public Result run() {
         validate(c);
         long t0 = System.nanoTime();
-        Parallel.setCommonThreads(c.threads());
+        Parallel.setCommonThreads(c.threads);
         Context ctx = new Context(Parallel.common(), KernelsProvider.get());
 
-        DataSource.Split split = DataSource.load(c.data());
+        DataSource.Split split = DataSource.load(c.data);
         Dataset train = split.train();
-        if (c.labelNoise() > 0) {
-            train = train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise(), c.seed()),
-                    train.name() + "+noise" + c.labelNoise());
+        if (c.labelNoise > 0) {
+            train = train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise, c.seed),
+                    train.name() + "+noise" + c.labelNoise);
         }
         Dataset test = split.test();
         Normalizer norm = Normalizer.fit(train);
         out.printf(Locale.ROOT, "data: %s%s; normalisation mean %.4f std %.4f%n", split.description(),
-                c.labelNoise() > 0 ? ", label noise " + c.labelNoise() : "", norm.mean(), norm.std());
+                c.labelNoise > 0 ? ", label noise " + c.labelNoise : "", norm.mean(), norm.std());
 
         int[] inShape = {train.channels(), train.height(), train.width()};
-        try (Model model = Models.create(c.model(), inShape, train.numClasses(), c.labelSmoothing(), ctx);
+        try (Model model = Models.create(c.model, inShape, train.numClasses(), c.labelSmoothing, ctx);
              Arena arena = Arena.ofShared()) {
-            model.initialize(c.seed());
-            if (c.init() != null) {
-                StateDict.load(model.store(), c.init());
-                out.println("init: loaded " + c.init());
+            model.initialize(c.seed);
+            if (c.init != null) {
+                StateDict.load(model.store(), c.init);
+                out.println("init: loaded " + c.init);
             }
             FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
             Optimizer opt = Optimizers.create(c, model.store(), ops);
 
-            Batcher batcher = new Batcher(train, norm, c.batch(), c.seed(), c.shuffle());
+            Batcher batcher = new Batcher(train, norm, c.batch, c.seed, c.shuffle);
             int perEpoch = batcher.batchesPerEpoch();
             if (perEpoch == 0) {
-                throw new IllegalArgumentException("--batch " + c.batch() + " is larger than the training set (" + train.size() + ")");
+                throw new IllegalArgumentException("--batch " + c.batch + " is larger than the training set (" + train.size() + ")");
             }
-            long total = c.steps() > 0 ? c.steps() : (long) c.epochs() * perEpoch;
+            long total = c.steps > 0 ? c.steps : (long) c.epochs * perEpoch;
             int epochs = (int) ((total + perEpoch - 1) / perEpoch);
             Path outDir = outDir();
             long step = 0;
@@ -131,14 +129,14 @@ public final class Trainer {
                 out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
             }
             out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
-                            + "%d threads, %s kernels%n", c.model(), model.store().paramCount(), opt.describe(), c.lr(),
-                    c.schedule().name().toLowerCase(Locale.ROOT), c.batch(), total, epochs, c.threads(), ctx.kernels().name());
+                            + "%d threads, %s kernels%n", c.model, model.store().paramCount(), opt.describe(), c.lr,
+                    c.schedule.name().toLowerCase(Locale.ROOT), c.batch, total, epochs, c.threads, ctx.kernels().name());
             out.println("run folder: " + outDir);
             if (!resume) writeConfig(outDir, model, opt);
 
-            MemorySegment x = arena.allocate(4L * c.batch() * model.inputSize(), 64);
-            int[] labels = new int[c.batch()];
-            int[] n = {c.batch()};
+            MemorySegment x = arena.allocate(4L * c.batch * model.inputSize(), 64);
+            int[] labels = new int[c.batch];
+            int[] n = {c.batch};
             LossFunction f = pass -> model.lossAndGrad(x, labels, n[0],
                     pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
 
@@ -153,7 +151,7 @@ public final class Trainer {
                     int epoch = (int) (step / perEpoch);
                     int bi = (int) (step % perEpoch);
                     batcher.fill(epoch, bi, x, labels);
-                    float lr = c.schedule().lr(c.lr(), step, total);
+                    float lr = c.schedule.lr(c.lr, step, total);
                     StepStats s = opt.step(f, lr);
                     if (!Double.isFinite(s.loss())) {
                         progress.clear();
@@ -180,9 +178,9 @@ public final class Trainer {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + outDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
             }
-            if (c.save() != null) {
-                StateDict.save(model.store(), c.save());
-                out.println("saved weights to " + c.save());
+            if (c.save != null) {
+                StateDict.save(model.store(), c.save);
+                out.println("saved weights to " + c.save);
             }
             if (last == null) last = evaluate(model, test, norm, x, labels); // resumed a finished run
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -225,12 +223,12 @@ public final class Trainer {
     }
 
     private Path outDir() {
-        Path dir = c.out();
+        Path dir = c.out;
         if (dir == null) {
             String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-            String opt = c.optimizer() + (c.stable() ? "-stable" : "") + (c.adaptive() ? "-adaptive" : "");
-            dir = Path.of("runs", stamp + "-" + c.model() + "-" + opt);
-            for (int i = 2; Files.exists(dir); i++) dir = Path.of("runs", stamp + "-" + c.model() + "-" + opt + "-" + i);
+            String opt = c.optimizer + (c.stable ? "-stable" : "") + (c.adaptive ? "-adaptive" : "");
+            dir = Path.of("runs", stamp + "-" + c.model + "-" + opt);
+            for (int i = 2; Files.exists(dir); i++) dir = Path.of("runs", stamp + "-" + c.model + "-" + opt + "-" + i);
         }
         try {
             Files.createDirectories(dir);
@@ -280,19 +278,19 @@ public final class Trainer {
 
     /** One-line errors naming the flag. */
     static void validate(TrainConfig c) {
-        if (c.epochs() < 1 && c.steps() <= 0) throw new IllegalArgumentException("--epochs must be >= 1, got " + c.epochs());
-        if (c.steps() < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + c.steps());
-        if (c.batch() < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + c.batch());
-        if (!(c.lr() > 0) || Float.isInfinite(c.lr())) throw new IllegalArgumentException("--lr must be > 0, got " + c.lr());
-        if (c.threads() < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + c.threads());
-        if (!(c.labelNoise() >= 0 && c.labelNoise() < 1)) {
-            throw new IllegalArgumentException("--label-noise must be in [0, 1), got " + c.labelNoise());
+        if (c.epochs < 1 && c.steps <= 0) throw new IllegalArgumentException("--epochs must be >= 1, got " + c.epochs);
+        if (c.steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + c.steps);
+        if (c.batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + c.batch);
+        if (!(c.lr > 0) || Float.isInfinite(c.lr)) throw new IllegalArgumentException("--lr must be > 0, got " + c.lr);
+        if (c.threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + c.threads);
+        if (!(c.labelNoise >= 0 && c.labelNoise < 1)) {
+            throw new IllegalArgumentException("--label-noise must be in [0, 1), got " + c.labelNoise);
         }
-        if (!(c.labelSmoothing() >= 0 && c.labelSmoothing() < 1)) {
-            throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + c.labelSmoothing());
+        if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
+            throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + c.labelSmoothing);
         }
-        if (c.init() != null && !Files.isRegularFile(c.init())) {
-            throw new IllegalArgumentException("--init: no such file " + c.init());
+        if (c.init != null && !Files.isRegularFile(c.init)) {
+            throw new IllegalArgumentException("--init: no such file " + c.init);
         }
     }
 }

@@ -21,10 +21,17 @@ class TrainerTest {
     Path tmp;
 
     static TrainConfig config(String optimizer, long steps, Path out, Path save, Path init) {
-        TrainConfig d = TrainConfig.defaults();
-        return new TrainConfig("mlp", null, 1, steps, 64, 0.05f, 0.9f, false, 5e-4f, Schedule.COSINE, optimizer, "sgd",
-                0.05f, 1f, 0.9f, 0.01f, false, "official", false, 0f, 0f, 0f, 1L, 2, true, false, init, save, out,
-                d.beta1(), d.beta2(), d.adamEps());
+        TrainConfig c = new TrainConfig();
+        c.epochs = 1;
+        c.steps = steps;
+        c.batch = 64;
+        c.optimizer = optimizer;
+        c.seed = 1;
+        c.threads = 2;
+        c.init = init;
+        c.save = save;
+        c.out = out;
+        return c;
     }
 
     @Test
@@ -48,9 +55,11 @@ class TrainerTest {
 
         // Reloading the weights and training 0 further steps... evaluate via a 1-step constant-lr run
         // is not needed: --init must reproduce the saved evaluation exactly with lr ~ 0.
-        TrainConfig again = new TrainConfig("mlp", null, 1, 1, 64, 1e-30f, 0f, false, 0f, Schedule.CONSTANT, "sgd", "sgd",
-                0.05f, 1f, 0.9f, 0.01f, false, "official", false, 0f, 0f, 0f, 1L, 2, true, false, save, null,
-                tmp.resolve("run2"), 0.9f, 0.999f, 1e-8f);
+        TrainConfig again = config("sgd", 1, tmp.resolve("run2"), null, save);
+        again.lr = 1e-30f;
+        again.momentum = 0f;
+        again.weightDecay = 0f;
+        again.schedule = Schedule.CONSTANT;
         Trainer.Result r2 = new Trainer(again, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8)).run();
         assertEquals(r.testAccuracy(), r2.testAccuracy(), 1e-9, "weights loaded with --init evaluate the same");
     }
@@ -80,18 +89,20 @@ class TrainerTest {
             } catch (IllegalStateException expected) {
                 // the first epoch's checkpoint is on disk, the second epoch is lost
             }
-            new Trainer(Trainer.readConfig(broken.out()), quiet).resume().run();
-            float[] a = SafeTensors.read(whole.save()).tensors().get("fc1.weight").values();
-            float[] b = SafeTensors.read(broken.save()).tensors().get("fc1.weight").values();
+            new Trainer(Trainer.readConfig(broken.out), quiet).resume().run();
+            float[] a = SafeTensors.read(whole.save).tensors().get("fc1.weight").values();
+            float[] b = SafeTensors.read(broken.save).tensors().get("fc1.weight").values();
             org.junit.jupiter.api.Assertions.assertArrayEquals(a, b, opt + ": resumed weights differ");
-            assertEquals(2, Files.readAllLines(broken.out().resolve("metrics.jsonl")).size());
+            assertEquals(2, Files.readAllLines(broken.out.resolve("metrics.jsonl")).size());
         }
     }
 
     private static TrainConfig withOut(TrainConfig c, Path out, Path save) {
-        return new TrainConfig(c.model(), c.data(), 2, 0, c.batch(), c.lr(), c.momentum(), c.nesterov(), c.weightDecay(),
-                c.schedule(), c.optimizer(), c.base(), c.rho(), c.sigma(), c.lambda(), c.eta(), c.adaptive(), c.asamForm(),
-                c.stable(), c.gradClip(), c.labelNoise(), c.labelSmoothing(), c.seed(), c.threads(), c.shuffle(), c.augment(),
-                c.init(), save, out, c.beta1(), c.beta2(), c.adamEps());
+        TrainConfig r = c.copy();
+        r.epochs = 2;
+        r.steps = 0;
+        r.out = out;
+        r.save = save;
+        return r;
     }
 }
