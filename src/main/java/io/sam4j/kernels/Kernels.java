@@ -39,6 +39,14 @@ public interface Kernels {
     /** x[i] = v. */
     void fill(float v, MemorySegment x, long from, long to);
 
+    // ---- activations (x, y, dy, dx share one index range) -------------------------------------
+
+    /** y[i] = max(x[i], 0). */
+    void relu(MemorySegment x, MemorySegment y, long from, long to);
+
+    /** dx[i] = y[i] > 0 ? dy[i] : 0, from the saved ReLU output y. */
+    void reluBackward(MemorySegment y, MemorySegment dy, MemorySegment dx, long from, long to);
+
     // ---- SAM-family fused passes -----------------------------------------------------------
     // T is ASAM's element-wise scaling: identity when eta is NaN, otherwise T_i = |w_i| + eta
     // (eta = 0.01 for the official SamsungLabs form on weight tensors, eta = 0 for the davda54 form).

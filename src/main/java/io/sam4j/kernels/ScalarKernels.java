@@ -63,6 +63,16 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void relu(MemorySegment x, MemorySegment y, long from, long to) {
+        for (long i = from; i < to; i++) set(y, i, Math.max(get(x, i), 0f));
+    }
+
+    @Override
+    public void reluBackward(MemorySegment y, MemorySegment dy, MemorySegment dx, long from, long to) {
+        for (long i = from; i < to; i++) set(dx, i, get(y, i) > 0f ? get(dy, i) : 0f);
+    }
+
+    @Override
     public void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to,
                                boolean friendly, float sigma, float eta, double[] acc) {
         double sg = 0, sd = 0;

@@ -3,6 +3,7 @@ package io.sam4j.kernels;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -137,6 +138,25 @@ final class VectorKernels implements Kernels {
         FloatVector vv = FloatVector.broadcast(S, v);
         for (long i = from; i < ve; i += L) store(vv, x, i);
         TAIL.fill(v, x, ve, to);
+    }
+
+    @Override
+    public void relu(MemorySegment x, MemorySegment y, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector z = zero();
+        for (long i = from; i < ve; i += L) store(load(x, i).max(z), y, i);
+        TAIL.relu(x, y, ve, to);
+    }
+
+    @Override
+    public void reluBackward(MemorySegment y, MemorySegment dy, MemorySegment dx, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector z = zero();
+        for (long i = from; i < ve; i += L) {
+            FloatVector d = load(dy, i);
+            store(d.blend(z, load(y, i).compare(VectorOperators.LE, z)), dx, i);
+        }
+        TAIL.reluBackward(y, dy, dx, ve, to);
     }
 
     // ---- SAM-family fused passes -----------------------------------------------------------

@@ -1,18 +1,19 @@
 package io.sam4j.nn;
 
-import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
-
+import io.sam4j.kernels.FlatOps;
 import java.lang.foreign.MemorySegment;
 
 /** max(x, 0); the backward pass reads the saved output (y > 0 iff x > 0). */
 public final class ReLU implements Layer {
     private Context ctx;
+    private FlatOps ops;
     private long size;
     private MemorySegment y, dx;
 
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
         this.ctx = ctx;
+        this.ops = new FlatOps(ctx.kernels(), ctx.parallel());
         this.size = Layer.numel(in);
         return in.clone();
     }
@@ -21,7 +22,8 @@ public final class ReLU implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         long len = n * size;
         y = ctx.ensure(y, len);
-        for (long i = 0; i < len; i++) y.setAtIndex(JAVA_FLOAT, i, Math.max(x.getAtIndex(JAVA_FLOAT, i), 0f));
+        MemorySegment out = y;
+        ops.forChunks(len, (c, from, to) -> ops.kernels().relu(x, out, from, to));
         return y;
     }
 
@@ -30,9 +32,8 @@ public final class ReLU implements Layer {
         if (!needInputGrad) return null;
         long len = n * size;
         dx = ctx.ensure(dx, len);
-        for (long i = 0; i < len; i++) {
-            dx.setAtIndex(JAVA_FLOAT, i, y.getAtIndex(JAVA_FLOAT, i) > 0f ? dy.getAtIndex(JAVA_FLOAT, i) : 0f);
-        }
+        MemorySegment out = dx, saved = y;
+        ops.forChunks(len, (c, from, to) -> ops.kernels().reluBackward(saved, dy, out, from, to));
         return dx;
     }
 }

@@ -113,6 +113,22 @@ class KernelParityTest {
     }
 
     @Test
+    void reluForwardAndBackward() {
+        forAllRanges("relu", (a, rnd, from, to, ctx) -> {
+            MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};
+            Result f = run(a, ctx + " relu", from, to, in, 0, (k, b, acc) -> k.relu(b[0], b[1], from, to));
+            assertSame(ctx + " relu exact", f.ref()[1], f.vec()[1]);
+            Result g = run(a, ctx + " reluBackward", from, to, in, 0, (k, b, acc) -> k.reluBackward(b[0], b[1], b[2], from, to));
+            assertSame(ctx + " reluBackward exact", g.ref()[2], g.vec()[2]);
+            if (to - from > 2) {
+                float y = at(in[0], from), dy = at(in[1], from);
+                assertEquals(y > 0 ? dy : 0f, at(g.vec()[2], from), ctx + " reluBackward masks by the saved output");
+                assertEquals(Math.max(y, 0f), at(f.vec()[1], from), ctx + " relu value");
+            }
+        });
+    }
+
+    @Test
     void directionStats() {
         forAllRanges("directionStats", (a, rnd, from, to, ctx) -> {
             MemorySegment g = buf(a, rnd, to, -1, 1), m = buf(a, rnd, to, -1, 1), w = buf(a, rnd, to, -1, 1);
