@@ -9,7 +9,11 @@ public record ConvShape(int n, int c, int h, int w, int k, int r, int s, int str
         if (n < 1 || c < 1 || h < 1 || w < 1 || k < 1 || r < 1 || s < 1 || stride < 1 || pad < 0) {
             throw new IllegalArgumentException("bad convolution shape " + this);
         }
-        if (outH() < 1 || outW() < 1) throw new IllegalArgumentException("convolution output is empty for " + this);
+        // Fields are not assigned yet in a compact constructor, so test the parameters, not outH()/outW().
+        if (h + 2 * pad < r || w + 2 * pad < s) {
+            throw new IllegalArgumentException("convolution output is empty for kernel " + r + "x" + s + ", pad " + pad
+                    + " on " + h + "x" + w);
+        }
     }
 
     public int outH() {
