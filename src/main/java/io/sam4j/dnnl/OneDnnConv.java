@@ -62,6 +62,8 @@ final class OneDnnConv implements ConvKernel {
         this.shape = shape;
         this.hasBias = hasBias;
         try {
+            // oneDNN sizes its thread decomposition (jcp.nthr) when the pd is created, from this thread's setting.
+            ompSetNumThreads(backend.threads());
             MemorySegment engine = backend.engine();
             long n = shape.n(), c = shape.c(), k = shape.k();
             MemorySegment xMd = objects.memoryDesc(TAG_NCHW, n, c, shape.h(), shape.w());
