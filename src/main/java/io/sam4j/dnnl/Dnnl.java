@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Loading this class loads the library: call {@link NativeLibrary#get()} first to get a clean
  * {@link DnnlUnavailableException} instead of an initialisation error.
  */
+@SuppressWarnings("restricted") // native access is the point; the JVM flag enables it
 public final class Dnnl {
     private Dnnl() {}
 

@@ -41,6 +41,7 @@ import java.util.stream.Stream;
  * every path tried and why it failed (no such file, not an ELF library, wrong architecture, dlopen error,
  * missing symbol, wrong oneDNN major version).
  */
+@SuppressWarnings("restricted") // native access is the point; the JVM flag enables it
 public final class NativeLibrary {
     /** Version of the org.bytedeco:dnnl artifact in pom.xml (oneDNN 3.13 + JavaCPP presets 1.5.14). */
     public static final String ARTIFACT_VERSION = "3.13-1.5.14";

@@ -203,10 +203,6 @@ final class OneDnnConv implements ConvKernel {
         return implementation;
     }
 
-    ConvShape shape() {
-        return shape;
-    }
-
     /** Reorder primitives around the three convolutions (0 when oneDNN kept the plain layouts). */
     int reorderCount() {
         return forward.before().size() + forward.after().size() + backwardData.before().size()
