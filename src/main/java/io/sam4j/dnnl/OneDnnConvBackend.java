@@ -16,12 +16,12 @@ import java.util.Set;
  *
  * <p>Threading: a backend and all its kernels must be used by one thread at a time (creating kernels
  * included), like the trainer's layer loop. Which thread does not matter: primitives are created with
- * scratchpad mode user, so they hold no per-thread state (in the default library mode this OpenMP build,
- * without DNNL_ENABLE_CONCURRENT_EXEC, ties a primitive to the thread that created it). Prefer one
- * long-lived calling thread anyway: libgomp keeps a team of {@code threads - 1} OpenMP workers per Java
- * thread that ever calls in, so calls from many pool threads multiply native threads. Every call sets
- * {@code omp_set_num_threads(threads)} on the calling thread first (a per-thread OpenMP setting, ~20 ns).
- * For parallel replicas, create one backend per replica.
+ * scratchpad mode user, so they are not tied to their creating thread (in the default library mode this
+ * OpenMP build, without DNNL_ENABLE_CONCURRENT_EXEC, would be). Prefer one long-lived calling thread
+ * anyway: libgomp keeps a team of {@code threads - 1} OpenMP workers per Java thread that ever calls in,
+ * so calls from many pool threads multiply native threads. Kernel creation and every call first set
+ * {@code omp_set_num_threads(threads)} on the calling thread (a cheap per-thread OpenMP setting; oneDNN
+ * also fixes a primitive's thread split when it is created). For parallel replicas, one backend each.
  */
 public final class OneDnnConvBackend implements ConvBackend {
     private final int threads;
