@@ -1,0 +1,148 @@
+package io.sam4j.dnnl;
+
+import io.sam4j.nn.ConvBackend;
+import io.sam4j.nn.ConvKernel;
+import io.sam4j.nn.ConvShape;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Convolutions on oneDNN (libdnnl 3.x through java.lang.foreign). One CPU engine and stream per backend;
+ * its kernels share one {@link Workspace} of internal buffers.
+ *
+ * <p>Threading: a backend and all its kernels must be used by one thread at a time (creating kernels
+ * included), like the trainer's layer loop. Which thread does not matter: primitives are created with
+ * scratchpad mode user, so they are not tied to their creating thread (in the default library mode this
+ * OpenMP build, without DNNL_ENABLE_CONCURRENT_EXEC, would be). Prefer one long-lived calling thread
+ * anyway: libgomp keeps a team of {@code threads - 1} OpenMP workers per Java thread that ever calls in,
+ * so calls from many pool threads multiply native threads. Kernel creation and every call first set
+ * {@code omp_set_num_threads(threads)} on the calling thread (a cheap per-thread OpenMP setting; oneDNN
+ * also fixes a primitive's thread split when it is created). For parallel replicas, one backend each.
+ */
+public final class OneDnnConvBackend implements ConvBackend {
+    private final int threads;
+    private final NativeObjects objects = new NativeObjects();
+    private final MemorySegment engine;
+    private final MemorySegment stream;
+    private final Workspace workspace = new Workspace();
+    private final Set<OneDnnConv> kernels = new LinkedHashSet<>();
+    private boolean closed;
+
+    private OneDnnConvBackend(int threads) {
+        this.threads = threads;
+        try {
+            engine = objects.own(Dnnl.engineCreateCpu(), Dnnl::engineDestroy);
+            stream = objects.own(Dnnl.streamCreate(engine), Dnnl::streamDestroy);
+        } catch (RuntimeException e) {
+            objects.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A backend running oneDNN with {@code threads} OpenMP threads.
+     *
+     * @throws DnnlUnavailableException when the library cannot be loaded (one-line message: paths and reasons)
+     */
+    public static OneDnnConvBackend create(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        NativeLibrary.get(); // fails cleanly before Dnnl's handles are linked
+        return new OneDnnConvBackend(threads);
+    }
+
+    /** Like {@link #create}, empty when the library cannot be loaded; {@link #unavailableReason()} says why. */
+    public static Optional<OneDnnConvBackend> tryCreate(int threads) {
+        try {
+            return Optional.of(create(threads));
+        } catch (DnnlUnavailableException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** Why oneDNN cannot be loaded (one line), or empty when it can. Loading is attempted once per process. */
+    public static Optional<String> unavailableReason() {
+        try {
+            NativeLibrary.get();
+            return Optional.empty();
+        } catch (DnnlUnavailableException e) {
+            return Optional.of(e.getMessage());
+        }
+    }
+
+    /**
+     * One line for logs, e.g. "oneDNN 3.13.0, OpenMP runtime, ISA avx2, 2 OpenMP threads by default,
+     * /home/u/.cache/sam4j/native/.../libdnnl.so.3 (extracted from the class path)"; the failure reason otherwise.
+     */
+    public static String describe() {
+        try {
+            NativeLibrary.Loaded lib = NativeLibrary.get();
+            Dnnl.Version v = lib.version();
+            boolean hash = !v.hash().isEmpty() && !v.hash().equals("N/A");
+            return "oneDNN " + v + (hash ? " (" + v.hash() + ")" : "") + ", " + v.cpuRuntimeName() + " runtime, ISA "
+                    + Dnnl.effectiveCpuIsa().replaceFirst("^cpu_isa_", "") + ", " + Dnnl.ompGetMaxThreads()
+                    + " OpenMP threads by default, " + lib.path() + " (" + lib.origin() + ")";
+        } catch (DnnlUnavailableException e) {
+            return e.getMessage();
+        }
+    }
+
+    @Override
+    public String name() {
+        return "onednn";
+    }
+
+    public int threads() {
+        return threads;
+    }
+
+    /**
+     * A kernel for {@code shape}; creating it builds the primitives (tens of ms, up to ~125 ms for a large
+     * layer), so callers keep it per shape. Throws {@link DnnlException} if oneDNN rejects the shape.
+     */
+    @Override
+    public synchronized ConvKernel conv(ConvShape shape, boolean bias) {
+        if (closed) throw new IllegalStateException("oneDNN backend is closed");
+        OneDnnConv k = new OneDnnConv(this, shape, bias);
+        kernels.add(k);
+        return k;
+    }
+
+    /** Bytes of internal buffers (chosen-layout tensors and scratchpads) shared by this backend's kernels. */
+    public long workspaceBytes() {
+        return workspace.bytes();
+    }
+
+    MemorySegment engine() {
+        return engine;
+    }
+
+    MemorySegment stream() {
+        return stream;
+    }
+
+    Workspace workspace() {
+        return workspace;
+    }
+
+    synchronized void forget(OneDnnConv kernel) {
+        kernels.remove(kernel);
+    }
+
+    /** Closes the kernels still open, then the workspace, stream and engine. */
+    @Override
+    public void close() {
+        List<OneDnnConv> open;
+        synchronized (this) {
+            if (closed) return;
+            closed = true;
+            open = new ArrayList<>(kernels);
+        }
+        for (OneDnnConv k : open) k.close();
+        workspace.close();
+        objects.close();
+    }
+}

@@ -1,0 +1,72 @@
+package io.sam4j.dnnl;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+
+import io.sam4j.nn.ConvKernel;
+import io.sam4j.nn.ConvShape;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * GFLOP/s of OneDnnConv, user-layout reorders included, on a ResNet-18/CIFAR layer: N=128, C=K=64, 32x32,
+ * 3x3, pad 1 (9.66 GFLOP per pass). Not a test and not JMH: warm-up, then the median and best of a few calls.
+ * Run after {@code mvn test-compile} (add {@code OMP_WAIT_POLICY=PASSIVE} to see its cost):
+ * <pre>
+ * mvn -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt
+ * java --enable-native-access=ALL-UNNAMED -cp target/classes:target/test-classes:$(cat target/cp.txt) \
+ *     io.sam4j.dnnl.OneDnnConvBench [threads=2] [reps=10] [batch=128]
+ * </pre>
+ */
+public final class OneDnnConvBench {
+    interface Call {
+        void run();
+    }
+
+    public static void main(String[] args) {
+        int threads = args.length > 0 ? Integer.parseInt(args[0]) : 2;
+        int reps = args.length > 1 ? Integer.parseInt(args[1]) : 10;
+        int batch = args.length > 2 ? Integer.parseInt(args[2]) : 128;
+        ConvShape s = new ConvShape(batch, 64, 32, 32, 64, 3, 3, 1, 1);
+        double gflop = 2 * s.macs() / 1e9;
+        System.out.println(OneDnnConvBackend.describe());
+        try (Arena a = Arena.ofShared(); OneDnnConvBackend backend = OneDnnConvBackend.create(threads)) {
+            SplittableRandom rnd = new SplittableRandom(1);
+            MemorySegment x = random(a, s.inputSize(), rnd), w = random(a, s.weightSize(), rnd);
+            MemorySegment b = random(a, s.k(), rnd), dy = random(a, s.outputSize(), rnd);
+            MemorySegment y = a.allocate(4 * s.outputSize(), 64), dx = a.allocate(4 * s.inputSize(), 64);
+            MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = a.allocate(4L * s.k(), 64);
+            long t0 = System.nanoTime();
+            try (ConvKernel k = backend.conv(s, true)) {
+                System.out.printf("%s, %d threads, %.2f GFLOP per pass, kernel setup %.0f ms, %s, %d reorders%n", s,
+                        threads, gflop, (System.nanoTime() - t0) / 1e6, k.implementation(),
+                        ((OneDnnConv) k).reorderCount());
+                time("forward", gflop, reps, () -> k.forward(x, w, b, y));
+                time("backward_data", gflop, reps, () -> k.backwardData(dy, w, dx));
+                time("backward_weights", gflop, reps, () -> k.backwardWeights(x, dy, dw, db));
+                System.out.printf("workspace %.1f MiB%n", backend.workspaceBytes() / 1048576.0);
+            }
+        }
+    }
+
+    private static void time(String name, double gflop, int reps, Call call) {
+        for (int i = 0; i < 3; i++) call.run();
+        double[] ms = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t = System.nanoTime();
+            call.run();
+            ms[i] = (System.nanoTime() - t) / 1e6;
+        }
+        Arrays.sort(ms);
+        double median = ms[reps / 2], best = ms[0];
+        System.out.printf("%-17s median %6.1f ms = %5.1f GFLOP/s   best %6.1f ms = %5.1f GFLOP/s%n", name, median,
+                gflop / median * 1e3, best, gflop / best * 1e3);
+    }
+
+    private static MemorySegment random(Arena a, long n, SplittableRandom rnd) {
+        MemorySegment m = a.allocate(4 * n, 64);
+        for (long i = 0; i < n; i++) m.setAtIndex(JAVA_FLOAT, i, (float) rnd.nextDouble(-1, 1));
+        return m;
+    }
+}
