@@ -12,7 +12,7 @@ import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.optim.Pass;
-import io.sam4j.train.Schedule;
+import io.sam4j.train.Backends;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Optimizers;
 import java.io.IOException;
@@ -63,6 +63,10 @@ final class BenchCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "3")
     double warmupSeconds;
 
+    @Option(names = "--backend", paramLabel = "B", description = "onednn, java or auto (default: ${DEFAULT-VALUE}).",
+            defaultValue = "auto")
+    String backend;
+
     @Option(names = "--input", paramLabel = "CxHxW", description = "Input shape (default: ${DEFAULT-VALUE}).", defaultValue = "1x28x28")
     String input;
 
@@ -95,7 +99,7 @@ final class BenchCommand implements Callable<Integer> {
             c.lambda = 0.6f;
             c.stable = st && !optimizer.equals("sgd");
             c.threads = threads;
-            Context ctx = new Context(Parallel.common(), KernelsProvider.get());
+            Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
             try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
                 m.initialize(0);
                 Optimizer o = Optimizers.create(c, m.store(), new FlatOps(ctx.kernels(), ctx.parallel()));

@@ -99,6 +99,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-augment", description = "Disable data augmentation (28x28 data sets have none by default).")
     boolean noAugment;
 
+    @Option(names = "--backend", paramLabel = "B", description = "Convolutions on onednn, java (pure Java, Vector API) or "
+            + "auto (oneDNN when its library loads) (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
+    String backend;
+
     @Option(names = "--init", paramLabel = "FILE", description = "Initial weights (.safetensors with PyTorch state_dict names).")
     Path init;
 
@@ -152,6 +156,7 @@ final class TrainCommand implements Callable<Integer> {
         c.seed = seed;
         if (threads != null) c.threads = threads;
         c.shuffle = !noShuffle;
+        c.backend = backend;
         c.init = init;
         c.save = save;
         c.out = out;

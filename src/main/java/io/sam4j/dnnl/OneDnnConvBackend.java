@@ -77,6 +77,11 @@ public final class OneDnnConvBackend implements ConvBackend {
      * One line for logs, e.g. "oneDNN 3.13.0, OpenMP runtime, ISA avx2, 2 OpenMP threads by default,
      * /home/u/.cache/sam4j/native/.../libdnnl.so.3 (extracted from the class path)"; the failure reason otherwise.
      */
+    @Override
+    public String summary() {
+        return describe();
+    }
+
     public static String describe() {
         try {
             NativeLibrary.Loaded lib = NativeLibrary.get();

@@ -5,6 +5,11 @@ public interface ConvBackend extends AutoCloseable {
     /** "onednn" or "java". */
     String name();
 
+    /** One line for logs: the library, its version, threads. */
+    default String summary() {
+        return name();
+    }
+
     /** A kernel for this shape; callers cache it per shape. */
     ConvKernel conv(ConvShape shape, boolean bias);
 

@@ -53,6 +53,11 @@ public final class Model implements AutoCloseable {
         return Layer.numel(inputShape);
     }
 
+    /** Whether any parameter is a 4-D (convolution) weight: then the conv backend matters. */
+    public boolean usesConvolutions() {
+        return store.paramTensors().stream().anyMatch(t -> t.shape().length == 4);
+    }
+
     public int classes() {
         return classes;
     }

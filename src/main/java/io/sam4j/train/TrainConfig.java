@@ -38,6 +38,8 @@ public final class TrainConfig {
     public long seed;
     public int threads = Runtime.getRuntime().availableProcessors();
     public boolean shuffle = true;
+    /** auto | onednn | java: where convolutions run. */
+    public String backend = "auto";
     public Path init;
     public Path save;
     public Path out;

@@ -90,7 +90,7 @@ public final class Trainer {
         validate(c);
         long t0 = System.nanoTime();
         Parallel.setCommonThreads(c.threads);
-        Context ctx = new Context(Parallel.common(), KernelsProvider.get());
+        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(c.backend, Parallel.common(), System.err));
 
         DataSource.Split split = DataSource.load(c.data);
         Dataset train = split.train();
@@ -131,6 +131,7 @@ public final class Trainer {
             out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
                             + "%d threads, %s kernels%n", c.model, model.store().paramCount(), opt.describe(), c.lr,
                     c.schedule.name().toLowerCase(Locale.ROOT), c.batch, total, epochs, c.threads, ctx.kernels().name());
+            if (model.usesConvolutions()) out.println("convolutions: " + ctx.convBackend().summary());
             out.println("run folder: " + outDir);
             if (!resume) writeConfig(outDir, model, opt);
 
