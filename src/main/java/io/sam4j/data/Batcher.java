@@ -21,7 +21,8 @@ import java.util.SplittableRandom;
  *
  * <p>Output layout: example k of a batch occupies floats {@code [k*C*H*W, (k+1)*C*H*W)} of {@code x} (NCHW,
  * native byte order, see {@link Normalizer#apply(byte[], int, int, MemorySegment, long)}), its label
- * {@code labelsOut[k]}.
+ * {@code labelsOut[k]}. The normalizer must {@linkplain Normalizer#fits fit} the data set's image shape
+ * (per-channel statistics need the same C and H*W; a single-channel normalizer fits anything).
  *
  * <p>A Batcher caches the current epoch's permutation in one preallocated array and allocates nothing per
  * batch. It is not thread-safe: use one per thread (they are cheap apart from the N-int permutation).
@@ -48,6 +49,10 @@ public final class Batcher {
         if (batchSize > data.size()) {
             throw new IllegalArgumentException("batch size " + batchSize + " exceeds the " + data.size()
                     + " examples of " + data.name());
+        }
+        if (!norm.fits(data.channels(), data.height(), data.width())) {
+            throw new IllegalArgumentException("normalizer " + norm + " does not fit the " + data.channels() + "x"
+                    + data.height() + "x" + data.width() + " images of " + data.name());
         }
         this.batchSize = batchSize;
         this.seed = seed;
