@@ -18,7 +18,8 @@ final class TrainCommand implements Callable<Integer> {
     String model;
 
     @Option(names = "--data", paramLabel = "DIR", description = "Folder with the four IDX files (train-/t10k-images-idx3-ubyte, "
-            + "-labels-idx1-ubyte, raw or .gz), e.g. /usr/share/datasets/fashion-mnist. Default: the embedded subset.")
+            + "-labels-idx1-ubyte, raw or .gz; e.g. /usr/share/datasets/fashion-mnist) or CIFAR-10/100 binary files. "
+            + "Default: the embedded Fashion-MNIST subset.")
     Path data;
 
     @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: ${DEFAULT-VALUE}).", defaultValue = "10")
@@ -96,7 +97,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--no-shuffle", description = "Take batches in file order: batch i = examples [i*B, (i+1)*B).")
     boolean noShuffle;
 
-    @Option(names = "--no-augment", description = "Disable data augmentation (28x28 data sets have none by default).")
+    @Option(names = "--augment", paramLabel = "LIST", description = "Augmentation of training batches, any of crop "
+            + "(4-pixel zero padding), flip (p 0.5), cutout (16 px, p 0.5), comma-separated. Default: crop,flip for CIFAR, "
+            + "none for 28x28 data sets.")
+    String augment;
+
+    @Option(names = "--no-augment", description = "Disable data augmentation.")
     boolean noAugment;
 
     @Option(names = "--backend", paramLabel = "B", description = "Convolutions on onednn, java (pure Java, Vector API) or "
@@ -156,6 +162,8 @@ final class TrainCommand implements Callable<Integer> {
         c.seed = seed;
         if (threads != null) c.threads = threads;
         c.shuffle = !noShuffle;
+        if (noAugment && augment != null) throw new IllegalArgumentException("--augment and --no-augment contradict each other");
+        c.augment = noAugment ? "none" : augment;
         c.backend = backend;
         c.init = init;
         c.save = save;

@@ -38,6 +38,8 @@ public final class TrainConfig {
     public long seed;
     public int threads = Runtime.getRuntime().availableProcessors();
     public boolean shuffle = true;
+    /** crop,flip,cutout subset, "none", or null for the data set's default (crop,flip on CIFAR, none on 28x28). */
+    public String augment;
     /** auto | onednn | java: where convolutions run. */
     public String backend = "auto";
     public Path init;

@@ -3,6 +3,8 @@ package io.sam4j.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sam4j.data.AtomicFile;
+import io.sam4j.data.Augmentation;
+import io.sam4j.data.BatchLoader;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
@@ -100,8 +102,9 @@ public final class Trainer {
         }
         Dataset test = split.test();
         Normalizer norm = Normalizer.fit(train);
-        out.printf(Locale.ROOT, "data: %s%s; normalisation mean %.4f std %.4f%n", split.description(),
-                c.labelNoise > 0 ? ", label noise " + c.labelNoise : "", norm.mean(), norm.std());
+        Augmentation aug = Augmentation.of(c.augment != null ? c.augment : Augmentation.defaultSpec(train), train, norm, c.seed);
+        out.printf(Locale.ROOT, "data: %s%s; normalisation %s; augmentation %s%n", split.description(),
+                c.labelNoise > 0 ? ", label noise " + c.labelNoise : "", norm.describe(), aug == null ? "none" : aug.spec());
 
         int[] inShape = {train.channels(), train.height(), train.width()};
         try (Model model = Models.create(c.model, inShape, train.numClasses(), c.labelSmoothing, ctx);
@@ -145,13 +148,14 @@ public final class Trainer {
             EpochStats es = new EpochStats();
             Eval last = null;
             double trainLoss = Double.NaN;
-            try (Writer metrics = Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
+            try (BatchLoader loader = new BatchLoader(batcher, aug, step, total);
+                 Writer metrics = Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
                     StandardOpenOption.CREATE, resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
                 long epochStart = System.nanoTime();
                 while (step < total) {
                     int epoch = (int) (step / perEpoch);
                     int bi = (int) (step % perEpoch);
-                    batcher.fill(epoch, bi, x, labels);
+                    loader.next(x, labels);
                     float lr = c.schedule.lr(c.lr, step, total);
                     StepStats s = opt.step(f, lr);
                     if (!Double.isFinite(s.loss())) {

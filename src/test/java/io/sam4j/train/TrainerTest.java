@@ -105,4 +105,34 @@ class TrainerTest {
         r.save = save;
         return r;
     }
+
+    /** A CIFAR-10 folder in the official layout trains a CNN end to end, with augmentation, on both backends. */
+    @Test
+    void cifarFolderTrainsTheCnnWithAugmentation() throws Exception {
+        Path dir = tmp.resolve("cifar");
+        Files.createDirectories(dir);
+        java.util.Random r = new java.util.Random(5);
+        for (String f : new String[] {"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin",
+                "data_batch_5.bin", "test_batch.bin"}) {
+            int n = 16;
+            byte[] px = new byte[n * 3072];
+            r.nextBytes(px);
+            int[] labels = r.ints(n, 0, 10).toArray();
+            io.sam4j.data.CifarReader.write(io.sam4j.data.CifarReader.Kind.CIFAR10, dir.resolve(f), px, labels, null);
+        }
+        for (String backend : new String[] {"java", "onednn"}) {
+            TrainConfig c = config("fsam", 4, tmp.resolve("cifar-run-" + backend), null, null);
+            c.model = "cnn";
+            c.data = dir;
+            c.batch = 8;
+            c.augment = "crop,flip,cutout";
+            c.backend = backend;
+            ByteArrayOutputStream log = new ByteArrayOutputStream();
+            Trainer.Result res = new Trainer(c, new PrintStream(log, true, StandardCharsets.UTF_8)).run();
+            assertEquals(4, res.steps());
+            String text = log.toString(StandardCharsets.UTF_8);
+            assertTrue(text.contains("augmentation crop,flip,cutout"), text);
+            assertTrue(Double.isFinite(res.testLoss()));
+        }
+    }
 }
