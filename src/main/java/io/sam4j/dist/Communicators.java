@@ -95,9 +95,15 @@ public final class Communicators {
         try {
             for (String part : list.strip().split(",")) {
                 int dash = part.indexOf('-');
-                n += dash < 0 ? 1
-                        : Integer.parseInt(part.substring(dash + 1).strip())
-                                - Integer.parseInt(part.substring(0, dash).strip()) + 1;
+                if (dash < 0) {
+                    Integer.parseInt(part.strip());
+                    n++;
+                } else {
+                    int from = Integer.parseInt(part.substring(0, dash).strip());
+                    int to = Integer.parseInt(part.substring(dash + 1).strip());
+                    if (to < from) return 0;
+                    n += to - from + 1;
+                }
             }
         } catch (NumberFormatException e) {
             return 0;
