@@ -82,6 +82,8 @@ public interface Communicator extends AutoCloseable {
      * Runs {@code body}; if it throws anything, prints "sam4j: rank R failed: message" and the stack
      * trace on stderr and {@linkplain #abort aborts} the whole job with {@link #FAILURE_EXIT_CODE}, so
      * the other ranks (possibly waiting in a collective for this one) end too instead of hanging.
+     * {@link SingleProcess} has no other ranks to release: there the body's exception propagates
+     * unchanged, so the caller's usual error handling applies.
      *
      * <p>Wrap each rank's whole training run in it, inside any framework that would otherwise catch
      * the exception and exit normally (picocli's execution-exception handler, for one):
@@ -91,7 +93,7 @@ public interface Communicator extends AutoCloseable {
      * }
      * }</pre>
      */
-    default void runGuarded(Body body) {
+    default void runGuarded(Body body) throws Exception {
         try {
             body.run();
         } catch (Throwable t) {

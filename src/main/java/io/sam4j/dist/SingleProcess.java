@@ -35,6 +35,12 @@ public final class SingleProcess implements Communicator {
     @Override
     public void allReduceSum(double[] values) {}
 
+    /** Runs {@code body}; its exception, if any, propagates unchanged (no other rank can be left waiting). */
+    @Override
+    public void runGuarded(Body body) throws Exception {
+        body.run();
+    }
+
     /** Prints the message and halts this JVM (no shutdown hooks), like MPI_Abort. */
     @Override
     public void abort(int code, String message) {

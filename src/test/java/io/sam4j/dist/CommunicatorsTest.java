@@ -110,7 +110,7 @@ class CommunicatorsTest {
     }
 
     @Test
-    void runGuardedReportsTheRankAndAborts() {
+    void runGuardedReportsTheRankAndAborts() throws Exception {
         Fake c = new Fake(3);
         String err = captureStderr(() -> c.runGuarded(() -> {
             throw new java.io.IOException("disk full");
@@ -130,6 +130,11 @@ class CommunicatorsTest {
             throw new StackOverflowError();
         }));
         assertEquals(1, error.aborts.size(), "Errors abort too");
+
+        java.io.IOException io = new java.io.IOException("single");
+        assertSame(io, assertThrows(java.io.IOException.class, () -> SingleProcess.INSTANCE.runGuarded(() -> {
+            throw io;
+        })), "a single process lets the exception through unchanged");
     }
 
     @Test
@@ -148,7 +153,7 @@ class CommunicatorsTest {
         assertFalse(Communicators.underLauncher(Map.of("OMPI_COMM_WORLD_SIZE", " ")));
     }
 
-    private static String captureStderr(Runnable r) {
+    private static String captureStderr(Communicator.Body r) throws Exception {
         PrintStream old = System.err;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));

@@ -17,6 +17,8 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Two ranks on loopback under the real launcher:
@@ -51,9 +53,11 @@ class MpiLoopbackTest {
         assertTrue(job.output().contains("MPI_ERR_ROOT"), "MPI errors come back as codes: " + job.output());
     }
 
-    @Test
-    void rankThatThrowsInRunGuardedEndsTheJob() throws Exception {
-        Job job = run("throw");
+    /** "wait": the other rank waits in a collective when it happens; "busy": it is computing. */
+    @ParameterizedTest
+    @ValueSource(strings = {"wait", "busy"})
+    void rankThatThrowsInRunGuardedEndsTheJob(String other) throws Exception {
+        Job job = run(List.of(), "throw", other);
         assertFailedFast(job);
         assertTrue(job.output().contains("sam4j: rank 1 failed: deliberate failure in the test"), job.output());
         assertTrue(job.output().contains("sam4j: rank 1 of 2 aborting the job"), job.output());
@@ -66,16 +70,17 @@ class MpiLoopbackTest {
         assertTrue(job.output().contains("sam4j: rank 1 failed: deliberate uncaught failure"), job.output());
     }
 
-    @Test
-    void rankKilledWithSigkillEndsTheJob() throws Exception {
-        Job job = run("kill");
+    @ParameterizedTest
+    @ValueSource(strings = {"wait", "busy"})
+    void rankKilledWithSigkillEndsTheJob(String other) throws Exception {
+        Job job = run(List.of(), "kill", other);
         assertFailedFast(job);
         assertTrue(job.output().contains("sends itself SIGKILL"), job.output());
     }
 
     @Test
     void systemExitWithoutCloseIsBoundedByTheFinalizeWatchdog() throws Exception {
-        Job job = run("exit", "-D" + MpiCommunicator.FINALIZE_TIMEOUT_PROPERTY + "=2");
+        Job job = run(List.of("-D" + MpiCommunicator.FINALIZE_TIMEOUT_PROPERTY + "=2"), "exit");
         assertFailedFast(job);
         assertTrue(job.output().contains("did not complete within 2 s"), job.output());
     }
@@ -94,15 +99,22 @@ class MpiLoopbackTest {
     }
 
     /** Runs MpiTestMain SCENARIO on 2 loopback ranks; output is stdout and stderr of mpirun and both ranks. */
-    Job run(String scenario, String... jvmArgs) throws IOException, InterruptedException {
+    Job run(String... scenario) throws IOException, InterruptedException {
+        return run(List.of(), scenario);
+    }
+
+    /** As {@link #run(String...)}, with extra JVM options for the ranks. */
+    Job run(List<String> jvmArgs, String... scenario) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe",
                 "-np", "2", "--mca", "btl", "self,vader"));
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Xmx256m", "-XX:+UseSerialGC"));
-        cmd.addAll(List.of(jvmArgs));
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MpiTestMain.class.getName(), scenario));
-        File log = tmp.resolve(scenario + ".log").toFile();
+        cmd.addAll(jvmArgs);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MpiTestMain.class.getName()));
+        cmd.addAll(List.of(scenario));
+        String name = String.join("-", scenario);
+        File log = tmp.resolve(name + ".log").toFile();
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log);
         scrubLauncherEnvironment(pb.environment());
         long t0 = System.nanoTime();
@@ -115,8 +127,8 @@ class MpiLoopbackTest {
             p.waitFor(10, TimeUnit.SECONDS);
         }
         String out = Files.readString(log.toPath(), StandardCharsets.UTF_8);
-        System.out.printf("mpirun %s: exit %s after %.1f s%n", scenario, done ? p.exitValue() : "TIMEOUT", seconds);
-        assertTrue(done, "mpirun " + scenario + " did not finish within " + JOB_TIMEOUT_S + " s:\n" + out);
+        System.out.printf("mpirun %s: exit %s after %.1f s%n", name, done ? p.exitValue() : "TIMEOUT", seconds);
+        assertTrue(done, "mpirun " + name + " did not finish within " + JOB_TIMEOUT_S + " s:\n" + out);
         return new Job(p.exitValue(), out, seconds);
     }
 

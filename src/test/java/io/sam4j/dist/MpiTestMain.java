@@ -31,9 +31,11 @@ public final class MpiTestMain {
             }
             case "throw" -> {
                 Communicator comm = Communicators.detect("mpi");
+                boolean busy = args.length > 1 && args[1].equals("busy");
                 comm.runGuarded(() -> {
                     comm.barrier();
                     if (comm.rank() == 1) throw new IllegalStateException("deliberate failure in the test");
+                    if (busy) busy(30_000); // rank 0 computes (no MPI call) when the abort comes
                     comm.barrier(); // rank 0 waits here for a rank that never comes
                 });
                 comm.close();
@@ -56,6 +58,9 @@ public final class MpiTestMain {
                     System.out.flush();
                     new ProcessBuilder("kill", "-KILL", Long.toString(pid)).inheritIO().start().waitFor();
                     Thread.sleep(60_000);
+                }
+                if (args.length > 1 && args[1].equals("busy")) {
+                    busy(30_000); // rank 0 computes (no MPI call) when mpirun ends the job
                 }
                 try (Arena a = Arena.ofConfined()) {
                     MemorySegment buf = a.allocate(4L * 1000, 64);
@@ -189,6 +194,16 @@ public final class MpiTestMain {
 
             comm.barrier(); // still in step after all that
         }
+    }
+
+    /** Keeps a core busy for up to {@code ms} milliseconds, like a training step between collectives. */
+    private static void busy(long ms) {
+        long end = System.nanoTime() + ms * 1_000_000;
+        double x = 0;
+        while (System.nanoTime() < end) {
+            for (int i = 0; i < 100_000; i++) x += Math.sqrt(i + x);
+        }
+        if (x == 42) System.out.println(x);
     }
 
     private static void fillRandom(MemorySegment s, long n, int rank) {
