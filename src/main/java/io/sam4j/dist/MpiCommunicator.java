@@ -54,7 +54,7 @@ public final class MpiCommunicator implements Communicator {
     public static final String LIBRARY_ENV = "SAM4J_MPI_LIBRARY";
     /** System property: seconds the shutdown hook waits for MPI_Finalize before halting (0: forever). */
     public static final String FINALIZE_TIMEOUT_PROPERTY = "sam4j.mpi.finalizeTimeoutSeconds";
-    static final long DEFAULT_FINALIZE_TIMEOUT_S = 30;
+    public static final long DEFAULT_FINALIZE_TIMEOUT_S = 30;
 
     /** MPI counts are C ints: larger buffers go in several calls of at most this many elements. */
     static final int MAX_COUNT = Integer.MAX_VALUE;
