@@ -95,8 +95,8 @@ public final class MpiCommunicator implements Communicator {
     /** As {@link #init(String)}, splitting collectives into calls of at most {@code maxCount} elements. */
     static synchronized MpiCommunicator init(String library, int maxCount) {
         if (initialized) {
-            throw new IllegalStateException("MPI was already initialised in this process (it can be only "
-                    + "once); reuse the first communicator");
+            throw new IllegalStateException("MPI was already initialised in this process (MPI allows that only "
+                    + "once per process); reuse the first communicator");
         }
         if (maxCount < 1) throw new IllegalArgumentException("maxCount must be >= 1, got " + maxCount);
         SymbolLookup lib = load(library);
