@@ -1,5 +1,7 @@
 package io.sam4j.cli;
 
+import io.sam4j.dist.Communicator;
+import io.sam4j.dist.Communicators;
 import io.sam4j.nn.Models;
 import io.sam4j.train.Schedule;
 import io.sam4j.train.TrainConfig;
@@ -109,6 +111,15 @@ final class TrainCommand implements Callable<Integer> {
             + "auto (oneDNN when its library loads) (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
     String backend;
 
+    @Option(names = "--dist", paramLabel = "D", description = "Data parallelism: auto (MPI when started by mpirun), mpi, "
+            + "or none (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
+    String dist;
+
+    @Option(names = "--perturbation", paramLabel = "P", description = "Under MPI: local (each rank perturbs along its own "
+            + "gradient, one all-reduce per step) or global (the first-pass gradient is all-reduced too) "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "local")
+    String perturbation;
+
     @Option(names = "--init", paramLabel = "FILE", description = "Initial weights (.safetensors with PyTorch state_dict names).")
     Path init;
 
@@ -123,11 +134,24 @@ final class TrainCommand implements Callable<Integer> {
     Path resume;
 
     @Override
-    public Integer call() {
-        if (resume != null) {
-            new Trainer(Trainer.readConfig(resume), System.out).resume().run();
-            return 0;
+    public Integer call() throws Exception {
+        // MPI first (before any thread team or OpenMP starts), on the thread that will train.
+        Communicator comm = Communicators.detect(dist);
+        try {
+            comm.runGuarded(() -> {
+                if (resume != null) {
+                    new Trainer(Trainer.readConfig(resume), System.out).communicator(comm).resume().run();
+                } else {
+                    new Trainer(config(comm), System.out).communicator(comm).run();
+                }
+            });
+        } finally {
+            comm.close();
         }
+        return 0;
+    }
+
+    private TrainConfig config(Communicator comm) {
         Schedule sched = switch (schedule) {
             case "cosine" -> Schedule.COSINE;
             case "constant" -> Schedule.CONSTANT;
@@ -161,6 +185,8 @@ final class TrainCommand implements Callable<Integer> {
         c.labelSmoothing = labelSmoothing;
         c.seed = seed;
         if (threads != null) c.threads = threads;
+        else if (comm.size() > 1) c.threads = Communicators.threadsPerRank();
+        c.perturbation = perturbation;
         c.shuffle = !noShuffle;
         if (noAugment && augment != null) throw new IllegalArgumentException("--augment and --no-augment contradict each other");
         c.augment = noAugment ? "none" : augment;
@@ -168,8 +194,7 @@ final class TrainCommand implements Callable<Integer> {
         c.init = init;
         c.save = save;
         c.out = out;
-        new Trainer(c, System.out).run();
-        return 0;
+        return c;
     }
 
     static final class ModelNames implements Iterable<String> {

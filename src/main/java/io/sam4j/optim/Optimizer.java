@@ -29,6 +29,14 @@ public interface Optimizer {
         setSteps(Long.parseLong(s.getOrDefault("steps", "0")));
     }
 
+    /**
+     * Data parallelism: {@code reducer} averages gradients across workers. {@code globalPerturbation}
+     * false (the SAM paper's m-sharpness, default): each worker perturbs along its own gradient and
+     * only the final gradient is averaged. true: the first-pass gradient is averaged too, so N workers
+     * equal one process on the global batch. Plain optimizers average their one gradient either way.
+     */
+    void setReducer(GradientReducer reducer, boolean globalPerturbation);
+
     /** A short description for logs, e.g. "sam(rho=0.05) + sgd". */
     String describe();
 }

@@ -11,6 +11,7 @@ public final class Plain implements Optimizer {
     private final FlatOps ops;
     private final BaseOptimizer base;
     private final float clip;
+    private GradientReducer reducer;
 
     /** {@code clip} > 0 clips the global gradient norm to it (PyTorch clip_grad_norm_); 0 disables. */
     public Plain(ParameterStore store, FlatOps ops, BaseOptimizer base, float clip) {
@@ -24,10 +25,16 @@ public final class Plain implements Optimizer {
     @Override
     public StepStats step(LossFunction f, float lr) {
         double loss = f.lossAndGrad(Pass.FIRST);
+        if (reducer != null) reducer.reduce();
         double norm = Math.sqrt(ops.sumSquares(store.grads(), store.paramLength()));
         float scale = SharpnessAware.clipScale(norm, clip);
         base.step(null, scale, lr);
         return new StepStats(loss, Double.NaN, norm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale);
+    }
+
+    @Override
+    public void setReducer(GradientReducer reducer, boolean globalPerturbation) {
+        this.reducer = reducer;
     }
 
     @Override

@@ -78,6 +78,8 @@ public final class SharpnessAware implements Optimizer {
     private final MemorySegment saved;
     private final MemorySegment ema;
     private boolean emaReady;
+    private GradientReducer reducer;
+    private boolean globalPerturbation;
     private final long[] spanFrom, spanTo;
     private final float[] spanEta;
     private final double[][] partials;
@@ -156,6 +158,7 @@ public final class SharpnessAware implements Optimizer {
         float sigma = cfg.sigma(), lambda = cfg.lambda();
 
         double loss = f.lossAndGrad(Pass.FIRST);
+        if (reducer != null && globalPerturbation) reducer.reduce();
 
         // 1. ||T g|| (StableSAM's numerator) and ||T d|| of the ascent direction. F-SAM's first step is SAM's.
         boolean friendly = ema != null && emaReady;
@@ -171,13 +174,22 @@ public final class SharpnessAware implements Optimizer {
         if (ema != null) emaReady = true;
 
         double lossAdv = f.lossAndGrad(Pass.SECOND);
+        if (reducer != null && globalPerturbation) reducer.reduce();
 
         // 3. ||g_adv||, ||T_{w+e} g_adv|| (taken before the restore, as StableSAM's code does), <e, g_adv>.
         double[] adv = pass((a, b, eta, acc) -> k.adversarialStats(w, saved, g, a, b, eta, acc));
         double advNorm = Math.sqrt(adv[0]);
         double scale = 1;
         if (cfg.stable()) scale = gNorm / (Math.sqrt(adv[1]) + EPS);
-        scale *= clipScale(scale * advNorm, cfg.clip());
+        if (reducer != null && !globalPerturbation) {
+            // Local perturbations: each worker's StableSAM factor applies to its own g_adv before averaging.
+            if (scale != 1) ops.scale((float) scale, g, store.paramLength());
+            reducer.reduce();
+            scale = 1;
+            if (cfg.clip() > 0) scale = clipScale(Math.sqrt(ops.sumSquares(g, store.paramLength())), cfg.clip());
+        } else {
+            scale *= clipScale(scale * advNorm, cfg.clip());
+        }
 
         // 4. Restore by copy + rescale + weight decay + base update, one pass.
         base.step(saved, (float) scale, lr);
@@ -206,6 +218,12 @@ public final class SharpnessAware implements Optimizer {
 
     public void setEmaReady(boolean ready) {
         this.emaReady = ready;
+    }
+
+    @Override
+    public void setReducer(GradientReducer reducer, boolean globalPerturbation) {
+        this.reducer = reducer;
+        this.globalPerturbation = globalPerturbation;
     }
 
     @Override

@@ -42,6 +42,8 @@ public final class TrainConfig {
     public String augment;
     /** auto | onednn | java: where convolutions run. */
     public String backend = "auto";
+    /** local | global: SAM perturbations per rank (m-sharpness) or from the all-reduced gradient. */
+    public String perturbation = "local";
     public Path init;
     public Path save;
     public Path out;

@@ -9,6 +9,8 @@ import io.sam4j.data.Batcher;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
+import io.sam4j.dist.Communicator;
+import io.sam4j.dist.SingleProcess;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
@@ -16,6 +18,7 @@ import io.sam4j.nn.Context;
 import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
+import io.sam4j.nn.ParameterStore;
 import io.sam4j.nn.SoftmaxCrossEntropy;
 import io.sam4j.nn.StateDict;
 import io.sam4j.optim.LossFunction;
@@ -52,10 +55,21 @@ public final class Trainer {
     private final PrintStream out;
     private final List<StepListener> listeners = new ArrayList<>();
     private boolean resume;
+    private Communicator comm = SingleProcess.INSTANCE;
 
     public Trainer(TrainConfig config, PrintStream out) {
         this.c = config;
         this.out = out;
+    }
+
+    /**
+     * Trains data-parallel across the communicator's ranks: rank 0's weights are broadcast, each rank
+     * takes its slice of every global batch, gradients are averaged by one all-reduce, and only rank 0
+     * prints and writes files.
+     */
+    public Trainer communicator(Communicator comm) {
+        this.comm = comm;
+        return this;
     }
 
     /** Calls {@code l} after every optimizer step. */
@@ -90,6 +104,12 @@ public final class Trainer {
 
     public Result run() {
         validate(c);
+        int ranks = comm.size(), rank = comm.rank();
+        if (c.batch % ranks != 0) {
+            throw new IllegalArgumentException("--batch " + c.batch + " does not divide among " + ranks + " ranks");
+        }
+        int local = c.batch / ranks;
+        PrintStream out = comm.isRoot() ? this.out : new PrintStream(java.io.OutputStream.nullOutputStream());
         long t0 = System.nanoTime();
         Parallel.setCommonThreads(c.threads);
         Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(c.backend, Parallel.common(), System.err));
@@ -116,6 +136,16 @@ public final class Trainer {
             }
             FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
             Optimizer opt = Optimizers.create(c, model.store(), ops);
+            ParameterStore store = model.store();
+            if (ranks > 1) {
+                comm.broadcast(store.params(), store.paramLength(), 0);
+                comm.broadcast(store.buffers(), store.bufferLength(), 0);
+                float inv = 1f / ranks;
+                opt.setReducer(() -> {
+                    comm.allReduceSum(store.grads(), store.paramLength());
+                    ops.scale(inv, store.grads(), store.paramLength());
+                }, c.perturbation.equals("global"));
+            }
 
             Batcher batcher = new Batcher(train, norm, c.batch, c.seed, c.shuffle);
             int perEpoch = batcher.batchesPerEpoch();
@@ -124,7 +154,7 @@ public final class Trainer {
             }
             long total = c.steps > 0 ? c.steps : (long) c.epochs * perEpoch;
             int epochs = (int) ((total + perEpoch - 1) / perEpoch);
-            Path outDir = outDir();
+            Path outDir = comm.isRoot() ? outDir() : c.out;
             long step = 0;
             if (resume) {
                 step = Checkpoint.load(outDir, model.store(), opt);
@@ -135,13 +165,19 @@ public final class Trainer {
                             + "%d threads, %s kernels%n", c.model, model.store().paramCount(), opt.describe(), c.lr,
                     c.schedule.name().toLowerCase(Locale.ROOT), c.batch, total, epochs, c.threads, ctx.kernels().name());
             if (model.usesConvolutions()) out.println("convolutions: " + ctx.convBackend().summary());
+            if (ranks > 1) {
+                out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations%n", comm.describe(),
+                        ranks, local, local, c.perturbation);
+            }
             out.println("run folder: " + outDir);
-            if (!resume) writeConfig(outDir, model, opt);
+            if (!resume && comm.isRoot()) writeConfig(outDir, model, opt);
 
             MemorySegment x = arena.allocate(4L * c.batch * model.inputSize(), 64);
             int[] labels = new int[c.batch];
-            int[] n = {c.batch};
-            LossFunction f = pass -> model.lossAndGrad(x, labels, n[0],
+            // Every rank loads the whole global batch (same order, same augmentation) and trains on its slice.
+            MemorySegment xLocal = x.asSlice(4L * rank * local * model.inputSize(), 4L * local * model.inputSize());
+            int[] labelsLocal = new int[local];
+            LossFunction f = pass -> model.lossAndGrad(xLocal, labelsLocal, local,
                     pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
 
             Progress progress = new Progress(step, total);
@@ -149,13 +185,15 @@ public final class Trainer {
             Eval last = null;
             double trainLoss = Double.NaN;
             try (BatchLoader loader = new BatchLoader(batcher, aug, step, total);
-                 Writer metrics = Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
-                    StandardOpenOption.CREATE, resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)) {
+                 Writer metrics = comm.isRoot() ? Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE, resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING)
+                         : Writer.nullWriter()) {
                 long epochStart = System.nanoTime();
                 while (step < total) {
                     int epoch = (int) (step / perEpoch);
                     int bi = (int) (step % perEpoch);
                     loader.next(x, labels);
+                    System.arraycopy(labels, rank * local, labelsLocal, 0, local);
                     float lr = c.schedule.lr(c.lr, step, total);
                     StepStats s = opt.step(f, lr);
                     if (!Double.isFinite(s.loss())) {
@@ -166,16 +204,19 @@ public final class Trainer {
                     es.add(s);
                     step++;
                     for (StepListener l : listeners) l.onStep(step, epoch + 1, lr, s);
-                    progress.update(step, epoch + 1, s.loss());
+                    if (comm.isRoot()) progress.update(step, epoch + 1, s.loss());
                     if (bi == perEpoch - 1 || step == total) {
                         progress.clear();
                         double secs = (System.nanoTime() - epochStart) / 1e9;
+                        syncBatchNormStatistics(store, ops);
                         last = evaluate(model, test, norm, x, labels);
-                        trainLoss = es.loss();
+                        trainLoss = ranks > 1 ? comm.allReduceSum(es.loss()) / ranks : es.loss();
                         out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  test loss %.4f  test acc %.2f %%  lr %.4g  %.1f s%n",
-                                epoch + 1, epochs, es.loss(), last.loss, 100 * last.accuracy, lr, secs);
-                        Checkpoint.save(outDir, model.store(), opt, step);
-                        writeMetrics(metrics, epoch + 1, step, lr, es, last, secs);
+                                epoch + 1, epochs, trainLoss, last.loss, 100 * last.accuracy, lr, secs);
+                        if (comm.isRoot()) {
+                            Checkpoint.save(outDir, model.store(), opt, step);
+                            writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs);
+                        }
                         es = new EpochStats();
                         epochStart = System.nanoTime();
                     }
@@ -183,11 +224,14 @@ public final class Trainer {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + outDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
             }
-            if (c.save != null) {
+            if (c.save != null && comm.isRoot()) {
                 StateDict.save(model.store(), c.save);
                 out.println("saved weights to " + c.save);
             }
-            if (last == null) last = evaluate(model, test, norm, x, labels); // resumed a finished run
+            if (last == null) { // resumed a finished run
+                syncBatchNormStatistics(store, ops);
+                last = evaluate(model, test, norm, x, labels);
+            }
             double seconds = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
                     100 * last.accuracy, last.loss, step, seconds);
@@ -212,17 +256,35 @@ public final class Trainer {
         }
     }
 
-    /** Accuracy and mean loss over the whole test split, in order, in batches of the training size. */
-    static Eval evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
+    /** BatchNorm running statistics stay per rank in training; ranks agree on their mean before evaluating or saving. */
+    private void syncBatchNormStatistics(ParameterStore store, FlatOps ops) {
+        if (comm.size() == 1 || store.bufferTensors().isEmpty()) return;
+        comm.allReduceSum(store.buffers(), store.bufferLength());
+        ops.scale(1f / comm.size(), store.buffers(), store.bufferLength());
+    }
+
+    /**
+     * Accuracy and mean loss over the whole test split, in order, in batches of the training size; with
+     * several ranks each evaluates a contiguous share and the sums are all-reduced.
+     */
+    private Eval evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
         Batcher seq = new Batcher(test, norm, labels.length, 0, false);
         double loss = 0;
         long correct = 0;
-        for (int from = 0; from < test.size(); from += labels.length) {
-            int cnt = Math.min(labels.length, test.size() - from);
+        int share = (test.size() + comm.size() - 1) / comm.size();
+        int begin = Math.min(test.size(), comm.rank() * share), end = Math.min(test.size(), begin + share);
+        for (int from = begin; from < end; from += labels.length) {
+            int cnt = Math.min(labels.length, end - from);
             seq.fillSequential(from, cnt, x, labels);
             SoftmaxCrossEntropy.Eval e = model.evaluate(x, labels, cnt);
             loss += e.lossSum();
             correct += e.correct();
+        }
+        if (comm.size() > 1) {
+            double[] sums = {loss, correct};
+            comm.allReduceSum(sums);
+            loss = sums[0];
+            correct = Math.round(sums[1]);
         }
         return new Eval(loss / test.size(), (double) correct / test.size());
     }
@@ -255,13 +317,13 @@ public final class Trainer {
         }
     }
 
-    private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, Eval ev, double secs)
-            throws IOException {
+    private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Eval ev,
+                                     double secs) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         o.put("epoch", epoch);
         o.put("step", step);
         o.put("lr", lr);
-        o.put("train_loss", es.loss());
+        o.put("train_loss", trainLoss);
         o.put("test_loss", ev.loss);
         o.put("test_acc", ev.accuracy);
         o.put("epoch_seconds", secs);
@@ -293,6 +355,9 @@ public final class Trainer {
         }
         if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
             throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + c.labelSmoothing);
+        }
+        if (!c.perturbation.equals("local") && !c.perturbation.equals("global")) {
+            throw new IllegalArgumentException("--perturbation: unknown '" + c.perturbation + "' (known: local, global)");
         }
         if (c.init != null && !Files.isRegularFile(c.init)) {
             throw new IllegalArgumentException("--init: no such file " + c.init);
