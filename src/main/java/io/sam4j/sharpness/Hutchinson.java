@@ -87,6 +87,10 @@ public final class Hutchinson {
             RandomVectors.rademacher(hvp.store(), ops, z, rng);
             hvp.apply(z, hz);
             double q = ops.dot(z, hz, n);
+            if (!Double.isFinite(q)) {
+                throw new IllegalStateException("z^T H z is not finite at sample " + (count + 1)
+                        + " (does the loss overflow at w +- r z^?)");
+            }
             double prev = mean;
             count++;
             double d = q - mean;

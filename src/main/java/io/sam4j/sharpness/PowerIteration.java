@@ -115,6 +115,10 @@ public final class PowerIteration {
             it++;
             double cur = ops.dot(v, hv, n);            // v^T (H - shift I) v, v unit
             double norm = Math.sqrt(ops.sumSquares(hv, n));
+            if (!Double.isFinite(cur) || !Double.isFinite(norm)) {
+                throw new IllegalStateException("Hessian-vector product is not finite at iteration " + it
+                        + " (does the loss overflow at w +- r v?)");
+            }
             listener.onIteration(it, maxIter, cur + shift);
             if (norm == 0) {                           // v is in the null space: eigenvalue exactly 0
                 lambda = cur;

@@ -15,8 +15,10 @@ import java.util.Objects;
  * and the alignment of the gradient with the top eigenvector. See {@link HessianVectorProduct},
  * {@link PowerIteration}, {@link Hutchinson}.
  *
- * <p>The weights come back bit for bit (every move is undone by copying the saved weights back); the
- * store's gradient buffer is overwritten. Cost: about {@code 2 * (iterations + samples) + 3} gradient
+ * <p>The weights come back bit for bit (every move is undone by copying the saved weights back), and
+ * {@link #analyse} leaves the oracle's gradient at w in the store's gradient buffer (the lower-level
+ * pieces leave whatever they evaluated last). BatchNorm running statistics are the oracle's business
+ * ({@link ModelOracle} never updates them). Cost: about {@code 2 * (iterations + samples) + 3} gradient
  * evaluations on the subset; run it every few epochs on 1-2k examples, not per step.
  */
 public final class Sharpness {
@@ -251,6 +253,7 @@ public final class Sharpness {
                     topConv.add(p.converged());
                 }
             }
+            ops.copy(g, store.grads(), n); // leave the gradient at w behind, as a plain evaluation would
             long evaluations = hvp.gradientEvaluations() + extraEvaluations;
             return new SharpnessReport(model, store.paramCount(), examples, bn, o.seed(),
                     step, Double.isNaN(o.absoluteStep()) ? o.relativeStep() : null, weightNorm,

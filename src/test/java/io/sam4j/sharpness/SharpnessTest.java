@@ -84,6 +84,9 @@ class SharpnessTest {
                 phases.add(phase);
             });
             assertArrayEquals(before, DenseProblem.bytes(p.store.params()), "weights restored bit for bit");
+            byte[] gradAfter = DenseProblem.bytes(p.store.grads());
+            p.lossAndGrad();
+            assertArrayEquals(DenseProblem.bytes(p.store.grads()), gradAfter, "the gradient at w is left in the store");
             assertEquals(EnumSet.of(Sharpness.Phase.LOSS, Sharpness.Phase.ASCENT, Sharpness.Phase.TOP_K,
                     Sharpness.Phase.TRACE, Sharpness.Phase.ALIGNMENT), phases);
 
@@ -128,6 +131,23 @@ class SharpnessTest {
             Path f = dir.resolve("report.json");
             r.write(f);
             assertEquals(r, SharpnessReport.fromJson(Files.readString(f)));
+        }
+    }
+
+    @Test
+    void nonFiniteProductsAreReported() {
+        try (DenseProblem p = DenseProblem.quadratic(HessianVectorProductTest.spectrum(), 35)) {
+            byte[] before = DenseProblem.bytes(p.store.params());
+            GradientOracle overflowing = () -> {
+                p.lossAndGrad();
+                p.store.grads().setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, p.idx[0], Float.NaN);
+                return Double.NaN;
+            };
+            try (HessianVectorProduct hvp = new HessianVectorProduct(p.store, overflowing, p.ops)) {
+                assertThrows(IllegalStateException.class, () -> new PowerIteration(hvp).largest());
+                assertThrows(IllegalStateException.class, () -> new Hutchinson(hvp).estimate());
+            }
+            assertArrayEquals(before, DenseProblem.bytes(p.store.params()));
         }
     }
 
