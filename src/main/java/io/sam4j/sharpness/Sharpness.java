@@ -38,7 +38,7 @@ public final class Sharpness {
     /**
      * What to compute. {@code topK <= 1}: lambda_max only; {@code traceSamples = 0}: no trace;
      * {@code rho} NaN or 0: no ascent sharpness. {@code absoluteStep} NaN: the step is
-     * {@code relativeStep * max(1, ||w||)}.
+     * {@code relativeStep * max(1, ||w||)}. Power iteration draws from {@code seed}, Hutchinson from {@code seed + 1}.
      */
     public record Options(int maxIter, double tol, int topK, int traceSamples, int traceMinSamples, double traceTol,
                           double rho, boolean mSharpness, double relativeStep, double absoluteStep, long seed) {

@@ -41,7 +41,8 @@ import java.util.List;
  * @param lossAtAscent        L(w + rho g/||g||)
  * @param ascentSharpness     L(w + rho g/||g||) - L(w) on the whole subset
  * @param m                   examples per subset of the m-sharpness (the batch size)
- * @param mSharpness          mean over batches (weighted by size) of each batch's own ascent sharpness
+ * @param mSharpness          mean over batches (weighted by size) of each batch's own ascent sharpness; null
+ *                            for a one-batch subset (it would equal ascentSharpness) or a bare oracle
  * @param tol                 power-iteration tolerance
  * @param maxIter             power-iteration limit
  * @param traceTol            Hutchinson tolerance
@@ -65,11 +66,19 @@ public record SharpnessReport(
         long gradientEvaluations, double lambdaMaxSeconds, Double traceSeconds, double seconds) {
 
     private static final ObjectMapper JSON = new ObjectMapper()
-            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
-            .enable(SerializationFeature.INDENT_OUTPUT);
+            .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);
 
     /** Pretty-printed JSON, snake_case keys, nulls left out. */
     public String toJson() {
+        try {
+            return JSON.writer().with(SerializationFeature.INDENT_OUTPUT).writeValueAsString(this);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise the sharpness report", e);
+        }
+    }
+
+    /** The same on one line, for a .jsonl log (one analysis per line). */
+    public String toJsonLine() {
         try {
             return JSON.writeValueAsString(this);
         } catch (JsonProcessingException e) {

@@ -128,6 +128,9 @@ class SharpnessTest {
             assertFalse(node.has("m_sharpness"));
             assertFalse(node.has("model"));
             assertEquals(r, SharpnessReport.fromJson(json));
+            String line = r.toJsonLine();
+            assertFalse(line.contains("\n"), "one line for .jsonl");
+            assertEquals(r, SharpnessReport.fromJson(line));
             Path f = dir.resolve("report.json");
             r.write(f);
             assertEquals(r, SharpnessReport.fromJson(Files.readString(f)));
