@@ -1,0 +1,277 @@
+package io.sam4j.sharpness;
+
+import io.sam4j.kernels.FlatOps;
+import io.sam4j.nn.Mode;
+import io.sam4j.nn.ParameterStore;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * One sharpness analysis of the weights in a store: the loss and gradient at w, the ascent sharpness
+ * {@code L(w + rho g/||g||) - L(w)} (what SAM's ascent step sees; and its m-sharpness version per batch),
+ * lambda_max by power iteration (optionally the top k), Tr(H) by Hutchinson with its standard error,
+ * and the alignment of the gradient with the top eigenvector. See {@link HessianVectorProduct},
+ * {@link PowerIteration}, {@link Hutchinson}.
+ *
+ * <p>The weights come back bit for bit (every move is undone by copying the saved weights back), and
+ * {@link #analyse} leaves the oracle's gradient at w in the store's gradient buffer (the lower-level
+ * pieces leave whatever they evaluated last). BatchNorm running statistics are the oracle's business
+ * ({@link ModelOracle} never updates them). Cost: about {@code 2 * (iterations + samples) + 3} gradient
+ * evaluations on the subset; run it every few epochs on 1-2k examples, not per step.
+ */
+public final class Sharpness {
+    private Sharpness() {}
+
+    /** Parts of an analysis, for progress reports. */
+    public enum Phase { LOSS, ASCENT, M_SHARPNESS, LAMBDA_MAX, TOP_K, TRACE, ALIGNMENT }
+
+    /** Progress of a long analysis: {@code done} of at most {@code max} steps of {@code phase}, the running estimate. */
+    @FunctionalInterface
+    public interface Progress {
+        Progress NONE = (phase, done, max, estimate) -> {};
+
+        void update(Phase phase, int done, int max, double estimate);
+    }
+
+    /**
+     * What to compute. {@code topK <= 1}: lambda_max only; {@code traceSamples = 0}: no trace;
+     * {@code rho} NaN or 0: no ascent sharpness. {@code absoluteStep} NaN: the step is
+     * {@code relativeStep * max(1, ||w||)}. Power iteration draws from {@code seed}, Hutchinson from {@code seed + 1}.
+     */
+    public record Options(int maxIter, double tol, int topK, int traceSamples, int traceMinSamples, double traceTol,
+                          double rho, boolean mSharpness, double relativeStep, double absoluteStep, long seed) {
+        public Options {
+            if (maxIter < 1) throw new IllegalArgumentException("--iters must be >= 1, got " + maxIter);
+            if (!(tol >= 0)) throw new IllegalArgumentException("--tol must be >= 0, got " + tol);
+            if (topK < 0) throw new IllegalArgumentException("--topk must be >= 0, got " + topK);
+            if (traceSamples < 0) throw new IllegalArgumentException("--trace-samples must be >= 0, got " + traceSamples);
+            if (traceMinSamples < 2) throw new IllegalArgumentException("trace min samples must be >= 2, got " + traceMinSamples);
+            if (!(traceTol >= 0)) throw new IllegalArgumentException("trace tol must be >= 0, got " + traceTol);
+            if (rho < 0 || Double.isInfinite(rho)) throw new IllegalArgumentException("--rho must be >= 0, got " + rho);
+            if (!(relativeStep > 0)) throw new IllegalArgumentException("--hvp-step must be > 0, got " + relativeStep);
+            if (!Double.isNaN(absoluteStep) && !(absoluteStep > 0 && Double.isFinite(absoluteStep))) {
+                throw new IllegalArgumentException("absolute step must be > 0, got " + absoluteStep);
+            }
+        }
+
+        /**
+         * PyHessian's defaults: 100 iterations, tol 1e-3, 100 trace samples (at least 10), trace tol
+         * 1e-3; no top-k; rho 0.05 (SAM's usual radius) with m-sharpness; relative step 1e-3; seed 0.
+         */
+        public static Options defaults() {
+            return new Options(PowerIteration.DEFAULT_MAX_ITER, PowerIteration.DEFAULT_TOL, 1,
+                    Hutchinson.DEFAULT_MAX_SAMPLES, Hutchinson.DEFAULT_MIN_SAMPLES, Hutchinson.DEFAULT_TOL,
+                    0.05, true, HessianVectorProduct.DEFAULT_RELATIVE_STEP, Double.NaN, 0L);
+        }
+
+        public Options withMaxIter(int v) {
+            return new Options(v, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withTol(double v) {
+            return new Options(maxIter, v, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withTopK(int v) {
+            return new Options(maxIter, tol, v, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withTraceSamples(int v) {
+            return new Options(maxIter, tol, topK, v, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withTraceMinSamples(int v) {
+            return new Options(maxIter, tol, topK, traceSamples, v, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withTraceTol(double v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, v, rho, mSharpness, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withRho(double v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, v, mSharpness, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withMSharpness(boolean v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, v, relativeStep, absoluteStep, seed);
+        }
+
+        public Options withRelativeStep(double v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, v, Double.NaN, seed);
+        }
+
+        public Options withAbsoluteStep(double v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, v, seed);
+        }
+
+        public Options withSeed(long v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, v);
+        }
+    }
+
+    /** {@code L(w)}, {@code L(w + rho g/||g||)} and ||g||; the sharpness is their difference. */
+    public record Ascent(double loss, double lossAtAscent, double gradNorm, double rho) {
+        /** {@code L(w + rho g/||g||) - L(w)}: NaN when the gradient is zero (no ascent direction). */
+        public double sharpness() {
+            return lossAtAscent - loss;
+        }
+    }
+
+    /**
+     * Ascent sharpness {@code L(w + rho g/||g||) - L(w)} with g the oracle's gradient at w; the weights
+     * are saved into {@code w0} (a buffer of the store's layout) and restored from it by copy.
+     */
+    public static Ascent ascent(ParameterStore store, GradientOracle oracle, FlatOps ops, double rho, MemorySegment w0) {
+        double l0 = oracle.lossAndGrad();
+        return ascentFromGradient(store, oracle, ops, rho, l0, store.grads(), w0);
+    }
+
+    /** As {@link #ascent} with the loss and gradient at w already known ({@code g} may be the store's gradient buffer). */
+    static Ascent ascentFromGradient(ParameterStore store, GradientOracle oracle, FlatOps ops, double rho, double l0,
+                                     MemorySegment g, MemorySegment w0) {
+        long n = store.paramLength();
+        double gn = Math.sqrt(ops.sumSquares(g, n));
+        if (gn == 0 || !Double.isFinite(gn)) return new Ascent(l0, Double.NaN, gn, rho);
+        MemorySegment w = store.params();
+        ops.copy(w, w0, n);
+        double l1;
+        try {
+            ops.axpy((float) (rho / gn), g, w, n);
+            l1 = oracle.loss();
+        } finally {
+            ops.copy(w0, w, n);
+        }
+        return new Ascent(l0, l1, gn, rho);
+    }
+
+    /**
+     * m-sharpness: the mean over subsets (each its own oracle, weighted by {@code weights}, which are
+     * normalised here) of each subset's ascent sharpness, every subset perturbed along its OWN gradient
+     * as SAM does per worker. Subsets whose gradient is zero count as 0.
+     */
+    public static double mSharpness(ParameterStore store, List<? extends GradientOracle> subsets, double[] weights,
+                                    FlatOps ops, double rho, MemorySegment w0, Progress progress) {
+        if (subsets.size() != weights.length) throw new IllegalArgumentException("one weight per subset");
+        double sum = 0, wsum = 0;
+        for (int i = 0; i < subsets.size(); i++) {
+            Ascent a = ascent(store, subsets.get(i), ops, rho, w0);
+            double s = Double.isNaN(a.sharpness()) ? 0 : a.sharpness();
+            sum += weights[i] * s;
+            wsum += weights[i];
+            progress.update(Phase.M_SHARPNESS, i + 1, subsets.size(), sum / wsum);
+        }
+        return sum / wsum;
+    }
+
+    /** Analysis through a {@link ModelOracle}: records the model, subset size and BN mode, and m-sharpness per batch. */
+    public static SharpnessReport analyse(ModelOracle oracle, Options o, Progress progress) {
+        String bn = oracle.mode() == Mode.EVAL ? "eval" : "batch";
+        List<GradientOracle> subsets = o.mSharpness() && oracle.batches().size() > 1 ? oracle.perBatch() : null;
+        double[] weights = new double[oracle.batches().size()];
+        int m = 0;
+        for (int i = 0; i < weights.length; i++) {
+            weights[i] = oracle.batches().get(i).n();
+            m = Math.max(m, oracle.batches().get(i).n());
+        }
+        return analyse(oracle.model().store(), oracle, new FlatOps(oracle.model().context().kernels(),
+                oracle.model().context().parallel()), o, progress, oracle.model().name(), oracle.examples(), bn,
+                subsets, weights, m);
+    }
+
+    /** Analysis through any oracle (no m-sharpness: the oracle has no subsets). */
+    public static SharpnessReport analyse(ParameterStore store, GradientOracle oracle, FlatOps ops, Options o,
+                                          Progress progress) {
+        return analyse(store, oracle, ops, o, progress, null, null, null, null, null, 0);
+    }
+
+    private static SharpnessReport analyse(ParameterStore store, GradientOracle oracle, FlatOps ops, Options o,
+                                           Progress progress, String model, Integer examples, String bn,
+                                           List<GradientOracle> subsets, double[] weights, int m) {
+        Objects.requireNonNull(progress);
+        long t0 = System.nanoTime();
+        long n = store.paramLength();
+        long extraEvaluations = 0; // full-subset gradient evaluations outside the products
+        try (HessianVectorProduct hvp = new HessianVectorProduct(store, oracle, ops)) {
+            if (Double.isNaN(o.absoluteStep())) hvp.relativeStep(o.relativeStep());
+            else hvp.absoluteStep(o.absoluteStep());
+            double weightNorm = Math.sqrt(ops.sumSquares(store.params(), n));
+            double step = hvp.step();
+
+            // Loss and gradient at w (kept for the alignment and the ascent).
+            MemorySegment g = hvp.newBuffer();
+            MemorySegment w0 = hvp.newBuffer();
+            double loss = oracle.lossAndGrad();
+            extraEvaluations++;
+            ops.copy(store.grads(), g, n);
+            double gradNorm = Math.sqrt(ops.sumSquares(g, n));
+            progress.update(Phase.LOSS, 1, 1, loss);
+
+            Ascent asc = null;
+            Double mSharp = null;
+            boolean doAscent = o.rho() > 0;
+            if (doAscent) {
+                asc = ascentFromGradient(store, oracle, ops, o.rho(), loss, g, w0); // one forward-only pass
+                progress.update(Phase.ASCENT, 1, 1, asc.sharpness());
+                if (subsets != null) {
+                    mSharp = mSharpness(store, subsets, weights, ops, o.rho(), w0, progress);
+                    extraEvaluations++; // the batches' gradients add up to one pass over the subset
+                }
+            }
+
+            long tl = System.nanoTime();
+            int k = Math.max(1, o.topK());
+            Phase phase = k == 1 ? Phase.LAMBDA_MAX : Phase.TOP_K;
+            List<PowerIteration.Eigenpair> pairs = new PowerIteration(hvp).maxIter(o.maxIter()).tol(o.tol()).seed(o.seed())
+                    .listener((it, max, est) -> progress.update(phase, it, max, est)).top(k);
+            PowerIteration.Eigenpair top = pairs.get(0);
+            double lambdaSeconds = (System.nanoTime() - tl) / 1e9;
+
+            double alignment = Alignment.cosine(ops, n, g, top.vector());
+            progress.update(Phase.ALIGNMENT, 1, 1, alignment);
+
+            Hutchinson.Estimate tr = null;
+            double traceSeconds = Double.NaN;
+            if (o.traceSamples() > 0) {
+                long tt = System.nanoTime();
+                tr = new Hutchinson(hvp).maxSamples(o.traceSamples()).minSamples(o.traceMinSamples()).tol(o.traceTol())
+                        .seed(o.seed() + 1).listener((it, max, est) -> progress.update(Phase.TRACE, it, max, est)).estimate();
+                traceSeconds = (System.nanoTime() - tt) / 1e9;
+            }
+
+            List<Double> topValues = null;
+            List<Integer> topIters = null;
+            List<Boolean> topConv = null;
+            if (k > 1) {
+                topValues = new ArrayList<>();
+                topIters = new ArrayList<>();
+                topConv = new ArrayList<>();
+                for (PowerIteration.Eigenpair p : pairs) {
+                    topValues.add(p.value());
+                    topIters.add(p.iterations());
+                    topConv.add(p.converged());
+                }
+            }
+            ops.copy(g, store.grads(), n); // leave the gradient at w behind, as a plain evaluation would
+            long evaluations = hvp.gradientEvaluations() + extraEvaluations;
+            return new SharpnessReport(model, store.paramCount(), examples, bn, o.seed(),
+                    step, Double.isNaN(o.absoluteStep()) ? o.relativeStep() : null, weightNorm,
+                    loss, gradNorm,
+                    top.value(), top.iterations(), top.converged(),
+                    topValues, topIters, topConv,
+                    tr == null ? null : tr.trace(), tr == null ? null : finite(tr.stdError()),
+                    tr == null ? null : tr.samples(), tr == null ? null : tr.converged(),
+                    tr == null ? null : tr.tracePerParam(),
+                    finite(alignment),
+                    doAscent ? o.rho() : null, asc == null ? null : finite(asc.lossAtAscent()),
+                    asc == null ? null : finite(asc.sharpness()), mSharp == null ? null : m, mSharp,
+                    o.tol(), o.maxIter(), tr == null ? null : o.traceTol(),
+                    evaluations, lambdaSeconds, tr == null ? null : traceSeconds, (System.nanoTime() - t0) / 1e9);
+        }
+    }
+
+    private static Double finite(double v) {
+        return Double.isFinite(v) ? v : null;
+    }
+}
