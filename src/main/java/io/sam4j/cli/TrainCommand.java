@@ -120,6 +120,15 @@ final class TrainCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "local")
     String perturbation;
 
+    @Option(names = "--sharpness-every", paramLabel = "N", description = "Every N epochs (and at the end), lambda_max, "
+            + "Hessian trace, alignment and ascent sharpness on a fixed training subset, into metrics.jsonl and "
+            + "sharpness.jsonl (default: off).", defaultValue = "0")
+    int sharpnessEvery;
+
+    @Option(names = "--sharpness-subset", paramLabel = "N", description = "Training examples the diagnostics use "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "1000")
+    int sharpnessSubset;
+
     @Option(names = "--init", paramLabel = "FILE", description = "Initial weights (.safetensors with PyTorch state_dict names).")
     Path init;
 
@@ -187,6 +196,9 @@ final class TrainCommand implements Callable<Integer> {
         if (threads != null) c.threads = threads;
         else if (comm.size() > 1) c.threads = Communicators.threadsPerRank();
         c.perturbation = perturbation;
+        if (sharpnessEvery < 0) throw new IllegalArgumentException("--sharpness-every must be >= 0, got " + sharpnessEvery);
+        c.sharpnessEvery = sharpnessEvery;
+        c.sharpnessSubset = sharpnessSubset;
         c.shuffle = !noShuffle;
         if (noAugment && augment != null) throw new IllegalArgumentException("--augment and --no-augment contradict each other");
         c.augment = noAugment ? "none" : augment;

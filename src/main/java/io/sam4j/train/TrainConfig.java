@@ -44,6 +44,10 @@ public final class TrainConfig {
     public String backend = "auto";
     /** local | global: SAM perturbations per rank (m-sharpness) or from the all-reduced gradient. */
     public String perturbation = "local";
+    /** > 0: sharpness diagnostics every N epochs into sharpness.jsonl and metrics.jsonl. */
+    public int sharpnessEvery;
+    /** Examples of the training set the diagnostics use. */
+    public int sharpnessSubset = 1000;
     public Path init;
     public Path save;
     public Path out;

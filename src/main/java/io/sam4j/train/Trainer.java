@@ -25,6 +25,8 @@ import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.optim.Pass;
 import io.sam4j.optim.StepStats;
+import io.sam4j.sharpness.Sharpness;
+import io.sam4j.sharpness.SharpnessReport;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -180,6 +182,10 @@ public final class Trainer {
             LossFunction f = pass -> model.lossAndGrad(xLocal, labelsLocal, local,
                     pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
 
+            SharpnessProbe probe = c.sharpnessEvery > 0
+                    ? new SharpnessProbe(model, train, norm, c.sharpnessSubset, c.batch, "eval",
+                            Sharpness.Options.defaults().withRho(Double.parseDouble(Float.toString(c.rho))).withTraceTol(0).withTraceSamples(30).withMaxIter(50))
+                    : null;
             Progress progress = new Progress(step, total);
             EpochStats es = new EpochStats();
             Eval last = null;
@@ -213,9 +219,18 @@ public final class Trainer {
                         trainLoss = ranks > 1 ? comm.allReduceSum(es.loss()) / ranks : es.loss();
                         out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  test loss %.4f  test acc %.2f %%  lr %.4g  %.1f s%n",
                                 epoch + 1, epochs, trainLoss, last.loss, 100 * last.accuracy, lr, secs);
+                        SharpnessReport sharp = null;
+                        if (probe != null && ((epoch + 1) % c.sharpnessEvery == 0 || step == total)) {
+                            sharp = probe.analyse(out);
+                            out.println("  sharpness: " + SharpnessProbe.summary(sharp));
+                        }
                         if (comm.isRoot()) {
                             Checkpoint.save(outDir, model.store(), opt, step);
-                            writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs);
+                            writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs, sharp);
+                            if (sharp != null) {
+                                Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
+                                        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+                            }
                         }
                         es = new EpochStats();
                         epochStart = System.nanoTime();
@@ -224,6 +239,7 @@ public final class Trainer {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot write " + outDir.resolve("metrics.jsonl") + ": " + e.getMessage(), e);
             }
+            if (probe != null) probe.close();
             if (c.save != null && comm.isRoot()) {
                 StateDict.save(model.store(), c.save);
                 out.println("saved weights to " + c.save);
@@ -318,7 +334,7 @@ public final class Trainer {
     }
 
     private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Eval ev,
-                                     double secs) throws IOException {
+                                     double secs, SharpnessReport sharp) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         o.put("epoch", epoch);
         o.put("step", step);
@@ -334,6 +350,15 @@ public final class Trainer {
         putFinite(o, "cos_e_gadv", es.cosine());
         putFinite(o, "perturb_norm", es.perturbNorm());
         putFinite(o, "curvature", es.curvature());
+        if (sharp != null) {
+            o.put("lambda_max", sharp.lambdaMax());
+            if (sharp.trace() != null) {
+                o.put("hessian_trace", sharp.trace());
+                o.put("hessian_trace_se", sharp.traceStdError());
+            }
+            if (sharp.alignment() != null) o.put("alignment", sharp.alignment());
+            if (sharp.ascentSharpness() != null) o.put("ascent_sharpness", sharp.ascentSharpness());
+        }
         w.write(JSON.writeValueAsString(o));
         w.write('\n');
         w.flush();
