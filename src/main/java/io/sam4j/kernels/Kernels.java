@@ -39,6 +39,22 @@ public interface Kernels {
     /** x[i] = v. */
     void fill(float v, MemorySegment x, long from, long to);
 
+    // ---- normalisation (BatchNorm's per-channel statistics and affine maps) --------------------
+    /** Sum of x[i]. */
+    double sum(MemorySegment x, long from, long to);
+
+    /** Sum of (x[i] - c)^2, the difference taken in float (c is a mean: no cancellation in the sum). */
+    double sumSquaredDeviation(MemorySegment x, float c, long from, long to);
+
+    /** Sum of y[i] * (x[i] - c), the difference taken in float. */
+    double dotDeviation(MemorySegment y, MemorySegment x, float c, long from, long to);
+
+    /** y[i] = a*x[i] + b (y may be x). */
+    void affine(MemorySegment x, MemorySegment y, float a, float b, long from, long to);
+
+    /** dx[i] = a*dy[i] + b*x[i] + c. */
+    void affine2(MemorySegment dy, MemorySegment x, MemorySegment dx, float a, float b, float c, long from, long to);
+
     // ---- activations (x, y, dy, dx share one index range) -------------------------------------
 
     /** y[i] = max(x[i], 0). */

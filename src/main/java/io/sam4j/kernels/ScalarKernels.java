@@ -63,6 +63,40 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public double sum(MemorySegment x, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) s += get(x, i);
+        return s;
+    }
+
+    @Override
+    public double sumSquaredDeviation(MemorySegment x, float c, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) {
+            float d = get(x, i) - c;
+            s += (double) d * d;
+        }
+        return s;
+    }
+
+    @Override
+    public double dotDeviation(MemorySegment y, MemorySegment x, float c, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) s += (double) get(y, i) * (get(x, i) - c);
+        return s;
+    }
+
+    @Override
+    public void affine(MemorySegment x, MemorySegment y, float a, float b, long from, long to) {
+        for (long i = from; i < to; i++) set(y, i, a * get(x, i) + b);
+    }
+
+    @Override
+    public void affine2(MemorySegment dy, MemorySegment x, MemorySegment dx, float a, float b, float c, long from, long to) {
+        for (long i = from; i < to; i++) set(dx, i, a * get(dy, i) + b * get(x, i) + c);
+    }
+
+    @Override
     public void relu(MemorySegment x, MemorySegment y, long from, long to) {
         for (long i = from; i < to; i++) set(y, i, Math.max(get(x, i), 0f));
     }

@@ -140,6 +140,94 @@ final class VectorKernels implements Kernels {
         TAIL.fill(v, x, ve, to);
     }
 
+    // ---- normalisation ----------------------------------------------------------------------
+
+    @Override
+    public double sum(MemorySegment x, long from, long to) {
+        long ve = vEnd(from, to);
+        float[] lanes = new float[L];
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+            long i = blk;
+            for (; i <= end - 4 * L; i += 4 * L) {
+                a0 = a0.add(load(x, i));
+                a1 = a1.add(load(x, i + L));
+                a2 = a2.add(load(x, i + 2 * L));
+                a3 = a3.add(load(x, i + 3 * L));
+            }
+            for (; i < end; i += L) a0 = a0.add(load(x, i));
+            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+        }
+        return total + TAIL.sum(x, ve, to);
+    }
+
+    @Override
+    public double sumSquaredDeviation(MemorySegment x, float c, long from, long to) {
+        long ve = vEnd(from, to);
+        float[] lanes = new float[L];
+        FloatVector vc = FloatVector.broadcast(S, c);
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+            long i = blk;
+            for (; i <= end - 4 * L; i += 4 * L) {
+                FloatVector d0 = load(x, i).sub(vc), d1 = load(x, i + L).sub(vc);
+                FloatVector d2 = load(x, i + 2 * L).sub(vc), d3 = load(x, i + 3 * L).sub(vc);
+                a0 = d0.fma(d0, a0);
+                a1 = d1.fma(d1, a1);
+                a2 = d2.fma(d2, a2);
+                a3 = d3.fma(d3, a3);
+            }
+            for (; i < end; i += L) {
+                FloatVector d0 = load(x, i).sub(vc);
+                a0 = d0.fma(d0, a0);
+            }
+            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+        }
+        return total + TAIL.sumSquaredDeviation(x, c, ve, to);
+    }
+
+    @Override
+    public double dotDeviation(MemorySegment y, MemorySegment x, float c, long from, long to) {
+        long ve = vEnd(from, to);
+        float[] lanes = new float[L];
+        FloatVector vc = FloatVector.broadcast(S, c);
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
+            long end = blockEnd(blk, ve);
+            FloatVector a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+            long i = blk;
+            for (; i <= end - 4 * L; i += 4 * L) {
+                a0 = load(x, i).sub(vc).fma(load(y, i), a0);
+                a1 = load(x, i + L).sub(vc).fma(load(y, i + L), a1);
+                a2 = load(x, i + 2 * L).sub(vc).fma(load(y, i + 2 * L), a2);
+                a3 = load(x, i + 3 * L).sub(vc).fma(load(y, i + 3 * L), a3);
+            }
+            for (; i < end; i += L) a0 = load(x, i).sub(vc).fma(load(y, i), a0);
+            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+        }
+        return total + TAIL.dotDeviation(y, x, c, ve, to);
+    }
+
+    @Override
+    public void affine(MemorySegment x, MemorySegment y, float a, float b, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b);
+        for (long i = from; i < ve; i += L) store(load(x, i).fma(va, vb), y, i);
+        TAIL.affine(x, y, a, b, ve, to);
+    }
+
+    @Override
+    public void affine2(MemorySegment dy, MemorySegment x, MemorySegment dx, float a, float b, float c, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b), vc = FloatVector.broadcast(S, c);
+        for (long i = from; i < ve; i += L) store(load(dy, i).fma(va, load(x, i).fma(vb, vc)), dx, i);
+        TAIL.affine2(dy, x, dx, a, b, c, ve, to);
+    }
+
     @Override
     public void relu(MemorySegment x, MemorySegment y, long from, long to) {
         long ve = vEnd(from, to);

@@ -113,6 +113,35 @@ class KernelParityTest {
     }
 
     @Test
+    void normalisationReductions() {
+        forAllRanges("normalisation sums", (a, rnd, from, to, ctx) -> {
+            // x away from 0, as a channel before normalisation: sum(x - c) must not cancel to nothing.
+            MemorySegment x = buf(a, rnd, to, 0.5f, 3f), y = buf(a, rnd, to, -1, 1);
+            double absX = 0, absYD = 0;
+            float c = 1.7f;
+            for (long i = from; i < to; i++) {
+                absX += Math.abs(at(x, i));
+                absYD += Math.abs((double) at(y, i) * (at(x, i) - c));
+            }
+            assertSum(ctx + " sum", ref.sum(x, from, to), vec.sum(x, from, to), absX, REL);
+            double sq = ref.sumSquaredDeviation(x, c, from, to);
+            assertSum(ctx + " sumSquaredDeviation", sq, vec.sumSquaredDeviation(x, c, from, to), sq, REL);
+            assertSum(ctx + " dotDeviation", ref.dotDeviation(y, x, c, from, to), vec.dotDeviation(y, x, c, from, to),
+                    absYD, REL);
+        });
+    }
+
+    @Test
+    void affineMaps() {
+        forAllRanges("affine", (a, rnd, from, to, ctx) -> {
+            MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};
+            run(a, ctx + " affine", from, to, in, 0, (k, b, acc) -> k.affine(b[0], b[1], 1.3f, -0.4f, from, to));
+            run(a, ctx + " affine in place", from, to, in, 0, (k, b, acc) -> k.affine(b[0], b[0], -0.7f, 0.2f, from, to));
+            run(a, ctx + " affine2", from, to, in, 0, (k, b, acc) -> k.affine2(b[0], b[1], b[2], 1.3f, -0.45f, 0.3f, from, to));
+        });
+    }
+
+    @Test
     void reluForwardAndBackward() {
         forAllRanges("relu", (a, rnd, from, to, ctx) -> {
             MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};

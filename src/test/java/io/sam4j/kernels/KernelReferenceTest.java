@@ -76,6 +76,26 @@ class KernelReferenceTest {
 
     @ParameterizedTest
     @MethodSource("kernels")
+    void normalisation(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = tiled(a, 1, 2, 4.5f), dy = tiled(a, G), y = tiled(a, 0, 0, 0);
+            assertTotal("sum", 7.5, k.sum(x, 0, n()));
+            assertEquals(6.5, k.sum(x, 1, 3), 0, "sum sub-range");
+            assertEquals(0, k.sum(x, 4, 4), 0, "empty range");
+            // deviations from 2.5: {-1.5, -0.5, 2}
+            assertTotal("sum (x - 2.5)^2", 2.25 + 0.25 + 4, k.sumSquaredDeviation(x, 2.5f, 0, n()));
+            assertTotal("sum dy (x - 2.5)", 0.5 * -1.5 + -1.25 * -0.5 + 2 * 2, k.dotDeviation(dy, x, 2.5f, 0, n()));
+            k.affine(x, y, 2, -1, 0, n());
+            assertPattern("affine", y, 1, 3, 8);
+            k.affine2(dy, x, y, 2, -0.5f, 0.25f, 0, n());
+            assertPattern("affine2", y, 1 - 0.5 + 0.25, -2.5 - 1 + 0.25, 4 - 2.25 + 0.25);
+            k.affine(x, x, -1, 0.5f, 0, n());
+            assertPattern("affine in place", x, -0.5, -1.5, -4);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
     void directionStats(Kernels k) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W);
