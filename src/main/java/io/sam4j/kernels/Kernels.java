@@ -55,6 +55,16 @@ public interface Kernels {
     /** dx[i] = a*dy[i] + b*x[i] + c. */
     void affine2(MemorySegment dy, MemorySegment x, MemorySegment dx, float a, float b, float c, long from, long to);
 
+    // ---- pooling (one plane per call; offsets in floats) -------------------------------------
+
+    /**
+     * Max pooling with 2x2 windows at stride 2 (floor mode) of one h x w plane at x[in..]: writes the
+     * (h/2) x (w/2) maxima to y[out..] and, as int32, each maximum's index within the plane to
+     * argmax[out..]. Each window is read in row-major order, a value replacing the maximum so far when
+     * it is greater or NaN: ties keep the first maximum, NaN wins (PyTorch's rule).
+     */
+    void maxPool2x2(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out);
+
     // ---- activations (x, y, dy, dx share one index range) -------------------------------------
 
     /** y[i] = max(x[i], 0). */

@@ -3,7 +3,9 @@ package io.sam4j.kernels;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -226,6 +228,67 @@ final class VectorKernels implements Kernels {
         FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b), vc = FloatVector.broadcast(S, c);
         for (long i = from; i < ve; i += L) store(load(dy, i).fma(va, load(x, i).fma(vb, vc)), dx, i);
         TAIL.affine2(dy, x, dx, a, b, c, ve, to);
+    }
+
+    // ---- pooling ----------------------------------------------------------------------------
+
+    /** Lane i takes lane 2i (EVEN) or 2i+1 (ODD) mod L: with a blend on HIGH, the halves of two vectors. */
+    private static final VectorShuffle<Float> EVEN = VectorShuffle.fromOp(S, i -> (2 * i) % L);
+    private static final VectorShuffle<Float> ODD = VectorShuffle.fromOp(S, i -> (2 * i + 1) % L);
+    private static final VectorMask<Float> HIGH = VectorMask.fromLong(S, -1L << (L / 2));
+    private static final FloatVector TWICE_IOTA = FloatVector.zero(S).addIndex(2);
+
+    @Override
+    public void maxPool2x2(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
+        int outH = h / 2, outW = w / 2;
+        if ((long) h * w > 1 << 24) { // indices travel as float lanes, exact below 2^24
+            TAIL.maxPool2x2(x, in, h, w, y, argmax, out);
+            return;
+        }
+        if (outW >= L) {
+            for (int oh = 0; oh < outH; oh++) {
+                int row = 2 * oh * w;
+                long o = out + (long) oh * outW;
+                for (int j = 0; j < outW; j += L) {
+                    // The last vector ends at outW, overlapping the one before: those outputs are rewritten equal.
+                    int j0 = Math.min(j, outW - L);
+                    maxPool2x2Vector(x, in + row + 2 * j0, w, row + 2 * j0, y, argmax, o + j0);
+                }
+            }
+            return;
+        }
+        // Rows narrower than a vector: each vector also writes the start of the rows after it, which are
+        // rewritten next, in order. Rows whose vector would write past the plane's outputs, or read past
+        // its input, are left to the scalar loop.
+        int fit = Math.min(Math.floorDiv(outH * outW - L, outW), Math.floorDiv(h * w - w - 2 * L, 2 * w));
+        int vRows = Math.max(0, Math.min(outH, fit + 1));
+        for (int oh = 0; oh < vRows; oh++) {
+            maxPool2x2Vector(x, in + 2L * oh * w, w, 2 * oh * w, y, argmax, out + (long) oh * outW);
+        }
+        ScalarKernels.maxPool2x2Rows(x, in, w, y, argmax, out, vRows, outH);
+    }
+
+    /** L windows whose first top-left is x[t], plane index idx; the windows of a row pair are deinterleaved. */
+    private static void maxPool2x2Vector(MemorySegment x, long t, int w, int idx, MemorySegment y,
+                                         MemorySegment argmax, long o) {
+        FloatVector t0 = load(x, t), t1 = load(x, t + L), b0 = load(x, t + w), b1 = load(x, t + w + L);
+        FloatVector a = t0.rearrange(EVEN).blend(t1.rearrange(EVEN), HIGH);
+        FloatVector b = t0.rearrange(ODD).blend(t1.rearrange(ODD), HIGH);
+        FloatVector c = b0.rearrange(EVEN).blend(b1.rearrange(EVEN), HIGH);
+        FloatVector d = b0.rearrange(ODD).blend(b1.rearrange(ODD), HIGH);
+        FloatVector ia = TWICE_IOTA.add(idx);
+        FloatVector max = a, best = ia;
+        VectorMask<Float> m = b.compare(VectorOperators.GT, max).or(b.compare(VectorOperators.NE, b));
+        max = max.blend(b, m);
+        best = best.blend(ia.add(1), m);
+        m = c.compare(VectorOperators.GT, max).or(c.compare(VectorOperators.NE, c));
+        max = max.blend(c, m);
+        best = best.blend(ia.add(w), m);
+        m = d.compare(VectorOperators.GT, max).or(d.compare(VectorOperators.NE, d));
+        max = max.blend(d, m);
+        best = best.blend(ia.add(w + 1), m);
+        store(max, y, o);
+        best.convert(VectorOperators.F2I, 0).reinterpretAsInts().intoMemorySegment(argmax, o << 2, NATIVE);
     }
 
     @Override

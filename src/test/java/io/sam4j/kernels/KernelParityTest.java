@@ -141,6 +141,45 @@ class KernelParityTest {
         });
     }
 
+    /**
+     * Shapes with odd h or w (floor), rows narrower than a vector (vectors spanning rows, scalar last
+     * rows), exactly one vector, and an overlapping last vector; values from a small set, so that ties, -0.0 and NaN are common.
+     */
+    @Test
+    void maxPool2x2() {
+        int[][] shapes = {{2, 2}, {3, 5}, {12, 6}, {10, 8}, {9, 15}, {4, 14}, {14, 14}, {6, 16}, {5, 28}, {28, 28}, {7, 33},
+                {2, 34}, {9, 64}, {4, 70}};
+        float[] values = {-1f, -0f, 0f, 1f, 2f, Float.NaN};
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int[] shape : shapes) {
+            int h = shape[0], w = shape[1], outLen = (h / 2) * (w / 2);
+            for (long in : FROMS) {
+                for (boolean discrete : new boolean[] {true, false}) {
+                    String ctx = "maxPool2x2 " + h + "x" + w + " in=" + in + " discrete=" + discrete;
+                    try (Arena a = Arena.ofConfined()) {
+                        MemorySegment x = buf(a, rnd, in + (long) h * w, -1, 1);
+                        if (discrete) {
+                            for (long i = in; i < in + (long) h * w; i++) {
+                                x.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i,
+                                        values[rnd.nextInt(rnd.nextInt(8) == 0 ? values.length : values.length - 1)]);
+                            }
+                        }
+                        long out = in + 2; // a different offset from the input's
+                        MemorySegment y = buf(a, rnd, out + outLen, -1, 1), idx = buf(a, rnd, out + outLen, -1, 1);
+                        MemorySegment ry = copyOf(a, y), rIdx = copyOf(a, idx), vy = copyOf(a, y), vIdx = copyOf(a, idx);
+                        ref.maxPool2x2(x, in, h, w, ry, rIdx, out);
+                        vec.maxPool2x2(x, in, h, w, vy, vIdx, out);
+                        assertSame(ctx + " y", ry, vy);
+                        assertSame(ctx + " argmax", rIdx, vIdx);
+                        assertSame(ctx + " y before out", y.asSlice(0, 4 * out), vy.asSlice(0, 4 * out));
+                        assertSame(ctx + " y after", y.asSlice(4 * (out + outLen)), vy.asSlice(4 * (out + outLen)));
+                        assertSame(ctx + " argmax after", idx.asSlice(4 * (out + outLen)), vIdx.asSlice(4 * (out + outLen)));
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void reluForwardAndBackward() {
         forAllRanges("relu", (a, rnd, from, to, ctx) -> {

@@ -94,6 +94,45 @@ class KernelReferenceTest {
         }
     }
 
+    /**
+     * A 3 x 22 plane (the third row is past the floor, 11 windows: a vector plus an overlapping one),
+     * windows cycling through five kinds, each {a, b, c, d} = {top left, top right, bottom left,
+     * bottom right} with its expected maximum and position (0..3).
+     */
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void maxPool2x2(Kernels k) {
+        float nan = Float.NaN;
+        float[][] windows = {
+                {1, 3, 3, 2}, // tie: the first 3 (b)
+                {-0f, 0f, 0f, -1}, // -0.0 == 0.0: the first, a, keeps its sign
+                {5, nan, 7, nan}, // NaN wins, the last NaN (d)
+                {-2, -3, -1, -4}, // c
+                {nan, 9, 1, 2}}; // nothing replaces a NaN (a)
+        float[] maxima = {3, -0f, nan, -1, nan};
+        int[] position = {1, 0, 3, 2, 0};
+        int h = 3, w = 22, outW = 11;
+        float[] plane = new float[h * w];
+        java.util.Arrays.fill(plane, 100); // the floor drops the third row
+        for (int j = 0; j < outW; j++) {
+            float[] win = windows[j % windows.length];
+            plane[2 * j] = win[0];
+            plane[2 * j + 1] = win[1];
+            plane[w + 2 * j] = win[2];
+            plane[w + 2 * j + 1] = win[3];
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = KernelTestSupport.of(a, plane), y = tiled(a, 0, 0, 0), argmax = tiled(a, 0, 0, 0);
+            k.maxPool2x2(x, 0, h, w, y, argmax, 0);
+            for (int j = 0; j < outW; j++) {
+                int kind = j % windows.length, p = position[kind];
+                assertEquals(Float.floatToRawIntBits(maxima[kind]), Float.floatToRawIntBits(at(y, j)), "y[" + j + "]");
+                assertEquals(2 * j + (p & 1) + (p >> 1) * w, argmax.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, j),
+                        "argmax[" + j + "]");
+            }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("kernels")
     void directionStats(Kernels k) {

@@ -59,6 +59,13 @@ public final class LayerBench {
                             pool.forward(x, N, Mode.TRAIN);
                             pool.backward(dyPool, N, true);
                         });
+                        // conv2's pool in the cnn model: rows narrower than a vector.
+                        MaxPool2d pool2 = new MaxPool2d(2, 2);
+                        pool2.declare(new int[] {2 * C, H / 2, W / 2}, "", ParameterStore.builder(), ctx);
+                        bench(t + "maxpool 64x14x14 fwd+bwd", reps, () -> {
+                            pool2.forward(x, N, Mode.TRAIN);
+                            pool2.backward(dyPool, N, true);
+                        });
                         bench(t + "gap forward+backward", reps, () -> {
                             gap.forward(x, N, Mode.TRAIN);
                             gap.backward(dyGap, N, true);
