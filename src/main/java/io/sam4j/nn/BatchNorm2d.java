@@ -109,14 +109,21 @@ public final class BatchNorm2d implements Layer {
         Kernels k = ctx.kernels();
         double m, inv;
         if (lastUsedBatchStats) {
+            // Per plane, the mean and then the squared deviations from it (a second read that hits L1;
+            // E[x^2] - E[x]^2 would cancel); planes are merged in image order as Chan et al.'s
+            // pairwise update: one read of the channel from memory for its statistics.
             long count = (long) n * plane;
-            double sum = 0;
-            for (int i = 0; i < n; i++) sum += k.sum(x, offset(i, ch), offset(i, ch) + plane);
-            m = sum / count;
-            // Two passes (deviations from the mean) rather than E[x^2] - E[x]^2, which cancels.
-            float meanF = (float) m;
+            m = 0;
             double sq = 0;
-            for (int i = 0; i < n; i++) sq += k.sumSquaredDeviation(x, meanF, offset(i, ch), offset(i, ch) + plane);
+            for (int i = 0; i < n; i++) {
+                long from = offset(i, ch), to = from + plane;
+                double pm = k.sum(x, from, to) / plane;
+                double psq = k.sumSquaredDeviation(x, (float) pm, from, to);
+                long before = (long) i * plane;
+                double delta = pm - m;
+                m += delta * plane / (before + plane);
+                sq += psq + delta * delta * before * plane / (before + plane);
+            }
             double biasedVar = sq / count;
             inv = 1.0 / Math.sqrt(biasedVar + EPS);
             if (mode == Mode.TRAIN) {
