@@ -39,6 +39,32 @@ public interface Kernels {
     /** x[i] = v. */
     void fill(float v, MemorySegment x, long from, long to);
 
+    // ---- normalisation (BatchNorm's per-channel statistics and affine maps) --------------------
+    /** Sum of x[i]. */
+    double sum(MemorySegment x, long from, long to);
+
+    /** Sum of (x[i] - c)^2, the difference taken in float (c is a mean: no cancellation in the sum). */
+    double sumSquaredDeviation(MemorySegment x, float c, long from, long to);
+
+    /** Sum of y[i] * (x[i] - c), the difference taken in float. */
+    double dotDeviation(MemorySegment y, MemorySegment x, float c, long from, long to);
+
+    /** y[i] = a*x[i] + b (y may be x). */
+    void affine(MemorySegment x, MemorySegment y, float a, float b, long from, long to);
+
+    /** dx[i] = a*dy[i] + b*x[i] + c. */
+    void affine2(MemorySegment dy, MemorySegment x, MemorySegment dx, float a, float b, float c, long from, long to);
+
+    // ---- pooling (one plane per call; offsets in floats) -------------------------------------
+
+    /**
+     * Max pooling with 2x2 windows at stride 2 (floor mode) of one h x w plane at x[in..]: writes the
+     * (h/2) x (w/2) maxima to y[out..] and, as int32, each maximum's index within the plane to
+     * argmax[out..]. Each window is read in row-major order, a value replacing the maximum so far when
+     * it is greater or NaN: ties keep the first maximum, NaN wins (PyTorch's rule).
+     */
+    void maxPool2x2(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out);
+
     // ---- activations (x, y, dy, dx share one index range) -------------------------------------
 
     /** y[i] = max(x[i], 0). */

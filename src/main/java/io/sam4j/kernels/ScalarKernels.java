@@ -1,6 +1,7 @@
 package io.sam4j.kernels;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.MemorySegment;
 
@@ -60,6 +61,75 @@ public final class ScalarKernels implements Kernels {
     @Override
     public void fill(float v, MemorySegment x, long from, long to) {
         for (long i = from; i < to; i++) set(x, i, v);
+    }
+
+    @Override
+    public double sum(MemorySegment x, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) s += get(x, i);
+        return s;
+    }
+
+    @Override
+    public double sumSquaredDeviation(MemorySegment x, float c, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) {
+            float d = get(x, i) - c;
+            s += (double) d * d;
+        }
+        return s;
+    }
+
+    @Override
+    public double dotDeviation(MemorySegment y, MemorySegment x, float c, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) s += (double) get(y, i) * (get(x, i) - c);
+        return s;
+    }
+
+    @Override
+    public void affine(MemorySegment x, MemorySegment y, float a, float b, long from, long to) {
+        for (long i = from; i < to; i++) set(y, i, a * get(x, i) + b);
+    }
+
+    @Override
+    public void affine2(MemorySegment dy, MemorySegment x, MemorySegment dx, float a, float b, float c, long from, long to) {
+        for (long i = from; i < to; i++) set(dx, i, a * get(dy, i) + b * get(x, i) + c);
+    }
+
+    @Override
+    public void maxPool2x2(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
+        maxPool2x2Rows(x, in, w, y, argmax, out, 0, h / 2);
+    }
+
+    /** Output rows [fromRow, toRow) of {@link #maxPool2x2}. */
+    static void maxPool2x2Rows(MemorySegment x, long in, int w, MemorySegment y, MemorySegment argmax, long out,
+                               int fromRow, int toRow) {
+        int outW = w / 2;
+        for (int oh = fromRow; oh < toRow; oh++) {
+            long o = out + (long) oh * outW;
+            for (int ow = 0; ow < outW; ow++) {
+                int best = 2 * oh * w + 2 * ow; // top left: a, b on this row, c, d on the next
+                long t = in + best;
+                float max = get(x, t);
+                float b = get(x, t + 1), c = get(x, t + w), d = get(x, t + w + 1);
+                int k = 0;
+                if (b > max || b != b) {
+                    max = b;
+                    k = 1;
+                }
+                if (c > max || c != c) {
+                    max = c;
+                    k = w;
+                }
+                if (d > max || d != d) {
+                    max = d;
+                    k = w + 1;
+                }
+                set(y, o + ow, max);
+                argmax.setAtIndex(JAVA_INT, o + ow, best + k);
+            }
+        }
     }
 
     @Override

@@ -2,6 +2,7 @@ package io.sam4j.nn;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
+import io.sam4j.kernels.Kernels;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -16,7 +17,8 @@ import java.util.function.IntConsumer;
  * <p>{@link Mode#TRAIN} normalises with the batch mean and biased variance and moves the running
  * statistics towards the batch mean and UNBIASED variance; {@link Mode#TRAIN_FROZEN_STATS} normalises
  * the same way but leaves every buffer untouched; {@link Mode#EVAL} normalises with the running
- * statistics, so its backward is the per-channel affine map only. Per-channel sums are in double.
+ * statistics, so its backward is the per-channel affine map only. Each pass over a channel is a
+ * {@link Kernels} call per plane; per-channel sums add those plane sums in double.
  */
 public final class BatchNorm2d implements Layer {
     static final double EPS = 1e-5;
@@ -99,23 +101,28 @@ public final class BatchNorm2d implements Layer {
         return y;
     }
 
+    /**
+     * One channel: its n planes are [offset(i, ch), + plane). A channel is one work item, and its plane
+     * sums are added in image order, so the statistics do not depend on the thread count.
+     */
     private void forwardChannel(int ch) {
+        Kernels k = ctx.kernels();
         double m, inv;
         if (lastUsedBatchStats) {
+            // Per plane, the mean and then the squared deviations from it (a second read that hits L1;
+            // E[x^2] - E[x]^2 would cancel); planes are merged in image order as Chan et al.'s
+            // pairwise update: one read of the channel from memory for its statistics.
             long count = (long) n * plane;
-            double sum = 0;
-            for (int i = 0; i < n; i++) {
-                long base = offset(i, ch);
-                for (int p = 0; p < plane; p++) sum += x.getAtIndex(JAVA_FLOAT, base + p);
-            }
-            m = sum / count;
+            m = 0;
             double sq = 0;
             for (int i = 0; i < n; i++) {
-                long base = offset(i, ch);
-                for (int p = 0; p < plane; p++) {
-                    double d = x.getAtIndex(JAVA_FLOAT, base + p) - m;
-                    sq += d * d;
-                }
+                long from = offset(i, ch), to = from + plane;
+                double pm = k.sum(x, from, to) / plane;
+                double psq = k.sumSquaredDeviation(x, (float) pm, from, to);
+                long before = (long) i * plane;
+                double delta = pm - m;
+                m += delta * plane / (before + plane);
+                sq += psq + delta * delta * before * plane / (before + plane);
             }
             double biasedVar = sq / count;
             inv = 1.0 / Math.sqrt(biasedVar + EPS);
@@ -132,13 +139,11 @@ public final class BatchNorm2d implements Layer {
         }
         mean[ch] = m;
         invStd[ch] = inv;
-        // y = gamma * (x - mean) * invStd + beta = x * scale + shift
-        float scale = (float) (gamma.getAtIndex(JAVA_FLOAT, ch) * inv);
-        float shift = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m * gamma.getAtIndex(JAVA_FLOAT, ch) * inv);
-        for (int i = 0; i < n; i++) {
-            long base = offset(i, ch);
-            for (int p = 0; p < plane; p++) y.setAtIndex(JAVA_FLOAT, base + p, x.getAtIndex(JAVA_FLOAT, base + p) * scale + shift);
-        }
+        // y = gamma * (x - mean) * invStd + beta = scale * x + shift
+        double g = gamma.getAtIndex(JAVA_FLOAT, ch);
+        float scale = (float) (g * inv);
+        float shift = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m * g * inv);
+        for (int i = 0; i < n; i++) k.affine(x, y, scale, shift, offset(i, ch), offset(i, ch) + plane);
     }
 
     @Override
@@ -152,36 +157,35 @@ public final class BatchNorm2d implements Layer {
     }
 
     /**
-     * dbeta = sum dy, dgamma = sum dy*xhat. With batch statistics the mean and variance depend on x:
-     * dx = gamma*invStd * (dy - dbeta/M - xhat*dgamma/M); with running statistics dx = gamma*invStd*dy.
+     * dbeta = sum dy, dgamma = sum dy*xhat = invStd * sum dy*(x - mean). With batch statistics the
+     * mean and variance depend on x: dx = gamma*invStd * (dy - dbeta/M - xhat*dgamma/M), which is
+     * a*dy + b*x + c per channel, one pass; with running statistics dx = gamma*invStd*dy.
      */
     private void backwardChannel(int ch) {
+        Kernels k = ctx.kernels();
         double m = mean[ch], inv = invStd[ch];
-        double sumDy = 0, sumDyXhat = 0;
+        float meanF = (float) m;
+        double sumDy = 0, sumDyDev = 0;
+        // Plane by plane, so that the second read of dy comes from L1.
         for (int i = 0; i < n; i++) {
-            long base = offset(i, ch);
-            for (int p = 0; p < plane; p++) {
-                double g = dy.getAtIndex(JAVA_FLOAT, base + p);
-                sumDy += g;
-                sumDyXhat += g * (x.getAtIndex(JAVA_FLOAT, base + p) - m) * inv;
-            }
+            long from = offset(i, ch), to = from + plane;
+            sumDy += k.sum(dy, from, to);
+            sumDyDev += k.dotDeviation(dy, x, meanF, from, to);
         }
+        double sumDyXhat = sumDyDev * inv;
         dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sumDy);
         dGamma.setAtIndex(JAVA_FLOAT, ch, (float) sumDyXhat);
         if (!needInputGrad) return;
-        long count = (long) n * plane;
-        // Running statistics do not depend on x: the two batch terms vanish.
-        float meanDy = lastUsedBatchStats ? (float) (sumDy / count) : 0f;
-        float meanDyXhat = lastUsedBatchStats ? (float) (sumDyXhat / count) : 0f;
-        float scale = (float) (gamma.getAtIndex(JAVA_FLOAT, ch) * inv);
-        float meanF = (float) m, invF = (float) inv;
-        for (int i = 0; i < n; i++) {
-            long base = offset(i, ch);
-            for (int p = 0; p < plane; p++) {
-                float xhat = (x.getAtIndex(JAVA_FLOAT, base + p) - meanF) * invF;
-                dx.setAtIndex(JAVA_FLOAT, base + p, scale * (dy.getAtIndex(JAVA_FLOAT, base + p) - meanDy - xhat * meanDyXhat));
-            }
+        double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
+        if (!lastUsedBatchStats) {
+            for (int i = 0; i < n; i++) k.affine(dy, dx, (float) a, 0f, offset(i, ch), offset(i, ch) + plane);
+            return;
         }
+        long count = (long) n * plane;
+        // a*(dy - sumDy/M - (x - mean)*inv*dgamma/M) = a*dy + b*x + c
+        double b = -a * inv * sumDyXhat / count;
+        double c = -a * sumDy / count - b * m;
+        for (int i = 0; i < n; i++) k.affine2(dy, x, dx, (float) a, (float) b, (float) c, offset(i, ch), offset(i, ch) + plane);
     }
 
     private long offset(int image, int ch) {

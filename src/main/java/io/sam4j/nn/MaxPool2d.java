@@ -5,20 +5,20 @@ import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
-import java.util.function.IntConsumer;
 
 /**
  * Max pooling without padding (PyTorch's MaxPool2d(kernel, stride), floor mode). The forward keeps
  * the argmax of each window (index within its input plane) for the backward. Ties go to the first
- * maximum in row-major window order and NaN wins, as in PyTorch.
+ * maximum in row-major window order and NaN wins, as in PyTorch. 2x2 windows at stride 2 (the
+ * CNNs' pools) run as {@link io.sam4j.kernels.Kernels#maxPool2x2}; other shapes run the plain loop here.
  */
 public final class MaxPool2d implements Layer {
     private final int kernel, stride;
     private Context ctx;
     private int channels, h, w, outH, outW;
     private MemorySegment x, y, argmax, dy, dx;
-    private final IntConsumer forwardPlane = this::forwardPlane;
-    private final IntConsumer backwardPlane = this::backwardPlane;
+    private final PlaneBlocks forwardPlanes = new PlaneBlocks(this::forwardPlane);
+    private final PlaneBlocks backwardPlanes = new PlaneBlocks(this::backwardPlane);
 
     /** Stride equal to the kernel, PyTorch's default. */
     public MaxPool2d(int kernel) {
@@ -50,12 +50,21 @@ public final class MaxPool2d implements Layer {
         this.x = x;
         long outLen = (long) n * channels * outH * outW;
         y = ctx.ensure(y, outLen);
-        argmax = ctx.ensure(argmax, outLen); // int32 indices: one float slot each
-        ctx.parallel().forEach(n * channels, forwardPlane);
+        argmax = ctx.ensure(argmax, outLen); // int32 indices: one float slot each, kept across steps
+        forwardPlanes.run(ctx.parallel(), n * channels, (long) h * w);
         return y;
     }
 
     private void forwardPlane(int plane) {
+        if (kernel == 2 && stride == 2) {
+            ctx.kernels().maxPool2x2(x, (long) plane * h * w, h, w, y, argmax, (long) plane * outH * outW);
+        } else {
+            forwardPlaneGeneral(plane);
+        }
+    }
+
+    private void forwardPlaneGeneral(int plane) {
+        MemorySegment x = this.x, y = this.y, argmax = this.argmax;
         long in = (long) plane * h * w, out = (long) plane * outH * outW;
         for (int oh = 0; oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
@@ -83,14 +92,18 @@ public final class MaxPool2d implements Layer {
         if (!needInputGrad) return null;
         this.dy = dy;
         dx = ctx.ensure(dx, (long) n * channels * h * w);
-        ctx.parallel().forEach(n * channels, backwardPlane);
+        backwardPlanes.run(ctx.parallel(), n * channels, (long) h * w);
         return dx;
     }
 
-    /** dx is zero except at each window's argmax; overlapping windows (stride < kernel) add up. */
+    /**
+     * dx is zero except at each window's argmax; overlapping windows (stride < kernel) add up. The
+     * plane is small, so the scatter after the fill hits L1.
+     */
     private void backwardPlane(int plane) {
+        MemorySegment dx = this.dx, dy = this.dy, argmax = this.argmax;
         long in = (long) plane * h * w, out = (long) plane * outH * outW;
-        for (int i = 0; i < h * w; i++) dx.setAtIndex(JAVA_FLOAT, in + i, 0f);
+        ctx.kernels().fill(0f, dx, in, in + (long) h * w);
         for (int o = 0; o < outH * outW; o++) {
             long target = in + argmax.getAtIndex(JAVA_INT, out + o);
             dx.setAtIndex(JAVA_FLOAT, target, dx.getAtIndex(JAVA_FLOAT, target) + dy.getAtIndex(JAVA_FLOAT, out + o));

@@ -113,6 +113,74 @@ class KernelParityTest {
     }
 
     @Test
+    void normalisationReductions() {
+        forAllRanges("normalisation sums", (a, rnd, from, to, ctx) -> {
+            // x away from 0, as a channel before normalisation: sum(x - c) must not cancel to nothing.
+            MemorySegment x = buf(a, rnd, to, 0.5f, 3f), y = buf(a, rnd, to, -1, 1);
+            double absX = 0, absYD = 0;
+            float c = 1.7f;
+            for (long i = from; i < to; i++) {
+                absX += Math.abs(at(x, i));
+                absYD += Math.abs((double) at(y, i) * (at(x, i) - c));
+            }
+            assertSum(ctx + " sum", ref.sum(x, from, to), vec.sum(x, from, to), absX, REL);
+            double sq = ref.sumSquaredDeviation(x, c, from, to);
+            assertSum(ctx + " sumSquaredDeviation", sq, vec.sumSquaredDeviation(x, c, from, to), sq, REL);
+            assertSum(ctx + " dotDeviation", ref.dotDeviation(y, x, c, from, to), vec.dotDeviation(y, x, c, from, to),
+                    absYD, REL);
+        });
+    }
+
+    @Test
+    void affineMaps() {
+        forAllRanges("affine", (a, rnd, from, to, ctx) -> {
+            MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};
+            run(a, ctx + " affine", from, to, in, 0, (k, b, acc) -> k.affine(b[0], b[1], 1.3f, -0.4f, from, to));
+            run(a, ctx + " affine in place", from, to, in, 0, (k, b, acc) -> k.affine(b[0], b[0], -0.7f, 0.2f, from, to));
+            run(a, ctx + " affine2", from, to, in, 0, (k, b, acc) -> k.affine2(b[0], b[1], b[2], 1.3f, -0.45f, 0.3f, from, to));
+        });
+    }
+
+    /**
+     * Shapes with odd h or w (floor), rows narrower than a vector (vectors spanning rows, scalar last
+     * rows), exactly one vector, and an overlapping last vector; values from a small set, so that ties, -0.0 and NaN are common.
+     */
+    @Test
+    void maxPool2x2() {
+        int[][] shapes = {{2, 2}, {3, 5}, {12, 6}, {10, 8}, {9, 15}, {4, 14}, {14, 14}, {6, 16}, {5, 28}, {28, 28}, {7, 33},
+                {2, 34}, {9, 64}, {4, 70}};
+        float[] values = {-1f, -0f, 0f, 1f, 2f, Float.NaN};
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int[] shape : shapes) {
+            int h = shape[0], w = shape[1], outLen = (h / 2) * (w / 2);
+            for (long in : FROMS) {
+                for (boolean discrete : new boolean[] {true, false}) {
+                    String ctx = "maxPool2x2 " + h + "x" + w + " in=" + in + " discrete=" + discrete;
+                    try (Arena a = Arena.ofConfined()) {
+                        MemorySegment x = buf(a, rnd, in + (long) h * w, -1, 1);
+                        if (discrete) {
+                            for (long i = in; i < in + (long) h * w; i++) {
+                                x.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i,
+                                        values[rnd.nextInt(rnd.nextInt(8) == 0 ? values.length : values.length - 1)]);
+                            }
+                        }
+                        long out = in + 2; // a different offset from the input's
+                        MemorySegment y = buf(a, rnd, out + outLen, -1, 1), idx = buf(a, rnd, out + outLen, -1, 1);
+                        MemorySegment ry = copyOf(a, y), rIdx = copyOf(a, idx), vy = copyOf(a, y), vIdx = copyOf(a, idx);
+                        ref.maxPool2x2(x, in, h, w, ry, rIdx, out);
+                        vec.maxPool2x2(x, in, h, w, vy, vIdx, out);
+                        assertSame(ctx + " y", ry, vy);
+                        assertSame(ctx + " argmax", rIdx, vIdx);
+                        assertSame(ctx + " y before out", y.asSlice(0, 4 * out), vy.asSlice(0, 4 * out));
+                        assertSame(ctx + " y after", y.asSlice(4 * (out + outLen)), vy.asSlice(4 * (out + outLen)));
+                        assertSame(ctx + " argmax after", idx.asSlice(4 * (out + outLen)), vIdx.asSlice(4 * (out + outLen)));
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void reluForwardAndBackward() {
         forAllRanges("relu", (a, rnd, from, to, ctx) -> {
             MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};

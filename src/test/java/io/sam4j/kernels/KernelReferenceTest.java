@@ -76,6 +76,65 @@ class KernelReferenceTest {
 
     @ParameterizedTest
     @MethodSource("kernels")
+    void normalisation(Kernels k) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = tiled(a, 1, 2, 4.5f), dy = tiled(a, G), y = tiled(a, 0, 0, 0);
+            assertTotal("sum", 7.5, k.sum(x, 0, n()));
+            assertEquals(6.5, k.sum(x, 1, 3), 0, "sum sub-range");
+            assertEquals(0, k.sum(x, 4, 4), 0, "empty range");
+            // deviations from 2.5: {-1.5, -0.5, 2}
+            assertTotal("sum (x - 2.5)^2", 2.25 + 0.25 + 4, k.sumSquaredDeviation(x, 2.5f, 0, n()));
+            assertTotal("sum dy (x - 2.5)", 0.5 * -1.5 + -1.25 * -0.5 + 2 * 2, k.dotDeviation(dy, x, 2.5f, 0, n()));
+            k.affine(x, y, 2, -1, 0, n());
+            assertPattern("affine", y, 1, 3, 8);
+            k.affine2(dy, x, y, 2, -0.5f, 0.25f, 0, n());
+            assertPattern("affine2", y, 1 - 0.5 + 0.25, -2.5 - 1 + 0.25, 4 - 2.25 + 0.25);
+            k.affine(x, x, -1, 0.5f, 0, n());
+            assertPattern("affine in place", x, -0.5, -1.5, -4);
+        }
+    }
+
+    /**
+     * A 3 x 22 plane (the third row is past the floor, 11 windows: a vector plus an overlapping one),
+     * windows cycling through five kinds, each {a, b, c, d} = {top left, top right, bottom left,
+     * bottom right} with its expected maximum and position (0..3).
+     */
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void maxPool2x2(Kernels k) {
+        float nan = Float.NaN;
+        float[][] windows = {
+                {1, 3, 3, 2}, // tie: the first 3 (b)
+                {-0f, 0f, 0f, -1}, // -0.0 == 0.0: the first, a, keeps its sign
+                {5, nan, 7, nan}, // NaN wins, the last NaN (d)
+                {-2, -3, -1, -4}, // c
+                {nan, 9, 1, 2}}; // nothing replaces a NaN (a)
+        float[] maxima = {3, -0f, nan, -1, nan};
+        int[] position = {1, 0, 3, 2, 0};
+        int h = 3, w = 22, outW = 11;
+        float[] plane = new float[h * w];
+        java.util.Arrays.fill(plane, 100); // the floor drops the third row
+        for (int j = 0; j < outW; j++) {
+            float[] win = windows[j % windows.length];
+            plane[2 * j] = win[0];
+            plane[2 * j + 1] = win[1];
+            plane[w + 2 * j] = win[2];
+            plane[w + 2 * j + 1] = win[3];
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = KernelTestSupport.of(a, plane), y = tiled(a, 0, 0, 0), argmax = tiled(a, 0, 0, 0);
+            k.maxPool2x2(x, 0, h, w, y, argmax, 0);
+            for (int j = 0; j < outW; j++) {
+                int kind = j % windows.length, p = position[kind];
+                assertEquals(Float.floatToRawIntBits(maxima[kind]), Float.floatToRawIntBits(at(y, j)), "y[" + j + "]");
+                assertEquals(2 * j + (p & 1) + (p >> 1) * w, argmax.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, j),
+                        "argmax[" + j + "]");
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("kernels")
     void directionStats(Kernels k) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W);

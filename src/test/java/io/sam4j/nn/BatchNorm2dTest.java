@@ -170,6 +170,31 @@ class BatchNorm2dTest {
         }
     }
 
+    /** Channels are split across the team; every output must be bit-identical whatever its size. */
+    @Test
+    void resultsDoNotDependOnTheThreadCount() {
+        byte[][] one = trainStep(1), three = trainStep(3);
+        for (int i = 0; i < one.length; i++) assertArrayEquals(one[i], three[i], "result " + i);
+    }
+
+    /** y, dx, the gradients and the buffers after one TRAIN forward and backward on x. */
+    private byte[][] trainStep(int threads) {
+        try (Context c = new Context(new Parallel(threads), KernelsProvider.get())) {
+            BatchNorm2d layer = new BatchNorm2d(C);
+            ParameterStore.Builder b = ParameterStore.builder();
+            layer.declare(new int[] {C, H, W}, "bn.", b, c);
+            try (ParameterStore s = b.build()) {
+                layer.bind(s);
+                layer.initialize(s, new SplittableRandom(1));
+                s.params().copyFrom(store.params());
+                s.buffers().copyFrom(store.buffers());
+                byte[] y = toBytes(layer.forward(x, N, Mode.TRAIN).asSlice(0, 4 * LEN));
+                byte[] dx = toBytes(layer.backward(x, N, true).asSlice(0, 4 * LEN)); // any dy will do
+                return new byte[][] {y, dx, toBytes(s.grads()), toBytes(s.buffers())};
+            }
+        }
+    }
+
     private static byte[] toBytes(MemorySegment s) {
         return s.toArray(ValueLayout.JAVA_BYTE);
     }
