@@ -45,12 +45,13 @@ final class VectorKernels implements Kernels {
 
     /**
      * Lane sum in double, in lane order. reduceLanes(ADD) leaves the float order to the implementation
-     * (the interpreter and C2 differ), which would make sums depend on JIT state; this does not.
+     * (the interpreter and C2 differ), which would make sums depend on JIT state; this does not. Lanes
+     * are read one by one (C2 unrolls the loop into extracts): a scratch array for intoArray escapes
+     * and would be allocated per call, which counts when a layer calls a kernel per plane.
      */
-    private static double sum(FloatVector v, float[] lanes) {
-        v.intoArray(lanes, 0);
+    private static double sum(FloatVector v) {
         double s = 0;
-        for (float f : lanes) s += f;
+        for (int i = 0; i < L; i++) s += v.lane(i);
         return s;
     }
 
@@ -69,7 +70,6 @@ final class VectorKernels implements Kernels {
     @Override
     public double sumSquares(MemorySegment x, long from, long to) {
         long ve = vEnd(from, to);
-        float[] lanes = new float[L];
         double total = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -87,7 +87,7 @@ final class VectorKernels implements Kernels {
                 FloatVector x0 = load(x, i);
                 a0 = x0.fma(x0, a0);
             }
-            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+            total += sum(a0.add(a1).add(a2.add(a3)));
         }
         return total + TAIL.sumSquares(x, ve, to);
     }
@@ -95,7 +95,6 @@ final class VectorKernels implements Kernels {
     @Override
     public double dot(MemorySegment x, MemorySegment y, long from, long to) {
         long ve = vEnd(from, to);
-        float[] lanes = new float[L];
         double total = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -108,7 +107,7 @@ final class VectorKernels implements Kernels {
                 a3 = load(x, i + 3 * L).fma(load(y, i + 3 * L), a3);
             }
             for (; i < end; i += L) a0 = load(x, i).fma(load(y, i), a0);
-            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+            total += sum(a0.add(a1).add(a2.add(a3)));
         }
         return total + TAIL.dot(x, y, ve, to);
     }
@@ -147,7 +146,6 @@ final class VectorKernels implements Kernels {
     @Override
     public double sum(MemorySegment x, long from, long to) {
         long ve = vEnd(from, to);
-        float[] lanes = new float[L];
         double total = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -160,7 +158,7 @@ final class VectorKernels implements Kernels {
                 a3 = a3.add(load(x, i + 3 * L));
             }
             for (; i < end; i += L) a0 = a0.add(load(x, i));
-            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+            total += sum(a0.add(a1).add(a2.add(a3)));
         }
         return total + TAIL.sum(x, ve, to);
     }
@@ -168,7 +166,6 @@ final class VectorKernels implements Kernels {
     @Override
     public double sumSquaredDeviation(MemorySegment x, float c, long from, long to) {
         long ve = vEnd(from, to);
-        float[] lanes = new float[L];
         FloatVector vc = FloatVector.broadcast(S, c);
         double total = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
@@ -187,7 +184,7 @@ final class VectorKernels implements Kernels {
                 FloatVector d0 = load(x, i).sub(vc);
                 a0 = d0.fma(d0, a0);
             }
-            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+            total += sum(a0.add(a1).add(a2.add(a3)));
         }
         return total + TAIL.sumSquaredDeviation(x, c, ve, to);
     }
@@ -195,7 +192,6 @@ final class VectorKernels implements Kernels {
     @Override
     public double dotDeviation(MemorySegment y, MemorySegment x, float c, long from, long to) {
         long ve = vEnd(from, to);
-        float[] lanes = new float[L];
         FloatVector vc = FloatVector.broadcast(S, c);
         double total = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
@@ -209,7 +205,7 @@ final class VectorKernels implements Kernels {
                 a3 = load(x, i + 3 * L).sub(vc).fma(load(y, i + 3 * L), a3);
             }
             for (; i < end; i += L) a0 = load(x, i).sub(vc).fma(load(y, i), a0);
-            total += sum(a0.add(a1).add(a2.add(a3)), lanes);
+            total += sum(a0.add(a1).add(a2.add(a3)));
         }
         return total + TAIL.dotDeviation(y, x, c, ve, to);
     }
@@ -335,7 +331,6 @@ final class VectorKernels implements Kernels {
 
     /** Sum (T g)^2 with T = |w| + eta over whole vectors. */
     private static double tgSquares(MemorySegment g, MemorySegment w, long from, long ve, float eta) {
-        float[] lanes = new float[L];
         double total = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -351,14 +346,13 @@ final class VectorKernels implements Kernels {
                 FloatVector t0 = load(w, i).abs().add(eta).mul(load(g, i));
                 a0 = t0.fma(t0, a0);
             }
-            total += sum(a0.add(a1), lanes);
+            total += sum(a0.add(a1));
         }
         return total;
     }
 
     private static void directionFriendly(MemorySegment g, MemorySegment m, long from, long ve, float sigma,
                                           double[] acc) {
-        float[] lanes = new float[L];
         FloatVector vNegSigma = FloatVector.broadcast(S, -sigma);
         double sg = 0, sd = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
@@ -370,8 +364,8 @@ final class VectorKernels implements Kernels {
                 ag = gv.fma(gv, ag);
                 ad = d.fma(d, ad);
             }
-            sg += sum(ag, lanes);
-            sd += sum(ad, lanes);
+            sg += sum(ag);
+            sd += sum(ad);
         }
         acc[0] += sg;
         acc[1] += sd;
@@ -379,7 +373,6 @@ final class VectorKernels implements Kernels {
 
     private static void directionFriendlyAdaptive(MemorySegment g, MemorySegment m, MemorySegment w, long from,
                                                   long ve, float sigma, float eta, double[] acc) {
-        float[] lanes = new float[L];
         FloatVector vNegSigma = FloatVector.broadcast(S, -sigma);
         double sg = 0, sd = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
@@ -393,8 +386,8 @@ final class VectorKernels implements Kernels {
                 ag = tg.fma(tg, ag);
                 ad = td.fma(td, ad);
             }
-            sg += sum(ag, lanes);
-            sd += sum(ad, lanes);
+            sg += sum(ag);
+            sd += sum(ad);
         }
         acc[0] += sg;
         acc[1] += sd;
@@ -419,7 +412,6 @@ final class VectorKernels implements Kernels {
 
     private static void perturbSam(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
                                    float s, double[] acc) {
-        float[] lanes = new float[L];
         double ee = 0, eg = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -432,8 +424,8 @@ final class VectorKernels implements Kernels {
                 aee = e.fma(e, aee);
                 aeg = e.fma(gv, aeg);
             }
-            ee += sum(aee, lanes);
-            eg += sum(aeg, lanes);
+            ee += sum(aee);
+            eg += sum(aeg);
         }
         acc[0] += ee;
         acc[1] += eg;
@@ -441,7 +433,6 @@ final class VectorKernels implements Kernels {
 
     private static void perturbSamAdaptive(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
                                            float s, float eta, double[] acc) {
-        float[] lanes = new float[L];
         double ee = 0, eg = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -455,8 +446,8 @@ final class VectorKernels implements Kernels {
                 aee = e.fma(e, aee);
                 aeg = e.fma(gv, aeg);
             }
-            ee += sum(aee, lanes);
-            eg += sum(aeg, lanes);
+            ee += sum(aee);
+            eg += sum(aeg);
         }
         acc[0] += ee;
         acc[1] += eg;
@@ -464,7 +455,6 @@ final class VectorKernels implements Kernels {
 
     private static void perturbFsam(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m,
                                     long from, long ve, float s, float sigma, float lambda, double[] acc) {
-        float[] lanes = new float[L];
         FloatVector vNegSigma = FloatVector.broadcast(S, -sigma), vLambda = FloatVector.broadcast(S, lambda);
         float oneMinusLambda = 1f - lambda;
         double ee = 0, eg = 0;
@@ -480,8 +470,8 @@ final class VectorKernels implements Kernels {
                 aee = e.fma(e, aee);
                 aeg = e.fma(gv, aeg);
             }
-            ee += sum(aee, lanes);
-            eg += sum(aeg, lanes);
+            ee += sum(aee);
+            eg += sum(aeg);
         }
         acc[0] += ee;
         acc[1] += eg;
@@ -490,7 +480,6 @@ final class VectorKernels implements Kernels {
     private static void perturbFsamAdaptive(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m,
                                             long from, long ve, float s, float sigma, float lambda, float eta,
                                             double[] acc) {
-        float[] lanes = new float[L];
         FloatVector vNegSigma = FloatVector.broadcast(S, -sigma), vLambda = FloatVector.broadcast(S, lambda);
         float oneMinusLambda = 1f - lambda;
         double ee = 0, eg = 0;
@@ -507,8 +496,8 @@ final class VectorKernels implements Kernels {
                 aee = e.fma(e, aee);
                 aeg = e.fma(gv, aeg);
             }
-            ee += sum(aee, lanes);
-            eg += sum(aeg, lanes);
+            ee += sum(aee);
+            eg += sum(aeg);
         }
         acc[0] += ee;
         acc[1] += eg;
@@ -518,7 +507,6 @@ final class VectorKernels implements Kernels {
     private static void perturbGeneric(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m,
                                        long from, long ve, float s, boolean friendly, float sigma, int emaMode,
                                        float lambda, float eta, double[] acc) {
-        float[] lanes = new float[L];
         FloatVector vNegSigma = FloatVector.broadcast(S, -sigma), vLambda = FloatVector.broadcast(S, lambda);
         FloatVector vs = FloatVector.broadcast(S, s);
         float oneMinusLambda = 1f - lambda;
@@ -545,8 +533,8 @@ final class VectorKernels implements Kernels {
                 aee = e.fma(e, aee);
                 aeg = e.fma(gv, aeg);
             }
-            ee += sum(aee, lanes);
-            eg += sum(aeg, lanes);
+            ee += sum(aee);
+            eg += sum(aeg);
         }
         acc[0] += ee;
         acc[1] += eg;
@@ -563,7 +551,6 @@ final class VectorKernels implements Kernels {
 
     private static void adversarialPlain(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
                                          double[] acc) {
-        float[] lanes = new float[L];
         double sgg = 0, seg = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -573,8 +560,8 @@ final class VectorKernels implements Kernels {
                 agg = gv.fma(gv, agg);
                 aeg = load(w, i).sub(load(w0, i)).fma(gv, aeg);
             }
-            sgg += sum(agg, lanes);
-            seg += sum(aeg, lanes);
+            sgg += sum(agg);
+            seg += sum(aeg);
         }
         acc[0] += sgg;
         acc[1] += sgg; // T g = g
@@ -583,7 +570,6 @@ final class VectorKernels implements Kernels {
 
     private static void adversarialAdaptive(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
                                             float eta, double[] acc) {
-        float[] lanes = new float[L];
         double sgg = 0, stg = 0, seg = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -595,9 +581,9 @@ final class VectorKernels implements Kernels {
                 atg = tg.fma(tg, atg);
                 aeg = wv.sub(load(w0, i)).fma(gv, aeg);
             }
-            sgg += sum(agg, lanes);
-            stg += sum(atg, lanes);
-            seg += sum(aeg, lanes);
+            sgg += sum(agg);
+            stg += sum(atg);
+            seg += sum(aeg);
         }
         acc[0] += sgg;
         acc[1] += stg;

@@ -5,7 +5,6 @@ import io.sam4j.kernels.Parallel;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
-import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
 import java.util.Random;
 import java.util.SplittableRandom;
@@ -19,7 +18,8 @@ import java.util.SplittableRandom;
 public final class LayerBench {
     private static final int N = 128, C = 32, H = 28, W = 28;
     /** With one thread the caller does all the work: its CPU time leaves out time the OS gave to others. */
-    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
 
     interface Body {
         void run();
@@ -79,15 +79,17 @@ public final class LayerBench {
     private static void bench(String name, int reps, Body body) {
         for (int i = 0; i < 10; i++) body.run();
         double[] ms = new double[reps], cpu = new double[reps];
+        long bytes0 = THREADS.getCurrentThreadAllocatedBytes();
         for (int i = 0; i < reps; i++) {
             long c0 = THREADS.getCurrentThreadCpuTime(), t0 = System.nanoTime();
             body.run();
             ms[i] = (System.nanoTime() - t0) / 1e6;
             cpu[i] = (THREADS.getCurrentThreadCpuTime() - c0) / 1e6;
         }
+        long bytes = (THREADS.getCurrentThreadAllocatedBytes() - bytes0) / reps;
         Arrays.sort(ms);
         Arrays.sort(cpu);
-        System.out.printf("%-30s median %7.2f ms  min %7.2f ms  caller cpu median %7.2f ms%n", name, ms[reps / 2], ms[0],
-                cpu[reps / 2]);
+        System.out.printf("%-30s median %7.2f ms  min %7.2f ms  caller cpu median %7.2f ms  caller alloc %d B/call%n",
+                name, ms[reps / 2], ms[0], cpu[reps / 2], bytes);
     }
 }
