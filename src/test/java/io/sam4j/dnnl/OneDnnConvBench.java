@@ -16,7 +16,7 @@ import java.util.SplittableRandom;
  * <pre>
  * mvn -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:target/test-classes:$(cat target/cp.txt) \
- *     io.sam4j.dnnl.OneDnnConvBench [threads=2] [reps=10] [batch=128]
+ *     io.sam4j.dnnl.OneDnnConvBench [threads=2] [reps=10] [batch=128] [onednn|java]
  * </pre>
  */
 public final class OneDnnConvBench {
@@ -31,7 +31,11 @@ public final class OneDnnConvBench {
         ConvShape s = new ConvShape(batch, 64, 32, 32, 64, 3, 3, 1, 1);
         double gflop = 2 * s.macs() / 1e9;
         System.out.println(OneDnnConvBackend.describe());
-        try (Arena a = Arena.ofShared(); OneDnnConvBackend backend = OneDnnConvBackend.create(threads)) {
+        boolean java = args.length > 3 && args[3].equals("java");
+        io.sam4j.kernels.Parallel.setCommonThreads(threads);
+        try (Arena a = Arena.ofShared();
+             io.sam4j.nn.ConvBackend backend = java ? new io.sam4j.nn.JavaConvBackend(io.sam4j.kernels.Parallel.common())
+                     : OneDnnConvBackend.create(threads)) {
             SplittableRandom rnd = new SplittableRandom(1);
             MemorySegment x = random(a, s.inputSize(), rnd), w = random(a, s.weightSize(), rnd);
             MemorySegment b = random(a, s.k(), rnd), dy = random(a, s.outputSize(), rnd);
@@ -39,13 +43,11 @@ public final class OneDnnConvBench {
             MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = a.allocate(4L * s.k(), 64);
             long t0 = System.nanoTime();
             try (ConvKernel k = backend.conv(s, true)) {
-                System.out.printf("%s, %d threads, %.2f GFLOP per pass, kernel setup %.0f ms, %s, %d reorders%n", s,
-                        threads, gflop, (System.nanoTime() - t0) / 1e6, k.implementation(),
-                        ((OneDnnConv) k).reorderCount());
+                System.out.printf("%s, %d threads, %.2f GFLOP per pass, kernel setup %.0f ms, %s%n", s,
+                        threads, gflop, (System.nanoTime() - t0) / 1e6, k.implementation());
                 time("forward", gflop, reps, () -> k.forward(x, w, b, y));
                 time("backward_data", gflop, reps, () -> k.backwardData(dy, w, dx));
                 time("backward_weights", gflop, reps, () -> k.backwardWeights(x, dy, dw, db));
-                System.out.printf("workspace %.1f MiB%n", backend.workspaceBytes() / 1048576.0);
             }
         }
     }
