@@ -43,7 +43,7 @@ final class SharpnessCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
 
-    @Option(names = "--model", paramLabel = "NAME", description = "Model (with --weights; default: mlp).")
+    @Option(names = "--model", paramLabel = "NAME", description = "Model (with --weights; default: cnn).")
     String model;
 
     @Option(names = "--data", paramLabel = "DIR", description = "Data folder (default: the run's, or the embedded subset).")

@@ -12,11 +12,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train a model. With no flags: the mlp with SAM on the embedded Fashion-MNIST subset.",
+        description = {"Train a model. With no flags: the cnn with SAM on the embedded Fashion-MNIST subset (6 epochs).",
                 "Writes <out>/config.json and one JSON line per epoch to <out>/metrics.jsonl."})
 final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "NAME", description = "Architecture: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
-            completionCandidates = ModelNames.class, defaultValue = "mlp")
+            completionCandidates = ModelNames.class, defaultValue = "cnn")
     String model;
 
     @Option(names = "--data", paramLabel = "DIR", description = "Folder with the four IDX files (train-/t10k-images-idx3-ubyte, "
@@ -24,7 +24,7 @@ final class TrainCommand implements Callable<Integer> {
             + "Default: the embedded Fashion-MNIST subset.")
     Path data;
 
-    @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: ${DEFAULT-VALUE}).", defaultValue = "10")
+    @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: ${DEFAULT-VALUE}).", defaultValue = "6")
     int epochs;
 
     @Option(names = "--steps", paramLabel = "N", description = "Exactly N optimizer steps instead of whole epochs.", defaultValue = "0")

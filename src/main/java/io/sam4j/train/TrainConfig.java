@@ -8,10 +8,10 @@ import java.nio.file.Path;
  * {@code --resume}, so every field must stay JSON-friendly.
  */
 public final class TrainConfig {
-    public String model = "mlp";
+    public String model = "cnn";
     /** IDX or CIFAR folder; null = the embedded Fashion-MNIST subset. */
     public Path data;
-    public int epochs = 10;
+    public int epochs = 6;
     /** > 0: exactly this many optimizer steps (overrides epochs). */
     public long steps;
     public int batch = 128;

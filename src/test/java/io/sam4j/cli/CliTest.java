@@ -72,9 +72,9 @@ class CliTest {
     @Test
     void sharpnessCommandWritesAReport() throws Exception {
         Path w = tmp.resolve("w.safetensors"), report = tmp.resolve("s.json");
-        assertEquals(0, run("train", "--steps", "20", "--threads", "1", "--out", tmp.resolve("run").toString(),
+        assertEquals(0, run("train", "--model", "mlp", "--steps", "20", "--threads", "1", "--out", tmp.resolve("run").toString(),
                 "--save", w.toString()).code());
-        Run r = run("sharpness", "--weights", w.toString(), "--subset", "128", "--batch", "64", "--iters", "5",
+        Run r = run("sharpness", "--model", "mlp", "--weights", w.toString(), "--subset", "128", "--batch", "64", "--iters", "5",
                 "--trace-samples", "3", "--threads", "1", "--out", report.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("lambda_max"), r.out());
@@ -82,6 +82,6 @@ class CliTest {
         assertTrue(j.get("lambda_max").asDouble() > 0, j.toString());
         assertTrue(j.has("trace") && j.has("alignment") && j.has("ascent_sharpness"), j.toString());
         assertOneLineError(run("sharpness", "--weights", tmp.resolve("none.safetensors").toString()), "--weights");
-        assertOneLineError(run("sharpness", "--weights", w.toString(), "--bn", "odd", "--subset", "8"), "--bn");
+        assertOneLineError(run("sharpness", "--model", "mlp", "--weights", w.toString(), "--bn", "odd", "--subset", "8"), "--bn");
     }
 }

@@ -22,6 +22,7 @@ class TrainerTest {
 
     static TrainConfig config(String optimizer, long steps, Path out, Path save, Path init) {
         TrainConfig c = new TrainConfig();
+        c.model = "mlp";
         c.epochs = 1;
         c.steps = steps;
         c.batch = 64;
