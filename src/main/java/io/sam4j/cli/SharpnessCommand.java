@@ -1,6 +1,5 @@
 package io.sam4j.cli;
 
-import io.sam4j.data.Batcher;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
@@ -111,11 +110,7 @@ final class SharpnessCommand implements Callable<Integer> {
         Parallel.setCommonThreads(c.threads);
         Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
         DataSource.Split split = DataSource.load(c.data);
-        Dataset train = split.train();
-        if (c.labelNoise > 0) {
-            train = train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise, c.seed),
-                    train.name() + "+noise" + c.labelNoise);
-        }
+        Dataset train = Trainer.trainingSet(split, c);
         Normalizer norm = Normalizer.fit(train);
         int[] in = {train.channels(), train.height(), train.width()};
         try (Model m = Models.create(c.model, in, train.numClasses(), c.labelSmoothing, ctx)) {

@@ -117,11 +117,7 @@ public final class Trainer {
         Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(c.backend, Parallel.common(), System.err));
 
         DataSource.Split split = DataSource.load(c.data);
-        Dataset train = split.train();
-        if (c.labelNoise > 0) {
-            train = train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise, c.seed),
-                    train.name() + "+noise" + c.labelNoise);
-        }
+        Dataset train = trainingSet(split, c);
         Dataset test = split.test();
         Normalizer norm = Normalizer.fit(train);
         Augmentation aug = Augmentation.of(c.augment != null ? c.augment : Augmentation.defaultSpec(train), train, norm, c.seed);
@@ -256,6 +252,14 @@ public final class Trainer {
     }
 
     record Eval(double loss, double accuracy) {}
+
+    /** The training split as the run trains on it: with its seeded label noise, if any. */
+    public static Dataset trainingSet(DataSource.Split split, TrainConfig c) {
+        Dataset train = split.train();
+        if (c.labelNoise <= 0) return train;
+        return train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise, c.seed),
+                train.name() + "+noise" + c.labelNoise);
+    }
 
     /** Drops metrics lines written after the checkpoint we resume from (a crash between the two). */
     private static void keepMetricsUpTo(Path metrics, long step) {
