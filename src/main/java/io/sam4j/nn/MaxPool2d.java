@@ -98,7 +98,7 @@ public final class MaxPool2d implements Layer {
 
     /**
      * dx is zero except at each window's argmax; overlapping windows (stride < kernel) add up. The
-     * plane is small, so the scatter after the fill hits L1.
+     * models' planes are a few KB, so the scatter after the fill hits L1.
      */
     private void backwardPlane(int plane) {
         MemorySegment dx = this.dx, dy = this.dy, argmax = this.argmax;
