@@ -60,7 +60,7 @@ final class BenchCommand implements Callable<Integer> {
     int warmup;
 
     @Option(names = "--warmup-seconds", paramLabel = "S", description = "Keep warming up (JIT) at least this long "
-            + "(default: ${DEFAULT-VALUE}).", defaultValue = "3")
+            + "(default: ${DEFAULT-VALUE}; C2 reaches the vector kernels only after ~10 s).", defaultValue = "12")
     double warmupSeconds;
 
     @Option(names = "--backend", paramLabel = "B", description = "onednn, java or auto (default: ${DEFAULT-VALUE}).",
