@@ -2,6 +2,8 @@ package io.sam4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sam4j.dist.Communicator;
+import io.sam4j.dist.Communicators;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
@@ -70,8 +72,26 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--input", paramLabel = "CxHxW", description = "Input shape (default: ${DEFAULT-VALUE}).", defaultValue = "1x28x28")
     String input;
 
+    @Option(names = "--dist", paramLabel = "D", description = "auto (MPI under mpirun), mpi or none (default: ${DEFAULT-VALUE}). "
+            + "Under MPI --batch is the global batch and the line adds ranks and the all-reduce time per step.",
+            defaultValue = "auto")
+    String dist;
+
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
+        Communicator comm = Communicators.detect(dist);
+        try {
+            comm.runGuarded(() -> run(comm));
+        } finally {
+            comm.close();
+        }
+        return 0;
+    }
+
+    private void run(Communicator comm) throws IOException {
+        int ranks = comm.size();
+        if (batch % ranks != 0) throw new IllegalArgumentException("--batch " + batch + " does not divide among " + ranks + " ranks");
+        int local = batch / ranks;
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
@@ -102,16 +122,35 @@ final class BenchCommand implements Callable<Integer> {
             Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
             try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
                 m.initialize(0);
-                Optimizer o = Optimizers.create(c, m.store(), new FlatOps(ctx.kernels(), ctx.parallel()));
-                Random r = new Random(0);
-                long len = batch * m.inputSize();
+                FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
+                Optimizer o = Optimizers.create(c, m.store(), ops);
+                long[] reduceNanos = {0};
+                if (ranks > 1) {
+                    var store = m.store();
+                    comm.broadcast(store.params(), store.paramLength(), 0);
+                    o.setReducer(() -> {
+                        long t = System.nanoTime();
+                        comm.allReduceSum(store.grads(), store.paramLength());
+                        ops.scale(1f / ranks, store.grads(), store.paramLength());
+                        reduceNanos[0] += System.nanoTime() - t;
+                    }, false);
+                }
+                Random r = new Random(comm.rank());
+                long len = local * m.inputSize();
                 MemorySegment x = arena.allocate(4 * len, 64);
                 for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-                int[] labels = r.ints(batch, 0, 10).toArray();
-                LossFunction f = pass -> m.lossAndGrad(x, labels, batch, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
-                // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and time.
+                int[] labels = r.ints(local, 0, 10).toArray();
+                LossFunction f = pass -> m.lossAndGrad(x, labels, local, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+                // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and time
+                // (under MPI rank 0's clock decides, so that every rank takes the same number of steps).
                 long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-                for (int i = 0; i < warmup || System.nanoTime() < warmEnd; i++) o.step(f, 0.05f);
+                for (int i = 0; ; i++) {
+                    double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
+                    if (ranks > 1) more = comm.allReduceSum(more);
+                    if (more == 0) break;
+                    o.step(f, 0.05f);
+                }
+                reduceNanos[0] = 0;
                 double[] ms = new double[steps];
                 for (int i = 0; i < steps; i++) {
                     long t = System.nanoTime();
@@ -130,10 +169,16 @@ final class BenchCommand implements Callable<Integer> {
                 line.put("ms_step_median", Math.round(median * 100) / 100.0);
                 line.put("ms_step_min", Math.round(ms[0] * 100) / 100.0);
                 line.put("peak_rss_mb", peakRssMb());
-                System.out.println(json.writeValueAsString(line));
+                if (ranks > 1) {
+                    double sum = 0;
+                    for (double v : ms) sum += v;
+                    line.put("ranks", ranks);
+                    line.put("allreduce_ms_per_step", Math.round(reduceNanos[0] / 1e6 / steps * 100) / 100.0);
+                    line.put("allreduce_fraction", Math.round(reduceNanos[0] / 1e6 / sum * 1000) / 1000.0);
+                }
+                if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
             }
         }
-        return 0;
     }
 
     /** VmHWM from /proc (Linux); -1 elsewhere. */

@@ -84,4 +84,21 @@ class CliTest {
         assertOneLineError(run("sharpness", "--weights", tmp.resolve("none.safetensors").toString()), "--weights");
         assertOneLineError(run("sharpness", "--model", "mlp", "--weights", w.toString(), "--bn", "odd", "--subset", "8"), "--bn");
     }
+
+    @Test
+    void benchPrintsTheReferenceFields() throws Exception {
+        Run r = run("bench", "--model", "mlp", "--opts", "sgd,stablesam", "--steps", "2", "--warmup", "1",
+                "--warmup-seconds", "0", "--threads", "1", "--dist", "none");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(2, lines.length, r.out());
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[1]);
+        for (String k : new String[] {"impl", "model", "opt", "batch", "threads", "params", "ms_step_median", "ms_step_min",
+                "peak_rss_mb"}) {
+            assertTrue(j.has(k), k + " in " + j);
+        }
+        assertEquals("stablesam", j.get("opt").asText());
+        assertEquals(269322, j.get("params").asInt());
+        assertOneLineError(run("bench", "--opts", "adam"), "--optimizer");
+    }
 }
