@@ -30,11 +30,30 @@ public final class Checkpoint {
 
     /** Writes atomically (temporary file, then rename). */
     public static void save(Path runDir, ParameterStore store, Optimizer opt, long step) {
+        save(runDir, store, opt, step, Map.of(), 1);
+    }
+
+    /**
+     * As above, plus buffers that differ per data-parallel rank (F-SAM's EMA under local perturbations):
+     * {@code perRank} maps a buffer name to all ranks' copies laid end to end; ranks 1.. are stored as
+     * {@code optimizer.<buffer>.rank<r>.<param>} beside rank 0's, which keeps the ordinary name.
+     */
+    public static void save(Path runDir, ParameterStore store, Optimizer opt, long step, Map<String, MemorySegment> perRank,
+                            int ranks) {
         List<SafeTensors.Entry> entries = new ArrayList<>();
         for (ParameterStore.Tensor t : store.allTensors()) entries.add(new SafeTensors.Entry(t.name(), t.shape(), store.slice(t)));
         for (Map.Entry<String, MemorySegment> b : opt.stateBuffers().entrySet()) {
             for (ParameterStore.Tensor t : store.paramTensors()) {
                 entries.add(new SafeTensors.Entry(PREFIX + b.getKey() + "." + t.name(), t.shape(), store.stateSlice(b.getValue(), t)));
+            }
+        }
+        for (Map.Entry<String, MemorySegment> b : perRank.entrySet()) {
+            for (int r = 1; r < ranks; r++) {
+                MemorySegment copy = b.getValue().asSlice(4L * r * store.paramLength(), 4L * store.paramLength());
+                for (ParameterStore.Tensor t : store.paramTensors()) {
+                    entries.add(new SafeTensors.Entry(PREFIX + b.getKey() + ".rank" + r + "." + t.name(), t.shape(),
+                            store.stateSlice(copy, t)));
+                }
             }
         }
         Map<String, String> meta = new LinkedHashMap<>();
@@ -47,6 +66,11 @@ public final class Checkpoint {
 
     /** Loads a checkpoint into the model and optimizer; returns the step it was taken at. */
     public static long load(Path runDir, ParameterStore store, Optimizer opt) {
+        return load(runDir, store, opt, 0);
+    }
+
+    /** As above for data-parallel rank {@code rank}: its own copy of per-rank buffers where the file has one. */
+    public static long load(Path runDir, ParameterStore store, Optimizer opt, int rank) {
         Path file = path(runDir);
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--resume: no " + FILE + " in " + runDir);
         SafeTensors.Loaded loaded = SafeTensors.read(file);
@@ -54,7 +78,8 @@ public final class Checkpoint {
         for (Map.Entry<String, MemorySegment> b : opt.stateBuffers().entrySet()) {
             for (ParameterStore.Tensor t : store.paramTensors()) {
                 String name = PREFIX + b.getKey() + "." + t.name();
-                SafeTensors.Tensor v = loaded.tensors().get(name);
+                SafeTensors.Tensor v = loaded.tensors().get(PREFIX + b.getKey() + ".rank" + rank + "." + t.name());
+                if (v == null) v = loaded.tensors().get(name);
                 if (v == null) throw new IllegalArgumentException(file + ": missing optimizer state " + name);
                 MemorySegment.copy(v.values(), 0, store.stateSlice(b.getValue(), t), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
                         v.values().length);

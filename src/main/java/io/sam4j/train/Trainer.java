@@ -42,6 +42,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The training loop: data, model, optimizer, per-epoch evaluation, metrics.jsonl, weights out.
@@ -155,7 +156,7 @@ public final class Trainer {
             Path outDir = comm.isRoot() ? outDir() : c.out;
             long step = 0;
             if (resume) {
-                step = Checkpoint.load(outDir, model.store(), opt);
+                step = Checkpoint.load(outDir, model.store(), opt, rank);
                 keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
                 out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
             }
@@ -220,8 +221,9 @@ public final class Trainer {
                             sharp = probe.analyse(out);
                             out.println("  sharpness: " + SharpnessProbe.summary(sharp));
                         }
+                        Map<String, MemorySegment> perRank = gatherPerRankState(opt, store, arena);
                         if (comm.isRoot()) {
-                            Checkpoint.save(outDir, model.store(), opt, step);
+                            Checkpoint.save(outDir, model.store(), opt, step, perRank, ranks);
                             writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs, sharp);
                             if (sharp != null) {
                                 Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
@@ -274,6 +276,23 @@ public final class Trainer {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot rewrite " + metrics + ": " + e.getMessage(), e);
         }
+    }
+
+    private MemorySegment gathered;
+
+    /**
+     * F-SAM's EMA follows each rank's own gradient under local perturbations, so every rank's copy goes into
+     * the checkpoint: gathered with one all-reduce of a zeroed [ranks x params] buffer (at epoch ends only).
+     */
+    private Map<String, MemorySegment> gatherPerRankState(Optimizer opt, ParameterStore store, Arena arena) {
+        MemorySegment ema = opt.stateBuffers().get("fsam_ema");
+        if (comm.size() == 1 || ema == null || !c.perturbation.equals("local")) return Map.of();
+        long n = store.paramLength();
+        if (gathered == null) gathered = arena.allocate(4L * n * comm.size(), 64);
+        gathered.fill((byte) 0);
+        MemorySegment.copy(ema, 0, gathered, 4L * n * comm.rank(), 4L * n);
+        comm.allReduceSum(gathered, n * comm.size());
+        return Map.of("fsam_ema", gathered);
     }
 
     /** BatchNorm running statistics stay per rank in training; ranks agree on their mean before evaluating or saving. */

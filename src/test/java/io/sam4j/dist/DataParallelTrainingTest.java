@@ -147,4 +147,43 @@ class DataParallelTrainingTest {
                     + maxGap + ")");
         }
     }
+
+    /**
+     * --resume on 2 ranks with F-SAM's per-rank EMAs (local perturbations): a run stopped after epoch 1 and
+     * resumed to epoch 2 ends with the same weights, bit for bit, as a 2-epoch run (constant lr, so the
+     * schedule does not depend on the planned length).
+     */
+    @Test
+    void multiRankResumeRestoresEveryRanksState() throws Exception {
+        String[] common = {"--model", "mlp", "--optimizer", "fsam", "--perturbation", "local", "--schedule", "constant"};
+        train(true, "whole", concat(common, "--epochs", "2"));
+        train(true, "part", concat(common, "--epochs", "1"));
+        Path config = tmp.resolve("part").resolve("config.json");
+        Files.writeString(config, Files.readString(config).replace("\"epochs\" : 1", "\"epochs\" : 2"));
+        List<String> resume = new ArrayList<>(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", "2",
+                "--bind-to", "none", "--mca", "btl", "self,vader",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
+                "io.sam4j.cli.Main", "train", "--resume", tmp.resolve("part").toString(), "--dist", "mpi"));
+        File log = tmp.resolve("resume.log").toFile();
+        ProcessBuilder pb = new ProcessBuilder(resume).redirectErrorStream(true).redirectOutput(log);
+        MpiLoopbackTest.scrubLauncherEnvironment(pb.environment());
+        Process p = pb.start();
+        boolean done = p.waitFor(180, TimeUnit.SECONDS);
+        if (!done) p.destroyForcibly();
+        String out = Files.readString(log.toPath(), StandardCharsets.UTF_8);
+        assertTrue(done && p.exitValue() == 0, "resume failed:\n" + out);
+        assertTrue(out.contains("resumed from"), out);
+        for (String t : new String[] {"fc1.weight", "fc3.bias"}) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(weights("whole", t), weights("part", t), t);
+        }
+        assertTrue(SafeTensors.read(tmp.resolve("part").resolve("checkpoint.safetensors")).tensors()
+                .containsKey("optimizer.fsam_ema.rank1.fc1.weight"), "rank 1's EMA is checkpointed");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
 }
