@@ -157,7 +157,7 @@ public final class Trainer {
             long step = 0;
             if (resume) {
                 step = Checkpoint.load(outDir, model.store(), opt, rank);
-                keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
+                if (comm.isRoot()) keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
                 out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
             }
             out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
