@@ -7,11 +7,15 @@ import java.util.Map;
 public interface Optimizer {
     StepStats step(LossFunction f, float lr);
 
-    /** Optimizer steps taken. */
-    long steps();
+    /** Optimizer steps taken (the base optimizer counts them). */
+    default long steps() {
+        return base().steps();
+    }
 
     /** Restores the step counter (checkpoint resume). */
-    void setSteps(long steps);
+    default void setSteps(long steps) {
+        base().setSteps(steps);
+    }
 
     /** The base update rule (SGD or AdamW). */
     BaseOptimizer base();

@@ -38,16 +38,6 @@ public final class Plain implements Optimizer {
     }
 
     @Override
-    public long steps() {
-        return base.steps();
-    }
-
-    @Override
-    public void setSteps(long steps) {
-        base.setSteps(steps);
-    }
-
-    @Override
     public BaseOptimizer base() {
         return base;
     }

@@ -238,16 +238,6 @@ public final class SharpnessAware implements Optimizer {
     }
 
     @Override
-    public long steps() {
-        return base.steps();
-    }
-
-    @Override
-    public void setSteps(long steps) {
-        base.setSteps(steps);
-    }
-
-    @Override
     public BaseOptimizer base() {
         return base;
     }
