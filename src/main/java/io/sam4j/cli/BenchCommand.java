@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sam4j.dist.Communicator;
 import io.sam4j.dist.Communicators;
 import io.sam4j.kernels.FlatOps;
+import io.sam4j.kernels.KernelBandwidth;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.Context;
@@ -77,8 +78,27 @@ final class BenchCommand implements Callable<Integer> {
             defaultValue = "auto")
     String dist;
 
+    @Option(names = "--rounds", paramLabel = "R", description = "Repeat the whole list of optimizers R times, interleaved, "
+            + "and report medians over all rounds: ratios between optimizers then see the same machine noise "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "1")
+    int rounds;
+
+    @Option(names = "--kernels", description = "Instead of model steps: GB/s of each fused optimizer pass over one flat "
+            + "buffer beside a triad (a = b + s*c) measured in the same run; one JSON line per pass.")
+    boolean kernels;
+
+    @Option(names = "--kernel-floats", paramLabel = "N", description = "Buffer size for --kernels (default: ${DEFAULT-VALUE}, "
+            + "ResNet-18's parameter count).", defaultValue = "11173962")
+    long kernelFloats;
+
     @Override
     public Integer call() throws Exception {
+        if (rounds < 1) throw new IllegalArgumentException("--rounds must be >= 1, got " + rounds);
+        if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
+        if (kernels) {
+            runKernels();
+            return 0;
+        }
         Communicator comm = Communicators.detect(dist);
         try {
             comm.runGuarded(() -> run(comm));
@@ -103,82 +123,135 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
         }
         if (shape.length != 3) throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
+        for (String opt : opts) baseName(opt); // unknown names fail before any model is built
         Parallel.setCommonThreads(threads);
-        ObjectMapper json = new ObjectMapper();
-        for (String opt : opts) {
-            String optimizer = switch (opt) {
-                case "sgd", "sam", "fsam" -> opt;
-                case "stablesam" -> "sam";
-                default -> throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: sgd, sam, fsam, stablesam)");
-            };
-            boolean st = stable || opt.equals("stablesam");
-            TrainConfig c = new TrainConfig(); // the reference script's settings
-            c.model = model;
-            c.batch = batch;
-            c.optimizer = optimizer;
-            c.lambda = 0.6f;
-            c.stable = st && !optimizer.equals("sgd");
-            c.threads = threads;
-            Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
-            try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
-                m.initialize(0);
-                FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
-                Optimizer o = Optimizers.create(c, m.store(), ops);
-                long[] reduceNanos = {0};
-                if (ranks > 1) {
-                    var store = m.store();
-                    comm.broadcast(store.params(), store.paramLength(), 0);
-                    o.setReducer(() -> {
+        int n = opts.size();
+        double[][] ms = new double[n][steps * rounds];
+        long[] reduceNanos = new long[n];
+        String[] impl = new String[n];
+        long[] params = new long[n];
+        // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
+        for (int round = 0; round < rounds; round++) {
+            for (int oi = 0; oi < n; oi++) {
+                String opt = opts.get(oi);
+                String optimizer = baseName(opt);
+                TrainConfig c = new TrainConfig(); // the reference script's settings
+                c.model = model;
+                c.batch = batch;
+                c.optimizer = optimizer;
+                c.lambda = 0.6f;
+                c.stable = isStable(opt) && !optimizer.equals("sgd");
+                c.threads = threads;
+                Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
+                try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
+                    m.initialize(0);
+                    FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
+                    Optimizer o = Optimizers.create(c, m.store(), ops);
+                    long[] reduce = {0};
+                    if (ranks > 1) {
+                        var store = m.store();
+                        comm.broadcast(store.params(), store.paramLength(), 0);
+                        o.setReducer(() -> {
+                            long t = System.nanoTime();
+                            comm.allReduceSum(store.grads(), store.paramLength());
+                            ops.scale(1f / ranks, store.grads(), store.paramLength());
+                            reduce[0] += System.nanoTime() - t;
+                        }, false);
+                    }
+                    Random r = new Random(comm.rank());
+                    long len = local * m.inputSize();
+                    MemorySegment x = arena.allocate(4 * len, 64);
+                    for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+                    int[] labels = r.ints(local, 0, 10).toArray();
+                    LossFunction f = pass -> m.lossAndGrad(x, labels, local, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+                    // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
+                    // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
+                    long warmEnd = System.nanoTime() + (long) (round == 0 ? warmupSeconds * 1e9 : 0);
+                    for (int i = 0; ; i++) {
+                        double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
+                        if (ranks > 1) more = comm.allReduceSum(more);
+                        if (more == 0) break;
+                        o.step(f, 0.05f);
+                    }
+                    reduce[0] = 0;
+                    for (int i = 0; i < steps; i++) {
                         long t = System.nanoTime();
-                        comm.allReduceSum(store.grads(), store.paramLength());
-                        ops.scale(1f / ranks, store.grads(), store.paramLength());
-                        reduceNanos[0] += System.nanoTime() - t;
-                    }, false);
+                        o.step(f, 0.05f);
+                        ms[oi][round * steps + i] = (System.nanoTime() - t) / 1e6;
+                    }
+                    reduceNanos[oi] += reduce[0];
+                    impl[oi] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
+                    params[oi] = m.store().paramCount();
                 }
-                Random r = new Random(comm.rank());
-                long len = local * m.inputSize();
-                MemorySegment x = arena.allocate(4 * len, 64);
-                for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-                int[] labels = r.ints(local, 0, 10).toArray();
-                LossFunction f = pass -> m.lossAndGrad(x, labels, local, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
-                // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and time
-                // (under MPI rank 0's clock decides, so that every rank takes the same number of steps).
-                long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-                for (int i = 0; ; i++) {
-                    double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
-                    if (ranks > 1) more = comm.allReduceSum(more);
-                    if (more == 0) break;
-                    o.step(f, 0.05f);
-                }
-                reduceNanos[0] = 0;
-                double[] ms = new double[steps];
-                for (int i = 0; i < steps; i++) {
-                    long t = System.nanoTime();
-                    o.step(f, 0.05f);
-                    ms[i] = (System.nanoTime() - t) / 1e6;
-                }
-                Arrays.sort(ms);
-                double median = steps % 2 == 1 ? ms[steps / 2] : (ms[steps / 2 - 1] + ms[steps / 2]) / 2;
-                ObjectNode line = json.createObjectNode();
-                line.put("impl", "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name());
-                line.put("model", model);
-                line.put("opt", opt.equals("stablesam") || !st || optimizer.equals("sgd") ? opt : opt + "+stable");
-                line.put("batch", batch);
-                line.put("threads", threads);
-                line.put("params", m.store().paramCount());
-                line.put("ms_step_median", Math.round(median * 100) / 100.0);
-                line.put("ms_step_min", Math.round(ms[0] * 100) / 100.0);
-                line.put("peak_rss_mb", peakRssMb());
-                if (ranks > 1) {
-                    double sum = 0;
-                    for (double v : ms) sum += v;
-                    line.put("ranks", ranks);
-                    line.put("allreduce_ms_per_step", Math.round(reduceNanos[0] / 1e6 / steps * 100) / 100.0);
-                    line.put("allreduce_fraction", Math.round(reduceNanos[0] / 1e6 / sum * 1000) / 1000.0);
-                }
-                if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
             }
         }
+        ObjectMapper json = new ObjectMapper();
+        for (int oi = 0; oi < n; oi++) {
+            String opt = opts.get(oi);
+            double[] t = ms[oi].clone();
+            Arrays.sort(t);
+            int k = t.length;
+            double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
+            boolean st = isStable(opt) && !baseName(opt).equals("sgd");
+            ObjectNode line = json.createObjectNode();
+            line.put("impl", impl[oi]);
+            line.put("model", model);
+            line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
+            line.put("batch", batch);
+            line.put("threads", threads);
+            line.put("params", params[oi]);
+            line.put("ms_step_median", round(median, 2));
+            line.put("ms_step_min", round(t[0], 2));
+            line.put("peak_rss_mb", peakRssMb());
+            if (rounds > 1) line.put("rounds", rounds);
+            if (ranks > 1) {
+                double sum = 0;
+                for (double v : t) sum += v;
+                line.put("ranks", ranks);
+                line.put("allreduce_ms_per_step", round(reduceNanos[oi] / 1e6 / k, 2));
+                line.put("allreduce_fraction", round(reduceNanos[oi] / 1e6 / sum, 3));
+            }
+            if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
+        }
+    }
+
+    private static String baseName(String opt) {
+        return switch (opt) {
+            case "sgd", "sam", "fsam" -> opt;
+            case "stablesam" -> "sam";
+            default -> throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: sgd, sam, fsam, stablesam)");
+        };
+    }
+
+    private boolean isStable(String opt) {
+        return stable || opt.equals("stablesam");
+    }
+
+    private void runKernels() throws IOException {
+        if (kernelFloats < 1) throw new IllegalArgumentException("--kernel-floats must be >= 1, got " + kernelFloats);
+        int reps = Math.max(steps, 5) * rounds;
+        Parallel.setCommonThreads(threads);
+        FlatOps ops = new FlatOps(KernelsProvider.get(), Parallel.common());
+        ObjectMapper json = new ObjectMapper();
+        for (KernelBandwidth.Result r : KernelBandwidth.measure(ops, kernelFloats, reps, warmupSeconds)) {
+            ObjectNode line = json.createObjectNode();
+            line.put("impl", "sam4j-" + ops.kernels().name());
+            line.put("kernel", r.kernel());
+            line.put("floats", r.floats());
+            line.put("threads", threads);
+            line.put("bytes_per_float", r.bytesPerFloat());
+            line.put("ms_median", round(r.msMedian(), 3));
+            line.put("ms_min", round(r.msMin(), 3));
+            line.put("gb_per_s", round(r.gbPerSecond(), 2));
+            line.put("triad_gb_per_s", round(r.triadGbPerSecond(), 2));
+            line.put("fraction_of_triad", round(r.fractionOfTriad(), 3));
+            System.out.println(json.writeValueAsString(line));
+        }
+    }
+
+    private static double round(double v, int digits) {
+        double f = Math.pow(10, digits);
+        return Math.round(v * f) / f;
     }
 
     /** VmHWM from /proc (Linux); -1 elsewhere. */

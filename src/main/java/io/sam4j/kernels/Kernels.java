@@ -30,6 +30,9 @@ public interface Kernels {
     /** y[i] += a*x[i]. */
     void axpy(float a, MemorySegment x, MemorySegment y, long from, long to);
 
+    /** a[i] = b[i] + s*c[i]: STREAM's triad, the memory-bandwidth yardstick of {@code sam4j bench --kernels}. */
+    void triad(MemorySegment b, float s, MemorySegment c, MemorySegment a, long from, long to);
+
     /** x[i] *= a. */
     void scale(float a, MemorySegment x, long from, long to);
 

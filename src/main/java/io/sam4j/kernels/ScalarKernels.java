@@ -49,6 +49,11 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void triad(MemorySegment b, float s, MemorySegment c, MemorySegment a, long from, long to) {
+        for (long i = from; i < to; i++) set(a, i, get(b, i) + s * get(c, i));
+    }
+
+    @Override
     public void scale(float a, MemorySegment x, long from, long to) {
         for (long i = from; i < to; i++) set(x, i, get(x, i) * a);
     }

@@ -121,6 +121,14 @@ final class VectorKernels implements Kernels {
     }
 
     @Override
+    public void triad(MemorySegment b, float s, MemorySegment c, MemorySegment a, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector vs = FloatVector.broadcast(S, s);
+        for (long i = from; i < ve; i += L) store(load(c, i).fma(vs, load(b, i)), a, i);
+        TAIL.triad(b, s, c, a, ve, to);
+    }
+
+    @Override
     public void scale(float a, MemorySegment x, long from, long to) {
         long ve = vEnd(from, to);
         for (long i = from; i < ve; i += L) store(load(x, i).mul(a), x, i);

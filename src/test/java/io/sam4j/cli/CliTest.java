@@ -100,5 +100,46 @@ class CliTest {
         assertEquals("stablesam", j.get("opt").asText());
         assertEquals(269322, j.get("params").asInt());
         assertOneLineError(run("bench", "--opts", "adam"), "--optimizer");
+        assertOneLineError(run("bench", "--rounds", "0"), "--rounds");
+    }
+
+    @Test
+    void benchRoundsInterleaveAndPoolTheSteps() throws Exception {
+        Run r = run("bench", "--model", "mlp", "--opts", "sgd,sam", "--steps", "2", "--warmup", "0", "--rounds", "2",
+                "--warmup-seconds", "0", "--threads", "1", "--dist", "none");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(2, lines.length, r.out());
+        var j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[1]);
+        assertEquals("sam", j.get("opt").asText());
+        assertEquals(2, j.get("rounds").asInt());
+        assertTrue(j.get("ms_step_min").asDouble() <= j.get("ms_step_median").asDouble(), j.toString());
+    }
+
+    @Test
+    void benchKernelsReportsBandwidthBesideTheTriad() throws Exception {
+        Run r = run("bench", "--kernels", "--kernel-floats", "300007", "--steps", "5", "--warmup-seconds", "0",
+                "--threads", "2");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        var first = mapper.readTree(lines[0]);
+        assertEquals("triad", first.get("kernel").asText());
+        assertEquals(1.0, first.get("fraction_of_triad").asDouble(), 1e-9);
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (String l : lines) {
+            var j = mapper.readTree(l);
+            names.add(j.get("kernel").asText());
+            assertEquals(300007, j.get("floats").asLong());
+            assertTrue(j.get("gb_per_s").asDouble() > 0, l);
+            // GB/s must be the bytes moved over the median time
+            double expect = j.get("bytes_per_float").asInt() * 300007.0 / (j.get("ms_median").asDouble() * 1e6);
+            assertEquals(expect, j.get("gb_per_s").asDouble(), expect * 0.02 + 0.01, l);
+        }
+        for (String k : new String[] {"perturb SAM (save w0, w += e)", "perturb F-SAM (+ EMA update)",
+                "sgdStep (restore + momentum + wd)", "adversarialStats (StableSAM norms)"}) {
+            assertTrue(names.contains(k), k + " in " + names);
+        }
+        assertOneLineError(run("bench", "--kernels", "--kernel-floats", "0"), "--kernel-floats");
     }
 }

@@ -104,6 +104,8 @@ class KernelParityTest {
         forAllRanges("blas1", (a, rnd, from, to, ctx) -> {
             MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};
             run(a, ctx + " axpy", from, to, in, 0, (k, b, acc) -> k.axpy(-0.37f, b[0], b[1], from, to));
+            MemorySegment[] in3 = {in[0], in[1], buf(a, rnd, to, -1, 1)};
+            run(a, ctx + " triad", from, to, in3, 0, (k, b, acc) -> k.triad(b[0], 0.61f, b[1], b[2], from, to));
             run(a, ctx + " scale", from, to, in, 0, (k, b, acc) -> k.scale(1.7f, b[0], from, to));
             run(a, ctx + " fill", from, to, in, 0, (k, b, acc) -> k.fill(-2.5f, b[0], from, to));
             Result c = run(a, ctx + " copy", from, to, in, 0, (k, b, acc) -> k.copy(b[0], b[1], from, to));

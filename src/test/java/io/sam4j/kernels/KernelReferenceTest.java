@@ -65,6 +65,9 @@ class KernelReferenceTest {
             assertTotal("dot", 4 - 10 + 18, k.dot(x, y, 0, n()));
             k.axpy(2, x, y, 0, n());
             assertPattern("axpy", y, 6, -1, 12);
+            MemorySegment t = tiled(a, 9, 9, 9);
+            k.triad(x, -2, y, t, 0, n());
+            assertPattern("triad", t, 1 - 12, 2 + 2, 3 - 24);
             k.scale(0.5f, x, 0, n());
             assertPattern("scale", x, 0.5, 1, 1.5);
             k.copy(x, y, 0, n());
