@@ -68,6 +68,47 @@ public interface Kernels {
      */
     void maxPool2x2(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out);
 
+    // ---- blocked channels (nChw8c: the 8 channels of a block interleaved per pixel) ----------------
+    // Lane l of [from, to) is every element from + 8j + l; (to - from) must be a multiple of LANES. Per-lane
+    // arrays (c, a, b, acc, v) are read or added at [at, at + 8), so a layer keeps one array over all
+    // its padded channels and a call for channel block cb uses at = 8 cb.
+
+    /** Channels per block of the blocked activation layout, one 256-bit vector of floats. */
+    int LANES = 8;
+
+    /** acc[at + l] += sum of the lane-l elements. */
+    void sumLanes(MemorySegment x, long from, long to, double[] acc, int at);
+
+    /** acc[at + l] += sum of (x - c[at + l])^2 over lane l, the difference taken in float. */
+    void sumSquaredDeviationLanes(MemorySegment x, float[] c, long from, long to, double[] acc, int at);
+
+    /** acc[at + l] += sum of y * (x - c[at + l]) over lane l, the difference taken in float. */
+    void dotDeviationLanes(MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at);
+
+    /** y = a[at + l]*x + b[at + l] on lane l (y may be x). */
+    void affineLanes(MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to);
+
+    /** dx = a[at + l]*dy + b[at + l]*x + c[at + l] on lane l. */
+    void affine2Lanes(MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
+                      long from, long to);
+
+    /** x = v[at + l] on lane l. */
+    void fillLanes(float[] v, int at, MemorySegment x, long from, long to);
+
+    /**
+     * {@link #maxPool2x2} of one blocked plane: h x w pixels of 8 channels at x[in..], (h/2) x (w/2)
+     * pixels out at y[out..]; argmax[out + 8 q + l] (int32) is the input pixel (row-major index within
+     * the plane) that channel l of output pixel q came from. Same tie and NaN rule.
+     */
+    void maxPool2x2Lanes(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out);
+
+    /**
+     * The backward of {@link #maxPool2x2Lanes}: writes the whole h x w blocked plane dx[in..], dy[out + 8q + l]
+     * at its argmax pixel and 0 elsewhere (2x2 windows at stride 2 do not overlap).
+     */
+    void maxPool2x2LanesBackward(MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx,
+                                 long in);
+
     // ---- activations (x, y, dy, dx share one index range) -------------------------------------
 
     /** y[i] = max(x[i], 0). */

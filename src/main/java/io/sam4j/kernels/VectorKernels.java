@@ -3,6 +3,7 @@ package io.sam4j.kernels;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
@@ -293,6 +294,167 @@ final class VectorKernels implements Kernels {
         best = best.blend(ia.add(w + 1), m);
         store(max, y, o);
         best.convert(VectorOperators.F2I, 0).reinterpretAsInts().intoMemorySegment(argmax, o << 2, NATIVE);
+    }
+
+    // ---- blocked channels -----------------------------------------------------------------------
+    // One 256-bit vector is one pixel of a channel block, whatever the preferred width: lane l is channel l.
+
+    private static final VectorSpecies<Float> B = FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> BI = IntVector.SPECIES_256;
+
+    private static FloatVector loadB(MemorySegment s, long i) {
+        return FloatVector.fromMemorySegment(B, s, i << 2, NATIVE);
+    }
+
+    private static void storeB(FloatVector v, MemorySegment s, long i) {
+        v.intoMemorySegment(s, i << 2, NATIVE);
+    }
+
+    /** acc[at + l] += lane l, lane by lane (no cross-lane sum: each lane is a channel). */
+    private static void foldLanes(FloatVector v, double[] acc, int at) {
+        for (int l = 0; l < LANES; l++) acc[at + l] += v.lane(l);
+    }
+
+    @Override
+    public void sumLanes(MemorySegment x, long from, long to, double[] acc, int at) {
+        ScalarKernels.checkLanes(from, to);
+        for (long blk = from; blk < to; blk += FOLD_BLOCK) { // FOLD_BLOCK is whole pixels
+            long end = Math.min(to, blk + FOLD_BLOCK);
+            FloatVector a0 = FloatVector.zero(B), a1 = a0, a2 = a0, a3 = a0;
+            long i = blk;
+            for (; i <= end - 4 * LANES; i += 4 * LANES) {
+                a0 = a0.add(loadB(x, i));
+                a1 = a1.add(loadB(x, i + LANES));
+                a2 = a2.add(loadB(x, i + 2 * LANES));
+                a3 = a3.add(loadB(x, i + 3 * LANES));
+            }
+            for (; i < end; i += LANES) a0 = a0.add(loadB(x, i));
+            foldLanes(a0.add(a1).add(a2.add(a3)), acc, at);
+        }
+    }
+
+    @Override
+    public void sumSquaredDeviationLanes(MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
+        ScalarKernels.checkLanes(from, to);
+        FloatVector vc = FloatVector.fromArray(B, c, at);
+        for (long blk = from; blk < to; blk += FOLD_BLOCK) {
+            long end = Math.min(to, blk + FOLD_BLOCK);
+            FloatVector a0 = FloatVector.zero(B), a1 = a0, a2 = a0, a3 = a0;
+            long i = blk;
+            for (; i <= end - 4 * LANES; i += 4 * LANES) {
+                FloatVector d0 = loadB(x, i).sub(vc), d1 = loadB(x, i + LANES).sub(vc);
+                FloatVector d2 = loadB(x, i + 2 * LANES).sub(vc), d3 = loadB(x, i + 3 * LANES).sub(vc);
+                a0 = d0.fma(d0, a0);
+                a1 = d1.fma(d1, a1);
+                a2 = d2.fma(d2, a2);
+                a3 = d3.fma(d3, a3);
+            }
+            for (; i < end; i += LANES) {
+                FloatVector d0 = loadB(x, i).sub(vc);
+                a0 = d0.fma(d0, a0);
+            }
+            foldLanes(a0.add(a1).add(a2.add(a3)), acc, at);
+        }
+    }
+
+    @Override
+    public void dotDeviationLanes(MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
+        ScalarKernels.checkLanes(from, to);
+        FloatVector vc = FloatVector.fromArray(B, c, at);
+        for (long blk = from; blk < to; blk += FOLD_BLOCK) {
+            long end = Math.min(to, blk + FOLD_BLOCK);
+            FloatVector a0 = FloatVector.zero(B), a1 = a0, a2 = a0, a3 = a0;
+            long i = blk;
+            for (; i <= end - 4 * LANES; i += 4 * LANES) {
+                a0 = loadB(x, i).sub(vc).fma(loadB(y, i), a0);
+                a1 = loadB(x, i + LANES).sub(vc).fma(loadB(y, i + LANES), a1);
+                a2 = loadB(x, i + 2 * LANES).sub(vc).fma(loadB(y, i + 2 * LANES), a2);
+                a3 = loadB(x, i + 3 * LANES).sub(vc).fma(loadB(y, i + 3 * LANES), a3);
+            }
+            for (; i < end; i += LANES) a0 = loadB(x, i).sub(vc).fma(loadB(y, i), a0);
+            foldLanes(a0.add(a1).add(a2.add(a3)), acc, at);
+        }
+    }
+
+    @Override
+    public void affineLanes(MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
+        ScalarKernels.checkLanes(from, to);
+        FloatVector va = FloatVector.fromArray(B, a, at), vb = FloatVector.fromArray(B, b, at);
+        for (long i = from; i < to; i += LANES) storeB(loadB(x, i).fma(va, vb), y, i);
+    }
+
+    @Override
+    public void affine2Lanes(MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
+                             long from, long to) {
+        ScalarKernels.checkLanes(from, to);
+        FloatVector va = FloatVector.fromArray(B, a, at), vb = FloatVector.fromArray(B, b, at);
+        FloatVector vc = FloatVector.fromArray(B, c, at);
+        for (long i = from; i < to; i += LANES) storeB(loadB(dy, i).fma(va, loadB(x, i).fma(vb, vc)), dx, i);
+    }
+
+    @Override
+    public void fillLanes(float[] v, int at, MemorySegment x, long from, long to) {
+        ScalarKernels.checkLanes(from, to);
+        FloatVector vv = FloatVector.fromArray(B, v, at);
+        for (long i = from; i < to; i += LANES) storeB(vv, x, i);
+    }
+
+    @Override
+    public void maxPool2x2Lanes(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
+        if ((long) h * w > 1 << 24) { // indices travel as float lanes, exact below 2^24
+            TAIL.maxPool2x2Lanes(x, in, h, w, y, argmax, out);
+            return;
+        }
+        int outH = h / 2, outW = w / 2;
+        long row = (long) LANES * w;
+        for (int oh = 0; oh < outH; oh++) {
+            for (int ow = 0; ow < outW; ow++) {
+                int p = 2 * oh * w + 2 * ow;
+                long t = in + (long) LANES * p;
+                FloatVector b = loadB(x, t + LANES), c = loadB(x, t + row), d = loadB(x, t + row + LANES);
+                FloatVector max = loadB(x, t), best = FloatVector.broadcast(B, p);
+                VectorMask<Float> m = b.compare(VectorOperators.GT, max).or(b.compare(VectorOperators.NE, b));
+                max = max.blend(b, m);
+                best = best.blend(p + 1, m);
+                m = c.compare(VectorOperators.GT, max).or(c.compare(VectorOperators.NE, c));
+                max = max.blend(c, m);
+                best = best.blend(p + w, m);
+                m = d.compare(VectorOperators.GT, max).or(d.compare(VectorOperators.NE, d));
+                max = max.blend(d, m);
+                best = best.blend(p + w + 1, m);
+                long o = out + (long) LANES * (oh * outW + ow);
+                storeB(max, y, o);
+                best.convert(VectorOperators.F2I, 0).reinterpretAsInts().intoMemorySegment(argmax, o << 2, NATIVE);
+            }
+        }
+    }
+
+    @Override
+    public void maxPool2x2LanesBackward(MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx,
+                                        long in) {
+        int outH = h / 2, outW = w / 2;
+        long row = (long) LANES * w;
+        FloatVector z = FloatVector.zero(B);
+        for (int oh = 0; oh < outH; oh++) {
+            for (int ow = 0; ow < outW; ow++) {
+                int p = 2 * oh * w + 2 * ow;
+                long t = in + (long) LANES * p, o = out + (long) LANES * (oh * outW + ow);
+                FloatVector g = loadB(dy, o);
+                IntVector best = IntVector.fromMemorySegment(BI, argmax, o << 2, NATIVE);
+                storeB(z.blend(g, best.compare(VectorOperators.EQ, p).cast(B)), dx, t);
+                storeB(z.blend(g, best.compare(VectorOperators.EQ, p + 1).cast(B)), dx, t + LANES);
+                storeB(z.blend(g, best.compare(VectorOperators.EQ, p + w).cast(B)), dx, t + row);
+                storeB(z.blend(g, best.compare(VectorOperators.EQ, p + w + 1).cast(B)), dx, t + row + LANES);
+            }
+            if (w % 2 != 0) { // the last column is in no window
+                long last = in + (long) LANES * (2 * oh * w + w - 1);
+                storeB(z, dx, last);
+                storeB(z, dx, last + row);
+            }
+        }
+        if (h % 2 != 0) {
+            for (long i = in + (long) LANES * (h - 1) * w; i < in + (long) LANES * h * w; i += LANES) storeB(z, dx, i);
+        }
     }
 
     @Override

@@ -8,6 +8,7 @@ import static io.sam4j.kernels.KernelTestSupport.at;
 import static io.sam4j.kernels.KernelTestSupport.copyOf;
 import static io.sam4j.kernels.KernelTestSupport.random;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -176,6 +177,161 @@ class KernelParityTest {
                         assertSame(ctx + " y before out", y.asSlice(0, 4 * out), vy.asSlice(0, 4 * out));
                         assertSame(ctx + " y after", y.asSlice(4 * (out + outLen)), vy.asSlice(4 * (out + outLen)));
                         assertSame(ctx + " argmax after", idx.asSlice(4 * (out + outLen)), vIdx.asSlice(4 * (out + outLen)));
+                    }
+                }
+            }
+        }
+    }
+
+    /** Whole pixels of 8 lanes: one, a few (tails of the 4-vector unroll), several fold blocks (600 x 8 > 4096). */
+    private static final long[] PIXELS = {1, 3, 4, 5, 127, 600, 130_001};
+    private static final int AT = 3; // per-lane arrays used at [AT, AT + 8): a non-zero offset
+
+    private static void forAllPixelRanges(String name, Case c) {
+        for (long pixels : PIXELS) {
+            for (long from : FROMS) {
+                try (Arena arena = Arena.ofConfined()) {
+                    c.run(arena, new SplittableRandom(pixels * 17 + from), from, from + 8 * pixels,
+                            name + " pixels=" + pixels + " from=" + from);
+                }
+            }
+        }
+    }
+
+    private static float[] lanes(SplittableRandom rnd, float lo, float hi) {
+        float[] v = new float[AT + 8 + 2];
+        for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * (float) rnd.nextDouble();
+        return v;
+    }
+
+    /** Per-lane sums of both kernels within REL of each lane's sum of |terms|; entries outside [AT, AT + 8) untouched. */
+    private static void assertLaneSums(String ctx, double[] expected, double[] actual, double[] scale) {
+        for (int i = 0; i < expected.length; i++) {
+            if (i < AT || i >= AT + 8) {
+                assertEquals(0.5, expected[i], ctx + " ref acc[" + i + "] outside the lanes");
+                assertEquals(0.5, actual[i], ctx + " vec acc[" + i + "] outside the lanes");
+            } else {
+                assertSum(ctx + " lane " + (i - AT), expected[i], actual[i], scale[i - AT], REL);
+            }
+        }
+    }
+
+    private static double[] halves() {
+        double[] acc = new double[AT + 8 + 2];
+        java.util.Arrays.fill(acc, 0.5); // kernels must add into acc, not overwrite it
+        return acc;
+    }
+
+    @Test
+    void laneReductions() {
+        forAllPixelRanges("lane sums", (a, rnd, from, to, ctx) -> {
+            MemorySegment x = buf(a, rnd, to, 0.5f, 3f), y = buf(a, rnd, to, -1, 1);
+            float[] c = lanes(rnd, 1f, 2.5f);
+            double[] absX = new double[8], absSq = new double[8], absYD = new double[8];
+            for (long i = from; i < to; i++) {
+                int l = (int) ((i - from) % 8);
+                float d = at(x, i) - c[AT + l];
+                absX[l] += Math.abs(at(x, i));
+                absSq[l] += (double) d * d;
+                absYD[l] += Math.abs((double) at(y, i) * d);
+            }
+            double[] r = halves(), v = halves();
+            ref.sumLanes(x, from, to, r, AT);
+            vec.sumLanes(x, from, to, v, AT);
+            assertLaneSums(ctx + " sumLanes", r, v, absX);
+            r = halves();
+            v = halves();
+            ref.sumSquaredDeviationLanes(x, c, from, to, r, AT);
+            vec.sumSquaredDeviationLanes(x, c, from, to, v, AT);
+            assertLaneSums(ctx + " sumSquaredDeviationLanes", r, v, absSq);
+            r = halves();
+            v = halves();
+            ref.dotDeviationLanes(y, x, c, from, to, r, AT);
+            vec.dotDeviationLanes(y, x, c, from, to, v, AT);
+            assertLaneSums(ctx + " dotDeviationLanes", r, v, absYD);
+            // Lane l is channel l: the reference's lane sum is the plain sum over that lane's elements.
+            double lane5 = 0.5;
+            for (long i = from + 5; i < to; i += 8) lane5 += at(x, i);
+            double[] s = halves();
+            ref.sumLanes(x, from, to, s, AT);
+            assertEquals(lane5, s[AT + 5], 1e-9 * Math.max(1, Math.abs(lane5)), ctx + " lane 5 by hand");
+        });
+    }
+
+    @Test
+    void laneAffineMapsAndFill() {
+        forAllPixelRanges("lane affine", (a, rnd, from, to, ctx) -> {
+            MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};
+            float[] p = lanes(rnd, -1.5f, 1.5f), q = lanes(rnd, -1, 1), r = lanes(rnd, -0.5f, 0.5f);
+            run(a, ctx + " affineLanes", from, to, in, 0, (k, b, acc) -> k.affineLanes(b[0], b[1], p, q, AT, from, to));
+            run(a, ctx + " affineLanes in place", from, to, in, 0, (k, b, acc) -> k.affineLanes(b[0], b[0], p, q, AT, from, to));
+            run(a, ctx + " affine2Lanes", from, to, in, 0, (k, b, acc) -> k.affine2Lanes(b[0], b[1], b[2], p, q, r, AT, from, to));
+            Result f = run(a, ctx + " fillLanes", from, to, in, 0, (k, b, acc) -> k.fillLanes(r, AT, b[0], from, to));
+            assertSame(ctx + " fillLanes exact", f.ref()[0], f.vec()[0]);
+            assertEquals(r[AT + 2], at(f.vec()[0], from + 8 * ((to - from) / 8 - 1) + 2), ctx + " fillLanes lane 2");
+        });
+    }
+
+    @Test
+    void laneKernelsRejectPartialPixels() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = buf(a, new SplittableRandom(1), 16, -1, 1);
+            for (Kernels k : new Kernels[] {ref, vec}) {
+                assertThrows(IllegalArgumentException.class, () -> k.sumLanes(x, 0, 12, new double[8], 0), k.name());
+                assertThrows(IllegalArgumentException.class, () -> k.fillLanes(new float[8], 0, x, 1, 8), k.name());
+            }
+        }
+    }
+
+    /**
+     * Blocked planes with odd h or w (floor: pixels in no window), 1-pixel outputs, and wide rows; values
+     * from a small set, so that ties, -0.0 and NaN are common. Forward and backward must agree bit for bit.
+     */
+    @Test
+    void maxPool2x2Lanes() {
+        int[][] shapes = {{2, 2}, {3, 3}, {3, 5}, {4, 7}, {12, 6}, {9, 15}, {14, 14}, {28, 28}, {5, 33}};
+        float[] values = {-1f, -0f, 0f, 1f, 2f, Float.NaN};
+        SplittableRandom rnd = new SplittableRandom(8);
+        for (int[] shape : shapes) {
+            int h = shape[0], w = shape[1];
+            long inLen = 8L * h * w, outLen = 8L * (h / 2) * (w / 2);
+            for (long in : FROMS) {
+                for (boolean discrete : new boolean[] {true, false}) {
+                    String ctx = "maxPool2x2Lanes " + h + "x" + w + " in=" + in + " discrete=" + discrete;
+                    try (Arena a = Arena.ofConfined()) {
+                        MemorySegment x = buf(a, rnd, in + inLen, -1, 1);
+                        if (discrete) {
+                            for (long i = in; i < in + inLen; i++) {
+                                x.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i,
+                                        values[rnd.nextInt(rnd.nextInt(8) == 0 ? values.length : values.length - 1)]);
+                            }
+                        }
+                        long out = in + 2;
+                        MemorySegment y = buf(a, rnd, out + outLen, -1, 1), idx = buf(a, rnd, out + outLen, -1, 1);
+                        MemorySegment ry = copyOf(a, y), rIdx = copyOf(a, idx), vy = copyOf(a, y), vIdx = copyOf(a, idx);
+                        ref.maxPool2x2Lanes(x, in, h, w, ry, rIdx, out);
+                        vec.maxPool2x2Lanes(x, in, h, w, vy, vIdx, out);
+                        assertSame(ctx + " y", ry, vy);
+                        assertSame(ctx + " argmax", rIdx, vIdx);
+                        assertSame(ctx + " y before out", y.asSlice(0, 4 * out), vy.asSlice(0, 4 * out));
+                        assertSame(ctx + " y after", y.asSlice(4 * (out + outLen)), vy.asSlice(4 * (out + outLen)));
+                        // Backward into a NaN-filled dx: every pixel of the plane must be written, nothing else.
+                        MemorySegment dy = buf(a, rnd, out + outLen, -1, 1), dx = buf(a, rnd, in + inLen + GUARD, -1, 1);
+                        for (long i = in; i < in + inLen; i++) dx.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, Float.NaN);
+                        MemorySegment rdx = copyOf(a, dx), vdx = copyOf(a, dx);
+                        ref.maxPool2x2LanesBackward(dy, rIdx, out, h, w, rdx, in);
+                        vec.maxPool2x2LanesBackward(dy, vIdx, out, h, w, vdx, in);
+                        assertSame(ctx + " dx", rdx, vdx);
+                        assertSame(ctx + " dx before in", dx.asSlice(0, 4 * in), vdx.asSlice(0, 4 * in));
+                        assertSame(ctx + " dx after", dx.asSlice(4 * (in + inLen)), vdx.asSlice(4 * (in + inLen)));
+                        double sumDy = 0, sumDx = 0;
+                        for (long i = 0; i < outLen; i++) sumDy += at(dy, out + i);
+                        for (long i = 0; i < inLen; i++) {
+                            float g = at(vdx, in + i);
+                            if (Float.isNaN(g)) throw new AssertionError(ctx + " dx[" + i + "] not written");
+                            sumDx += g;
+                        }
+                        assertEquals(sumDy, sumDx, 1e-9, ctx + " every dy lands once");
                     }
                 }
             }

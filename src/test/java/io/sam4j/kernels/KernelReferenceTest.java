@@ -136,6 +136,93 @@ class KernelReferenceTest {
         }
     }
 
+    /**
+     * Three pixels of 8 lanes (channels), x = (l + 1)(p + 1) for lane l at pixel p: per lane the sum is
+     * 6(l + 1), deviations from c = 2(l + 1) are (l + 1){-1, 0, 1}. Written at offset 2 of per-lane arrays.
+     */
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void blockedLanes(Kernels k) {
+        int at = 2;
+        float[] xs = new float[24], ys = new float[24], c = new float[10], p = new float[10], q = new float[10];
+        for (int px = 0; px < 3; px++) {
+            for (int l = 0; l < 8; l++) {
+                xs[8 * px + l] = (l + 1) * (px + 1);
+                ys[8 * px + l] = px - 1; // -1, 0, 1
+            }
+        }
+        for (int l = 0; l < 8; l++) {
+            c[at + l] = 2 * (l + 1);
+            p[at + l] = l;
+            q[at + l] = -1;
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = KernelTestSupport.of(a, xs), y = KernelTestSupport.of(a, ys), out = KernelTestSupport.of(a, new float[24]);
+            double[] sum = new double[10], sq = new double[10], dot = new double[10];
+            sum[0] = sum[at] = 1; // adds: lane 0's 1 stays on top, entries outside the lanes stay
+            k.sumLanes(x, 0, 24, sum, at);
+            k.sumSquaredDeviationLanes(x, c, 0, 24, sq, at);
+            k.dotDeviationLanes(y, x, c, 0, 24, dot, at);
+            assertEquals(1, sum[0], 0, "outside the lanes");
+            assertEquals(1 + 6, sum[at], 0, "lane 0 adds");
+            for (int l = 1; l < 8; l++) {
+                assertEquals(6 * (l + 1), sum[at + l], 0, "sumLanes lane " + l);
+                assertEquals(2 * sq(l + 1), sq[at + l], 0, "sumSquaredDeviationLanes lane " + l);
+                assertEquals(2 * (l + 1), dot[at + l], 0, "dotDeviationLanes lane " + l); // -1*-(l+1) + 1*(l+1)
+            }
+            k.affineLanes(x, out, p, q, at, 8, 24); // pixels 1 and 2 only
+            for (int l = 0; l < 8; l++) {
+                assertEquals(0, at(out, l), 0, "affineLanes left pixel 0");
+                assertEquals(l * 2 * (l + 1) - 1, at(out, 8 + l), 0, "affineLanes pixel 1 lane " + l);
+                assertEquals(l * 3 * (l + 1) - 1, at(out, 16 + l), 0, "affineLanes pixel 2 lane " + l);
+            }
+            k.affine2Lanes(y, x, out, q, p, c, at, 0, 24); // -y + l x + 2(l + 1)
+            for (int px = 0; px < 3; px++) {
+                for (int l = 0; l < 8; l++) {
+                    assertEquals(-(px - 1) + l * (l + 1) * (px + 1) + 2 * (l + 1), at(out, 8 * px + l), 0, "affine2Lanes");
+                }
+            }
+            k.fillLanes(c, at, out, 8, 16);
+            for (int l = 0; l < 8; l++) assertEquals(2 * (l + 1), at(out, 8 + l), 0, "fillLanes lane " + l);
+        }
+    }
+
+    /**
+     * One 2x2 window per lane in a 3x3 blocked plane (the last row and column are past the floor): lanes
+     * 0..4 are maxPool2x2's five window kinds, then a strictly decreasing, an increasing and an all-equal one.
+     */
+    @ParameterizedTest
+    @MethodSource("kernels")
+    void maxPool2x2Lanes(Kernels k) {
+        float nan = Float.NaN;
+        float[][] windows = {{1, 3, 3, 2}, {-0f, 0f, 0f, -1}, {5, nan, 7, nan}, {-2, -3, -1, -4}, {nan, 9, 1, 2},
+                {4, 3, 2, 1}, {1, 2, 3, 4}, {0, 0, 0, 0}};
+        float[] maxima = {3, -0f, nan, -1, nan, 4, 4, 0};
+        int[] pixel = {1, 0, 4, 3, 0, 0, 4, 0}; // a, b, c, d are pixels 0, 1, 3, 4 of the 3x3 plane
+        int[] window = {0, 1, 3, 4};
+        float[] plane = new float[9 * 8];
+        java.util.Arrays.fill(plane, 100); // pixels 2, 5, 6, 7, 8: in no window
+        for (int l = 0; l < 8; l++) for (int j = 0; j < 4; j++) plane[8 * window[j] + l] = windows[l][j];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = KernelTestSupport.of(a, plane), y = KernelTestSupport.of(a, new float[8]);
+            MemorySegment argmax = KernelTestSupport.of(a, new float[8]);
+            k.maxPool2x2Lanes(x, 0, 3, 3, y, argmax, 0);
+            for (int l = 0; l < 8; l++) {
+                assertEquals(Float.floatToRawIntBits(maxima[l]), Float.floatToRawIntBits(at(y, l)), "y lane " + l);
+                assertEquals(pixel[l], argmax.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, l), "argmax lane " + l);
+            }
+            float[] nans = new float[9 * 8];
+            java.util.Arrays.fill(nans, nan);
+            MemorySegment dy = KernelTestSupport.of(a, 1, 2, 3, 4, 5, 6, 7, 8), dx = KernelTestSupport.of(a, nans);
+            k.maxPool2x2LanesBackward(dy, argmax, 0, 3, 3, dx, 0);
+            for (int px = 0; px < 9; px++) {
+                for (int l = 0; l < 8; l++) {
+                    assertEquals(px == pixel[l] ? l + 1 : 0, at(dx, 8 * px + l), 0, "dx pixel " + px + " lane " + l);
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("kernels")
     void directionStats(Kernels k) {
