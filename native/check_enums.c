@@ -18,6 +18,7 @@ int main(void) {
     P("TAG_X", dnnl_x);
     P("TAG_NCHW", dnnl_nchw);
     P("TAG_OIHW", dnnl_oihw);
+    P("TAG_NCHW8C", dnnl_nChw8c);
     P("FORWARD_TRAINING", dnnl_forward_training);
     P("BACKWARD_DATA", dnnl_backward_data);
     P("BACKWARD_WEIGHTS", dnnl_backward_weights);

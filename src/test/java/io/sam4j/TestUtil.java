@@ -39,4 +39,45 @@ public final class TestUtil {
         MemorySegment.copy(s, JAVA_FLOAT, 0, out, 0, (int) n);
         return out;
     }
+
+    /** NCHW [n, c, plane] to nChw8c [n][ceil(c/8)][plane][8] with zero padded lanes: the test's own reorder. */
+    public static float[] blocked(float[] nchw, int n, int c, int plane) {
+        int blocks = (c + 7) / 8;
+        float[] out = new float[n * blocks * 8 * plane];
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < plane; p++) {
+                    out[((i * blocks + ch / 8) * plane + p) * 8 + ch % 8] = nchw[(i * c + ch) * plane + p];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The inverse of {@link #blocked}: drops the padded lanes. */
+    public static float[] unblocked(float[] b, int n, int c, int plane) {
+        int blocks = (c + 7) / 8;
+        float[] out = new float[n * c * plane];
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                for (int p = 0; p < plane; p++) {
+                    out[(i * c + ch) * plane + p] = b[((i * blocks + ch / 8) * plane + p) * 8 + ch % 8];
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Fails unless every padded lane (channel >= c) of the nChw8c tensor is +0.0 or -0.0. */
+    public static void assertPaddedLanesZero(String what, float[] b, int n, int c, int plane) {
+        int blocks = (c + 7) / 8;
+        for (int i = 0; i < n; i++) {
+            for (int ch = c; ch < blocks * 8; ch++) {
+                for (int p = 0; p < plane; p++) {
+                    float v = b[((i * blocks + ch / 8) * plane + p) * 8 + ch % 8];
+                    if (v != 0f) throw new AssertionError(what + ": padded lane " + ch + " of image " + i + " pixel " + p + " is " + v);
+                }
+            }
+        }
+    }
 }

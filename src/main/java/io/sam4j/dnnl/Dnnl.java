@@ -38,11 +38,12 @@ public final class Dnnl {
     static final int F32 = 3;
     static final int ENGINE_CPU = 1;
     static final int STREAM_DEFAULT_FLAGS = 1;
-    // dnnl_format_tag_t: plain user layouts; blocked ones are always chosen by the library via ANY
+    // dnnl_format_tag_t: user layouts; the weights' blocked layouts are chosen by the library via ANY
     static final int TAG_ANY = 1;
     static final int TAG_X = 2;
     static final int TAG_NCHW = 5;
     static final int TAG_OIHW = 5;
+    static final int TAG_NCHW8C = 102; // dnnl_nChw8c = dnnl_aBcd8b: activations in sam4j's blocked layout
     // dnnl_prop_kind_t, dnnl_alg_kind_t
     static final int FORWARD_TRAINING = 64;
     static final int BACKWARD_DATA = 160;

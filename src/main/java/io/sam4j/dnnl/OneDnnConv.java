@@ -15,7 +15,10 @@ import java.util.List;
  * created once with {@code format_tag any}, so oneDNN picks its blocked layouts (jit:avx2 on AVX2 machines,
  * 1.6-2x faster than plain NCHW). The caller's tensors stay plain NCHW/OIHW: each call reorders inputs into
  * the chosen layouts and outputs back, through reorder primitives also created once. Forward and
- * backward-data get their own weight reorder, as they usually want different weight layouts.
+ * backward-data get their own weight reorder, as they usually want different weight layouts. A kernel made
+ * {@code blocked} takes x, y, dx and dy in nChw8c, the layout oneDNN picks for activations on AVX2, so its
+ * passes usually reorder only the (small) weights; where oneDNN wants another activation layout (plain src
+ * for a 1- or 3-channel stem) the same reorder logic converts.
  *
  * <p>Steady state: no native allocation. Memory objects exist from construction; each call rebinds them to
  * the caller's segments with dnnl_memory_set_data_handle. Internal buffers come from the backend's shared
@@ -25,6 +28,10 @@ final class OneDnnConv implements ConvKernel {
     private final OneDnnConvBackend backend;
     private final ConvShape shape;
     private final boolean hasBias;
+    /** Floats of x and y in the user layout (nChw8c pads the channels). */
+    private final long xFloats, yFloats;
+    /** "pass:tensor" of every reorder of x, y, dx or dy, e.g. "forward:x" (for tests and logs). */
+    private final List<String> activationReorders = new ArrayList<>();
     private final NativeObjects objects = new NativeObjects();
     private final Arena arena = Arena.ofShared(); // exec-arg arrays, zero bias, discarded bias gradient
 
@@ -57,7 +64,7 @@ final class OneDnnConv implements ConvKernel {
     private record Arg(int arg, int query, int index, MemorySegment userMd, MemorySegment userMem, Slot slot,
             boolean output) {}
 
-    OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias) {
+    OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, boolean blocked) {
         this.backend = backend;
         this.shape = shape;
         this.hasBias = hasBias;
@@ -66,9 +73,12 @@ final class OneDnnConv implements ConvKernel {
             ompSetNumThreads(backend.threads());
             MemorySegment engine = backend.engine();
             long n = shape.n(), c = shape.c(), k = shape.k();
-            MemorySegment xMd = objects.memoryDesc(TAG_NCHW, n, c, shape.h(), shape.w());
+            int act = blocked ? TAG_NCHW8C : TAG_NCHW;
+            MemorySegment xMd = objects.memoryDesc(act, n, c, shape.h(), shape.w());
             MemorySegment wMd = objects.memoryDesc(TAG_OIHW, k, c, shape.r(), shape.s());
-            MemorySegment yMd = objects.memoryDesc(TAG_NCHW, n, k, shape.outH(), shape.outW());
+            MemorySegment yMd = objects.memoryDesc(act, n, k, shape.outH(), shape.outW());
+            xFloats = memoryDescSize(xMd) / 4;
+            yFloats = memoryDescSize(yMd) / 4;
             MemorySegment bMd = hasBias ? objects.memoryDesc(TAG_X, k) : MemorySegment.NULL;
             MemorySegment srcAny = objects.memoryDesc(TAG_ANY, n, c, shape.h(), shape.w());
             MemorySegment wAny = objects.memoryDesc(TAG_ANY, k, c, shape.r(), shape.s());
@@ -88,12 +98,17 @@ final class OneDnnConv implements ConvKernel {
             // Symmetric padding: ConvShape's floor division matches oneDNN's output-size check with padR = pad.
             long[] strides = {shape.stride(), shape.stride()}, dilates = {0, 0}, pad = {shape.pad(), shape.pad()};
             MemorySegment attr = objects.attrUserScratchpad();
-            MemorySegment fwdPd = objects.primitiveDesc(convolutionForwardPd(engine, FORWARD_TRAINING,
-                    CONVOLUTION_DIRECT, srcAny, wAny, bMd, dstAny, strides, dilates, pad, pad, attr));
-            MemorySegment bwdDataPd = objects.primitiveDesc(convolutionBackwardDataPd(engine, CONVOLUTION_DIRECT,
-                    srcAny, wAny, dstAny, strides, dilates, pad, pad, fwdPd, attr));
-            MemorySegment bwdWeightsPd = objects.primitiveDesc(convolutionBackwardWeightsPd(engine,
-                    CONVOLUTION_DIRECT, srcAny, wAny, bMd, dstAny, strides, dilates, pad, pad, fwdPd, attr));
+            // Whole channel blocks: prefer an implementation that works in the user's nChw8c (see choose()).
+            boolean keepBlocked = blocked && c % 8 == 0;
+            MemorySegment fwdPd = choose(keepBlocked, srcAny, dstAny, xMd, yMd, QUERY_SRC_MD, QUERY_DST_MD,
+                    (src, dst) -> convolutionForwardPd(engine, FORWARD_TRAINING, CONVOLUTION_DIRECT, src, wAny, bMd, dst,
+                            strides, dilates, pad, pad, attr));
+            MemorySegment bwdDataPd = choose(keepBlocked, srcAny, dstAny, xMd, yMd, QUERY_DIFF_SRC_MD, QUERY_DIFF_DST_MD,
+                    (src, dst) -> convolutionBackwardDataPd(engine, CONVOLUTION_DIRECT, src, wAny, dst, strides, dilates,
+                            pad, pad, fwdPd, attr));
+            MemorySegment bwdWeightsPd = choose(keepBlocked, srcAny, dstAny, xMd, yMd, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
+                    (src, dst) -> convolutionBackwardWeightsPd(engine, CONVOLUTION_DIRECT, src, wAny, bMd, dst, strides,
+                            dilates, pad, pad, fwdPd, attr));
 
             List<Arg> fwdArgs = new ArrayList<>(List.of(
                     new Arg(ARG_SRC, QUERY_SRC_MD, 0, xMd, xMem, Slot.SRC, false),
@@ -107,12 +122,12 @@ final class OneDnnConv implements ConvKernel {
                 fwdArgs.add(new Arg(ARG_BIAS, QUERY_WEIGHTS_MD, 1, bMd, biasMem, Slot.BIAS, false));
                 bwdWeightsArgs.add(new Arg(ARG_DIFF_BIAS, QUERY_DIFF_WEIGHTS_MD, 1, bMd, dbiasMem, Slot.BIAS, true));
             }
-            forward = pass(fwdPd, attr, fwdArgs);
-            backwardData = pass(bwdDataPd, attr, List.of(
+            forward = pass("forward", fwdPd, attr, fwdArgs);
+            backwardData = pass("backward_data", bwdDataPd, attr, List.of(
                     new Arg(ARG_DIFF_DST, QUERY_DIFF_DST_MD, 0, yMd, dyMem, Slot.DST, false),
                     new Arg(ARG_WEIGHTS, QUERY_WEIGHTS_MD, 0, wMd, wMem, Slot.WEIGHTS, false),
                     new Arg(ARG_DIFF_SRC, QUERY_DIFF_SRC_MD, 0, xMd, dxMem, Slot.SRC, true)));
-            backwardWeights = pass(bwdWeightsPd, attr, bwdWeightsArgs);
+            backwardWeights = pass("backward_weights", bwdWeightsPd, attr, bwdWeightsArgs);
         } catch (DnnlException e) {
             release();
             throw new DnnlException("oneDNN convolution " + shape + (hasBias ? " with bias" : ""), e);
@@ -126,8 +141,33 @@ final class OneDnnConv implements ConvKernel {
                 : "onednn:fwd=" + f + ",bwd_data=" + d + ",bwd_weights=" + w;
     }
 
+    /** Creates a primitive descriptor from its src-like and dst-like activation descriptors. */
+    private interface PdMaker {
+        MemorySegment make(MemorySegment src, MemorySegment dst);
+    }
+
+    /**
+     * The descriptor with {@code format any} activations; if {@code keepUser} and oneDNN chose activation
+     * layouts other than the user's (brgconv_strided takes nhwc for the backward data of a strided 3x3), the
+     * descriptor with the user's layouts instead, when oneDNN has an implementation for them: that saves
+     * two activation reorders per call (jit:avx2 in nChw8c ran as fast as brgconv_strided without its
+     * reorders on ResNet-18's strided layers, N=128, loaded 2-core AVX2 machine).
+     */
+    private MemorySegment choose(boolean keepUser, MemorySegment srcAny, MemorySegment dstAny, MemorySegment xMd,
+            MemorySegment yMd, int srcQuery, int dstQuery, PdMaker maker) {
+        MemorySegment pd = objects.primitiveDesc(maker.make(srcAny, dstAny));
+        if (!keepUser || (memoryDescEqual(pdQueryMd(pd, srcQuery, 0), xMd) && memoryDescEqual(pdQueryMd(pd, dstQuery, 0), yMd))) {
+            return pd;
+        }
+        try {
+            return objects.primitiveDesc(maker.make(xMd, yMd));
+        } catch (DnnlException e) {
+            return pd; // no implementation in the user's layouts: reorders around the chosen one
+        }
+    }
+
     /** Builds the primitive for {@code pd}, with a reorder for every argument whose chosen layout is not the user's. */
-    private Pass pass(MemorySegment pd, MemorySegment attr, List<Arg> args) {
+    private Pass pass(String name, MemorySegment pd, MemorySegment attr, List<Arg> args) {
         List<Step> before = new ArrayList<>(), after = new ArrayList<>();
         List<MemorySegment> memories = new ArrayList<>();
         List<Integer> ids = new ArrayList<>();
@@ -136,6 +176,7 @@ final class OneDnnConv implements ConvKernel {
             MemorySegment mem = a.userMem();
             if (!memoryDescEqual(want, a.userMd())) {
                 mem = internal(want, a.slot());
+                if (a.slot() == Slot.SRC || a.slot() == Slot.DST) activationReorders.add(name + ":" + tensorName(a.arg()));
                 if (a.output()) after.add(reorder(want, mem, a.userMd(), a.userMem(), attr));
                 else before.add(reorder(a.userMd(), a.userMem(), want, mem, attr));
             }
@@ -172,27 +213,27 @@ final class OneDnnConv implements ConvKernel {
     @Override
     public void forward(MemorySegment x, MemorySegment w, MemorySegment bias, MemorySegment y) {
         prepare();
-        bind(xMem, x, shape.inputSize(), "x");
+        bind(xMem, x, xFloats, "x");
         bind(wMem, w, shape.weightSize(), "w");
         bindBias(biasMem, bias, zeroBias, "bias");
-        bind(yMem, y, shape.outputSize(), "y");
+        bind(yMem, y, yFloats, "y");
         run(forward);
     }
 
     @Override
     public void backwardData(MemorySegment dy, MemorySegment w, MemorySegment dx) {
         prepare();
-        bind(dyMem, dy, shape.outputSize(), "dy");
+        bind(dyMem, dy, yFloats, "dy");
         bind(wMem, w, shape.weightSize(), "w");
-        bind(dxMem, dx, shape.inputSize(), "dx");
+        bind(dxMem, dx, xFloats, "dx");
         run(backwardData);
     }
 
     @Override
     public void backwardWeights(MemorySegment x, MemorySegment dy, MemorySegment dw, MemorySegment dbias) {
         prepare();
-        bind(xMem, x, shape.inputSize(), "x");
-        bind(dyMem, dy, shape.outputSize(), "dy");
+        bind(xMem, x, xFloats, "x");
+        bind(dyMem, dy, yFloats, "dy");
         bind(dwMem, dw, shape.weightSize(), "dw");
         bindBias(dbiasMem, dbias, discardedBiasGrad, "dbias");
         run(backwardWeights);
@@ -207,6 +248,21 @@ final class OneDnnConv implements ConvKernel {
     int reorderCount() {
         return forward.before().size() + forward.after().size() + backwardData.before().size()
                 + backwardData.after().size() + backwardWeights.before().size() + backwardWeights.after().size();
+    }
+
+    /** Of those, the reorders of x, y, dx or dy, as "pass:tensor" (none when oneDNN works in the user's layout). */
+    List<String> activationReorders() {
+        return List.copyOf(activationReorders);
+    }
+
+    private static String tensorName(int arg) {
+        return switch (arg) {
+            case ARG_SRC -> "x";
+            case ARG_DST -> "y";
+            case ARG_DIFF_SRC -> "dx";
+            case ARG_DIFF_DST -> "dy";
+            default -> "arg " + arg;
+        };
     }
 
     private void prepare() {

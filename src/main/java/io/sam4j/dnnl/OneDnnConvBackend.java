@@ -109,11 +109,22 @@ public final class OneDnnConvBackend implements ConvBackend {
      * layer), so callers keep it per shape. Throws {@link DnnlException} if oneDNN rejects the shape.
      */
     @Override
-    public synchronized ConvKernel conv(ConvShape shape, boolean bias) {
+    public ConvKernel conv(ConvShape shape, boolean bias) {
+        return conv(shape, bias, false);
+    }
+
+    /** With {@code blocked}, activations are nChw8c: the layout oneDNN's AVX2 kernels compute in. */
+    @Override
+    public synchronized ConvKernel conv(ConvShape shape, boolean bias, boolean blocked) {
         if (closed) throw new IllegalStateException("oneDNN backend is closed");
-        OneDnnConv k = new OneDnnConv(this, shape, bias);
+        OneDnnConv k = new OneDnnConv(this, shape, bias, blocked);
         kernels.add(k);
         return k;
+    }
+
+    @Override
+    public boolean prefersBlocked() {
+        return true;
     }
 
     /** Bytes of internal buffers (chosen-layout tensors and scratchpads) shared by this backend's kernels. */

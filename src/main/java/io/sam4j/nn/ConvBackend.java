@@ -13,6 +13,17 @@ public interface ConvBackend extends AutoCloseable {
     /** A kernel for this shape; callers cache it per shape. */
     ConvKernel conv(ConvShape shape, boolean bias);
 
+    /** Whether models should keep their activations in {@link BlockedLayout} (saves this backend's reorders). */
+    default boolean prefersBlocked() {
+        return false;
+    }
+
+    /** Like {@link #conv(ConvShape, boolean)}; with {@code blocked}, x, y, dx and dy are nChw8c. */
+    default ConvKernel conv(ConvShape shape, boolean bias, boolean blocked) {
+        if (blocked) throw new UnsupportedOperationException(name() + " convolutions take plain NCHW activations only");
+        return conv(shape, bias);
+    }
+
     @Override
     default void close() {}
 }

@@ -4,8 +4,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The compute of one {@link ConvShape}, created once and reused every step (oneDNN primitives are
- * expensive to create). All tensors are plain float32 in the user layout: x NCHW, w OIHW, y NCHW,
- * bias [k]. Outputs are overwritten, not accumulated. Must be called from one thread at a time.
+ * expensive to create). All tensors are float32 in the user layout: x and y NCHW (or nChw8c, padded lanes
+ * zero, for a kernel made blocked), w OIHW, bias [k]. Outputs are overwritten, not accumulated. Must be
+ * called from one thread at a time.
  */
 public interface ConvKernel extends AutoCloseable {
     /** y = conv(x, w) + bias (bias may be null). */

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.sam4j.TestUtil;
 import io.sam4j.nn.ConvKernel;
 import io.sam4j.nn.ConvShape;
 import java.lang.foreign.Arena;
@@ -150,6 +151,37 @@ class OneDnnConvTest {
     void matchesReference(ConvShape s, boolean bias) {
         try (Arena a = Arena.ofConfined(); ConvKernel k = backend.conv(s, bias)) {
             new Case(a, s, new Random(s.hashCode())).runAll(k, bias);
+        }
+    }
+
+    /**
+     * The same shapes with nChw8c activations (TAG_NCHW8C): the test reorders x and dy itself and the
+     * results back, so a wrong tag value or a wrong padding convention fails here. Outputs start as NaN,
+     * padded lanes included: oneDNN must write those lanes as zeros.
+     */
+    @ParameterizedTest(name = "{0} bias={1}")
+    @MethodSource("shapes")
+    void blockedMatchesReference(ConvShape s, boolean bias) {
+        int n = s.n(), inPlane = s.h() * s.w(), outPlane = s.outH() * s.outW();
+        try (Arena a = Arena.ofConfined(); ConvKernel k = backend.conv(s, bias, true)) {
+            Case c = new Case(a, s, new Random(s.hashCode()));
+            float[] xb = TestUtil.blocked(c.x, n, s.c(), inPlane), dyb = TestUtil.blocked(c.dy, n, s.k(), outPlane);
+            MemorySegment xs = seg(a, xb), dys = seg(a, dyb), y = nans(a, dyb.length), dx = nans(a, xb.length);
+            k.forward(xs, c.ws, bias ? c.bs : null, y);
+            float[] yb = y.toArray(JAVA_FLOAT);
+            TestUtil.assertPaddedLanesZero("y " + s, yb, n, s.k(), outPlane);
+            MemorySegment.copy(TestUtil.unblocked(yb, n, s.k(), outPlane), 0, c.y, JAVA_FLOAT, 0, (int) s.outputSize());
+            c.checkForward(bias);
+            k.backwardData(dys, c.ws, dx);
+            float[] dxb = dx.toArray(JAVA_FLOAT);
+            TestUtil.assertPaddedLanesZero("dx " + s, dxb, n, s.c(), inPlane);
+            MemorySegment.copy(TestUtil.unblocked(dxb, n, s.c(), inPlane), 0, c.dx, JAVA_FLOAT, 0, (int) s.inputSize());
+            c.checkBackwardData();
+            k.backwardWeights(xs, dys, c.dw, bias ? c.db : null);
+            c.checkBackwardWeights(bias);
+            if (s.c() % 8 != 0) { // sizes are checked against the padded layout
+                assertThrows(IllegalArgumentException.class, () -> k.forward(c.xs, c.ws, bias ? c.bs : null, y), "NCHW-sized x");
+            }
         }
     }
 
