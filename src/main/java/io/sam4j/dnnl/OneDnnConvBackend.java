@@ -30,6 +30,7 @@ public final class OneDnnConvBackend implements ConvBackend {
     private final MemorySegment stream;
     private final Workspace workspace = new Workspace();
     private final Set<OneDnnConv> kernels = new LinkedHashSet<>();
+    private Boolean prefersBlocked;
     private boolean closed;
 
     private OneDnnConvBackend(int threads) {
@@ -122,9 +123,27 @@ public final class OneDnnConvBackend implements ConvBackend {
         return k;
     }
 
+    /**
+     * True when oneDNN computes convolutions in nChw8c on this machine (AVX2), so that blocked activations
+     * save its reorders; AVX-512 kernels choose nChw16c, and models then stay NCHW. Probed once with a
+     * 16-channel convolution's {@code format any} choice.
+     */
     @Override
-    public boolean prefersBlocked() {
-        return true;
+    public synchronized boolean prefersBlocked() {
+        if (prefersBlocked == null) {
+            if (closed) throw new IllegalStateException("oneDNN backend is closed");
+            try (NativeObjects probe = new NativeObjects()) {
+                Dnnl.ompSetNumThreads(threads);
+                long[] one = {1, 1}, none = {0, 0}, pad = {1, 1};
+                MemorySegment any = probe.memoryDesc(Dnnl.TAG_ANY, 1, 16, 8, 8);
+                MemorySegment pd = probe.primitiveDesc(Dnnl.convolutionForwardPd(engine, Dnnl.FORWARD_TRAINING,
+                        Dnnl.CONVOLUTION_DIRECT, any, probe.memoryDesc(Dnnl.TAG_ANY, 16, 16, 3, 3), MemorySegment.NULL, any,
+                        one, none, pad, pad, probe.attrUserScratchpad()));
+                prefersBlocked = Dnnl.memoryDescEqual(Dnnl.pdQueryMd(pd, Dnnl.QUERY_SRC_MD, 0),
+                        probe.memoryDesc(Dnnl.TAG_NCHW8C, 1, 16, 8, 8));
+            }
+        }
+        return prefersBlocked;
     }
 
     /** Bytes of internal buffers (chosen-layout tensors and scratchpads) shared by this backend's kernels. */

@@ -18,7 +18,7 @@ public final class BasicBlock implements Layer {
     private final ReLU outRelu = new ReLU();
     private Context ctx;
     private FlatOps ops;
-    private long inSize, outSize;
+    private int[] inShape, outShape;
     private MemorySegment sum, dx;
 
     public BasicBlock(int planes, int stride) {
@@ -44,8 +44,8 @@ public final class BasicBlock implements Layer {
             shortcut.declare(in, prefix + "shortcut.", b, ctx);
         }
         outRelu.declare(out, prefix, b, ctx);
-        inSize = Layer.numel(in);
-        outSize = Layer.numel(out);
+        inShape = in.clone();
+        outShape = out.clone();
         return out;
     }
 
@@ -70,8 +70,9 @@ public final class BasicBlock implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         MemorySegment residual = main.forward(x, n, mode);
         MemorySegment skip = shortcut == null ? x : shortcut.forward(x, n, mode);
-        sum = ctx.ensure(sum, n * outSize);
-        add(residual, skip, sum, n * outSize);
+        long len = n * ctx.activationSize(outShape);
+        sum = ctx.ensure(sum, len);
+        add(residual, skip, sum, len);
         return outRelu.forward(sum, n, mode);
     }
 
@@ -82,12 +83,13 @@ public final class BasicBlock implements Layer {
         MemorySegment dMain = main.backward(dSum, n, needInputGrad);
         MemorySegment dSkip = shortcut == null ? dSum : shortcut.backward(dSum, n, needInputGrad);
         if (!needInputGrad) return null;
-        dx = ctx.ensure(dx, n * inSize);
-        add(dMain, dSkip, dx, n * inSize);
+        long len = n * ctx.activationSize(inShape);
+        dx = ctx.ensure(dx, len);
+        add(dMain, dSkip, dx, len);
         return dx;
     }
 
-    /** out = a + b, vectorised and across the team (a triad with s = 1). */
+    /** out = a + b, vectorised and across the team (a triad with s = 1); any layout, padded lanes stay 0. */
     private void add(MemorySegment a, MemorySegment b, MemorySegment out, long len) {
         ops.forChunks(len, (c, from, to) -> ops.kernels().triad(a, 1f, b, out, from, to));
     }

@@ -10,9 +10,14 @@ import java.util.List;
 
 /**
  * What layers share: the thread team, the element-wise kernel implementation, the convolution
- * backend, and the arena their activation workspaces live in (shared, because the team's threads
- * write them). Closing the context (with the model) closes the convolution kernels made through it,
- * the backend, and the arena.
+ * backend, the layout of 4-D activations, and the arena their activation workspaces live in (shared,
+ * because the team's threads write them). Closing the context (with the model) closes the convolution
+ * kernels made through it, the backend, and the arena.
+ *
+ * <p>Layout: a {@link Model} decides once, after declaring its layers, whether its {C, H, W}
+ * activations are plain NCHW or {@link BlockedLayout} nChw8c: blocked when the backend prefers it
+ * (oneDNN), the model convolves, and {@link #allowBlocked} was not turned off (default: the system
+ * property {@code sam4j.blocked}, true unless "false"). Layers read {@link #blocked()} when they run.
  */
 public final class Context implements AutoCloseable {
     private final Parallel par;
@@ -20,6 +25,8 @@ public final class Context implements AutoCloseable {
     private final ConvBackend convBackend;
     private final List<ConvKernel> convKernels = new ArrayList<>();
     private final Arena arena = Arena.ofShared();
+    private boolean allowBlocked = blockedProperty();
+    private boolean blocked;
 
     /** With the pure-Java convolution backend. */
     public Context(Parallel par, Kernels kernels) {
@@ -51,9 +58,47 @@ public final class Context implements AutoCloseable {
 
     /** A kernel from the backend, closed with this context (layers cache it per batch size). */
     public synchronized ConvKernel convKernel(ConvShape shape, boolean bias) {
-        ConvKernel k = convBackend.conv(shape, bias);
+        return convKernel(shape, bias, false);
+    }
+
+    /** Like {@link #convKernel(ConvShape, boolean)}, with activations in nChw8c when {@code blocked}. */
+    public synchronized ConvKernel convKernel(ConvShape shape, boolean bias, boolean blocked) {
+        ConvKernel k = convBackend.conv(shape, bias, blocked);
         convKernels.add(k);
         return k;
+    }
+
+    private static boolean blockedProperty() {
+        String v = System.getProperty("sam4j.blocked", "true");
+        if (!v.equals("true") && !v.equals("false")) {
+            throw new IllegalArgumentException("-Dsam4j.blocked must be true or false, got '" + v + "'");
+        }
+        return v.equals("true");
+    }
+
+    /** Whether a model built on this context may keep its activations blocked (A/B runs, debugging). */
+    public Context allowBlocked(boolean allow) {
+        this.allowBlocked = allow;
+        return this;
+    }
+
+    /** Whether {C, H, W} activations are stored nChw8c (see {@link BlockedLayout}); plain NCHW otherwise. */
+    public boolean blocked() {
+        return blocked;
+    }
+
+    /** Called by {@link Model} after its layers are declared (and by layer tests). */
+    void decideLayout(boolean usesConvolutions) {
+        blocked = allowBlocked && usesConvolutions && convBackend.prefersBlocked();
+    }
+
+    void setBlocked(boolean blocked) {
+        this.blocked = blocked;
+    }
+
+    /** Floats per example of an activation of per-example shape {@code shape} in this context's layout. */
+    public long activationSize(int[] shape) {
+        return blocked ? BlockedLayout.size(shape) : Layer.numel(shape);
     }
 
     /**

@@ -7,9 +7,10 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * 2-D convolution, NCHW, square kernel/stride, symmetric zero padding; PyTorch's names ({@code weight}
- * [k, c, r, s], optional {@code bias} [k]). The compute comes from {@link Context#convBackend()}: one
- * {@link ConvKernel} per batch size, created on first use and kept (a step uses one or two sizes).
+ * 2-D convolution, NCHW (or nChw8c when {@link Context#blocked()}), square kernel/stride, symmetric zero
+ * padding; PyTorch's names ({@code weight} [k, c, r, s], optional {@code bias} [k]). The compute comes from
+ * {@link Context#convBackend()}: one {@link ConvKernel} per batch size, created on first use and kept (a
+ * step uses one or two sizes).
  */
 public final class Conv2d implements Layer {
     private final int outChannels, kernel, stride, padding;
@@ -17,6 +18,7 @@ public final class Conv2d implements Layer {
     private Context ctx;
     /** The problem for one example; kernels are made for {@code perExample.withBatch(n)}. */
     private ConvShape perExample;
+    private int[] inShape, outShape;
     private ParameterStore.Tensor wT, bT;
     private MemorySegment w, b, dw, db;
     private final Map<Integer, ConvKernel> kernels = new HashMap<>();
@@ -43,7 +45,9 @@ public final class Conv2d implements Layer {
         perExample = new ConvShape(1, in[0], in[1], in[2], outChannels, kernel, kernel, stride, padding);
         wT = builder.param(prefix + "weight", outChannels, in[0], kernel, kernel);
         if (hasBias) bT = builder.param(prefix + "bias", outChannels);
-        return new int[] {outChannels, perExample.outH(), perExample.outW()};
+        inShape = in.clone();
+        outShape = new int[] {outChannels, perExample.outH(), perExample.outW()};
+        return outShape.clone();
     }
 
     @Override
@@ -68,10 +72,10 @@ public final class Conv2d implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         this.x = x;
         if (current == null || currentN != n) {
-            current = kernels.computeIfAbsent(n, batch -> ctx.convKernel(perExample.withBatch(batch), hasBias));
+            current = kernels.computeIfAbsent(n, batch -> ctx.convKernel(perExample.withBatch(batch), hasBias, ctx.blocked()));
             currentN = n;
         }
-        y = ctx.ensure(y, n * perExample.outputSize());
+        y = ctx.ensure(y, n * ctx.activationSize(outShape));
         current.forward(x, w, b, y);
         return y;
     }
@@ -81,7 +85,7 @@ public final class Conv2d implements Layer {
         if (n != currentN) throw new IllegalStateException("backward for batch " + n + " after forward for " + currentN);
         current.backwardWeights(x, dy, dw, db);
         if (!needInputGrad) return null;
-        dx = ctx.ensure(dx, n * perExample.inputSize());
+        dx = ctx.ensure(dx, n * ctx.activationSize(inShape));
         current.backwardData(dy, w, dx);
         return dx;
     }

@@ -2,20 +2,41 @@ package io.sam4j.nn;
 
 import java.lang.foreign.MemorySegment;
 
-/** [N, C, H, W] to [N, C*H*W]: NCHW is already contiguous per example, so no data moves. */
+/**
+ * [N, C, H, W] to [N, C*H*W] in PyTorch's (C, H, W) order. NCHW is already contiguous per example, so no
+ * data moves; a blocked input ({@link Context#blocked()}) is reordered to that order, so the weights of
+ * the Linear after it mean the same in both layouts, and its gradient is re-blocked with zero padded lanes.
+ */
 public final class Flatten implements Layer {
+    private Context ctx;
+    private int[] in;
+    private MemorySegment y, dx;
+
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
+        this.ctx = ctx;
+        this.in = in.clone();
         return new int[] {(int) Layer.numel(in)};
+    }
+
+    private boolean reorders() {
+        return ctx.blocked() && in.length == 3;
     }
 
     @Override
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
-        return x;
+        if (!reorders()) return x;
+        y = ctx.ensure(y, n * Layer.numel(in));
+        BlockedLayout.toPlain(ctx.parallel(), x, y, n, in[0], in[1] * in[2]);
+        return y;
     }
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
-        return needInputGrad ? dy : null;
+        if (!needInputGrad) return null;
+        if (!reorders()) return dy;
+        dx = ctx.ensure(dx, n * BlockedLayout.size(in));
+        BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2]);
+        return dx;
     }
 }

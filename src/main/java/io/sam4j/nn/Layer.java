@@ -5,7 +5,8 @@ import java.util.SplittableRandom;
 
 /**
  * One differentiable block. Activations are float32 NCHW (or N x features) off-heap buffers owned by
- * the layer that produced them and valid until that layer's next call.
+ * the layer that produced them and valid until that layer's next call; with {@link Context#blocked()},
+ * {C, H, W} activations are nChw8c instead ({@link BlockedLayout}), sized by {@link Context#activationSize}.
  *
  * <p>Life cycle: {@link #declare} (shapes and named tensors, once), the store is allocated,
  * {@link #bind} (take slices), {@link #initialize} (PyTorch default init), then any number of

@@ -11,6 +11,7 @@ public final class Linear implements Layer {
     private final int outFeatures;
     private final boolean hasBias;
     private int in;
+    private boolean spatialInput;
     private Context ctx;
     private ParameterStore.Tensor wT, bT;
     private MemorySegment w, b, dw, db;
@@ -30,6 +31,7 @@ public final class Linear implements Layer {
     public int[] declare(int[] inShape, String prefix, ParameterStore.Builder builder, Context ctx) {
         this.ctx = ctx;
         this.in = (int) Layer.numel(inShape);
+        this.spatialInput = inShape.length == 3;
         wT = builder.param(prefix + "weight", outFeatures, in);
         if (hasBias) bT = builder.param(prefix + "bias", outFeatures);
         biasAcc = new float[outFeatures];
@@ -56,6 +58,9 @@ public final class Linear implements Layer {
 
     @Override
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
+        if (spatialInput && ctx.blocked()) {
+            throw new IllegalStateException("Linear on a {C, H, W} input: put a Flatten before it (activations are nChw8c)");
+        }
         this.x = x;
         y = ctx.ensure(y, (long) n * outFeatures);
         Gemm.sgemm(ctx.parallel(), false, true, n, outFeatures, in, 1f, x, 0, in, w, 0, in, 0f, y, 0, outFeatures);

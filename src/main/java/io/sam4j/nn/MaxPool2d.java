@@ -11,14 +11,21 @@ import java.util.Arrays;
  * the argmax of each window (index within its input plane) for the backward. Ties go to the first
  * maximum in row-major window order and NaN wins, as in PyTorch. 2x2 windows at stride 2 (the
  * CNNs' pools) run as {@link io.sam4j.kernels.Kernels#maxPool2x2}; other shapes run the plain loop here.
+ *
+ * <p>With {@link Context#blocked()} a work item's plane is a block plane (8 channels per pixel) and the
+ * argmax is the input pixel per channel: 2x2 at stride 2 runs as {@link io.sam4j.kernels.Kernels#maxPool2x2Lanes}
+ * and its backward, other shapes a plain loop with blocked indexing. Padded lanes pool zeros into zeros.
  */
 public final class MaxPool2d implements Layer {
     private final int kernel, stride;
     private Context ctx;
     private int channels, h, w, outH, outW;
+    private boolean blocked;
     private MemorySegment x, y, argmax, dy, dx;
     private final PlaneBlocks forwardPlanes = new PlaneBlocks(this::forwardPlane);
     private final PlaneBlocks backwardPlanes = new PlaneBlocks(this::backwardPlane);
+    private final PlaneBlocks forwardBlockPlanes = new PlaneBlocks(this::forwardBlockPlane);
+    private final PlaneBlocks backwardBlockPlanes = new PlaneBlocks(this::backwardBlockPlane);
 
     /** Stride equal to the kernel, PyTorch's default. */
     public MaxPool2d(int kernel) {
@@ -48,6 +55,15 @@ public final class MaxPool2d implements Layer {
     @Override
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         this.x = x;
+        blocked = ctx.blocked();
+        if (blocked) {
+            int planes = n * (BlockedLayout.paddedChannels(channels) / LANES);
+            long outLen = (long) planes * outH * outW * LANES;
+            y = ctx.ensure(y, outLen);
+            argmax = ctx.ensure(argmax, outLen);
+            forwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * LANES);
+            return y;
+        }
         long outLen = (long) n * channels * outH * outW;
         y = ctx.ensure(y, outLen);
         argmax = ctx.ensure(argmax, outLen); // int32 indices: one float slot each, kept across steps
@@ -91,6 +107,12 @@ public final class MaxPool2d implements Layer {
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         if (!needInputGrad) return null;
         this.dy = dy;
+        if (blocked) {
+            int planes = n * (BlockedLayout.paddedChannels(channels) / LANES);
+            dx = ctx.ensure(dx, (long) planes * h * w * LANES);
+            backwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * LANES);
+            return dx;
+        }
         dx = ctx.ensure(dx, (long) n * channels * h * w);
         backwardPlanes.run(ctx.parallel(), n * channels, (long) h * w);
         return dx;
@@ -106,6 +128,54 @@ public final class MaxPool2d implements Layer {
         ctx.kernels().fill(0f, dx, in, in + (long) h * w);
         for (int o = 0; o < outH * outW; o++) {
             long target = in + argmax.getAtIndex(JAVA_INT, out + o);
+            dx.setAtIndex(JAVA_FLOAT, target, dx.getAtIndex(JAVA_FLOAT, target) + dy.getAtIndex(JAVA_FLOAT, out + o));
+        }
+    }
+
+    // ---- blocked layout: a plane is one image's block of 8 channels, [h][w][8] ---------------------
+
+    private static final int LANES = BlockedLayout.LANES;
+
+    private void forwardBlockPlane(int plane) {
+        long in = (long) plane * h * w * LANES, out = (long) plane * outH * outW * LANES;
+        if (kernel == 2 && stride == 2) {
+            ctx.kernels().maxPool2x2Lanes(x, in, h, w, y, argmax, out);
+            return;
+        }
+        MemorySegment x = this.x, y = this.y, argmax = this.argmax;
+        for (int oh = 0; oh < outH; oh++) {
+            for (int ow = 0; ow < outW; ow++) {
+                long o = out + (long) (oh * outW + ow) * LANES;
+                for (int l = 0; l < LANES; l++) {
+                    int best = (oh * stride) * w + ow * stride;
+                    float max = x.getAtIndex(JAVA_FLOAT, in + (long) best * LANES + l);
+                    for (int kr = 0; kr < kernel; kr++) {
+                        for (int ks = 0; ks < kernel; ks++) {
+                            int pixel = (oh * stride + kr) * w + ow * stride + ks;
+                            float v = x.getAtIndex(JAVA_FLOAT, in + (long) pixel * LANES + l);
+                            if (v > max || Float.isNaN(v)) { // strict: the first maximum keeps ties
+                                max = v;
+                                best = pixel;
+                            }
+                        }
+                    }
+                    y.setAtIndex(JAVA_FLOAT, o + l, max);
+                    argmax.setAtIndex(JAVA_INT, o + l, best);
+                }
+            }
+        }
+    }
+
+    private void backwardBlockPlane(int plane) {
+        long in = (long) plane * h * w * LANES, out = (long) plane * outH * outW * LANES;
+        MemorySegment dx = this.dx, dy = this.dy, argmax = this.argmax;
+        if (kernel == 2 && stride == 2) {
+            ctx.kernels().maxPool2x2LanesBackward(dy, argmax, out, h, w, dx, in);
+            return;
+        }
+        ctx.kernels().fill(0f, dx, in, in + (long) h * w * LANES);
+        for (long o = 0; o < (long) outH * outW * LANES; o++) {
+            long target = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * LANES + o % LANES;
             dx.setAtIndex(JAVA_FLOAT, target, dx.getAtIndex(JAVA_FLOAT, target) + dy.getAtIndex(JAVA_FLOAT, out + o));
         }
     }

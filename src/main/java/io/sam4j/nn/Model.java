@@ -15,6 +15,8 @@ public final class Model implements AutoCloseable {
     private final Context ctx;
     private final ParameterStore store;
     private final SoftmaxCrossEntropy loss;
+    /** The input batch in nChw8c, when activations are blocked. */
+    private MemorySegment blockedInput;
 
     public Model(String name, Layer net, int[] inputShape, int classes, float labelSmoothing, Context ctx) {
         this.name = name;
@@ -29,6 +31,7 @@ public final class Model implements AutoCloseable {
                     + ", expected [" + classes + "]");
         }
         this.store = b.build();
+        ctx.decideLayout(usesConvolutions());
         net.bind(store);
         this.loss = new SoftmaxCrossEntropy(classes, labelSmoothing, ctx);
     }
@@ -67,9 +70,22 @@ public final class Model implements AutoCloseable {
         net.initialize(store, new SplittableRandom(seed));
     }
 
+    /** Whether the layers keep {C, H, W} activations in nChw8c ({@link BlockedLayout}); inputs stay NCHW. */
+    public boolean blocked() {
+        return ctx.blocked();
+    }
+
+    /** The first layer's input: x itself, or x reordered into nChw8c when activations are blocked. */
+    private MemorySegment input(MemorySegment x, int n) {
+        if (!ctx.blocked() || inputShape.length != 3) return x;
+        blockedInput = ctx.ensure(blockedInput, n * BlockedLayout.size(inputShape));
+        BlockedLayout.toBlocked(ctx.parallel(), x, blockedInput, n, inputShape[0], inputShape[1] * inputShape[2]);
+        return blockedInput;
+    }
+
     /** Forward and backward on a batch: returns the mean loss, writes the gradients into the store. */
     public double lossAndGrad(MemorySegment x, int[] labels, int n, Mode mode) {
-        MemorySegment logits = net.forward(x, n, mode);
+        MemorySegment logits = net.forward(input(x, n), n, mode);
         double l = loss.forward(logits, labels, n, true);
         net.backward(loss.grad(), n, false);
         return l;
@@ -77,17 +93,17 @@ public final class Model implements AutoCloseable {
 
     /** Forward only: the mean training loss (with smoothing) on a batch, no gradient. */
     public double loss(MemorySegment x, int[] labels, int n, Mode mode) {
-        return loss.forward(net.forward(x, n, mode), labels, n, false);
+        return loss.forward(net.forward(input(x, n), n, mode), labels, n, false);
     }
 
     /** Evaluation forward: summed loss and correct predictions. */
     public SoftmaxCrossEntropy.Eval evaluate(MemorySegment x, int[] labels, int n) {
-        return loss.evaluate(net.forward(x, n, Mode.EVAL), labels, n);
+        return loss.evaluate(net.forward(input(x, n), n, Mode.EVAL), labels, n);
     }
 
     /** Forward only, returns the logits (valid until the next call). */
     public MemorySegment logits(MemorySegment x, int n, Mode mode) {
-        return net.forward(x, n, mode);
+        return net.forward(input(x, n), n, mode);
     }
 
     @Override

@@ -3,24 +3,27 @@ package io.sam4j.nn;
 import io.sam4j.kernels.FlatOps;
 import java.lang.foreign.MemorySegment;
 
-/** max(x, 0); the backward pass reads the saved output (y > 0 iff x > 0). */
+/**
+ * max(x, 0); the backward pass reads the saved output (y > 0 iff x > 0). Element-wise, so the blocked
+ * layout only changes the size (padded lanes stay 0 both ways).
+ */
 public final class ReLU implements Layer {
     private Context ctx;
     private FlatOps ops;
-    private long size;
+    private int[] shape;
     private MemorySegment y, dx;
 
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
         this.ctx = ctx;
         this.ops = new FlatOps(ctx.kernels(), ctx.parallel());
-        this.size = Layer.numel(in);
+        this.shape = in.clone();
         return in.clone();
     }
 
     @Override
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
-        long len = n * size;
+        long len = n * ctx.activationSize(shape);
         y = ctx.ensure(y, len);
         MemorySegment out = y;
         ops.forChunks(len, (c, from, to) -> ops.kernels().relu(x, out, from, to));
@@ -30,7 +33,7 @@ public final class ReLU implements Layer {
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         if (!needInputGrad) return null;
-        long len = n * size;
+        long len = n * ctx.activationSize(shape);
         dx = ctx.ensure(dx, len);
         MemorySegment out = dx, saved = y;
         ops.forChunks(len, (c, from, to) -> ops.kernels().reluBackward(saved, dy, out, from, to));

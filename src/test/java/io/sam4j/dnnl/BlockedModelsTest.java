@@ -1,0 +1,187 @@
+package io.sam4j.dnnl;
+
+import static io.sam4j.TestUtil.toArray;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.sam4j.TestUtil;
+import io.sam4j.kernels.KernelsProvider;
+import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.ConvBackend;
+import io.sam4j.nn.ConvShape;
+import io.sam4j.nn.Context;
+import io.sam4j.nn.JavaConvBackend;
+import io.sam4j.nn.Mode;
+import io.sam4j.nn.Model;
+import io.sam4j.nn.Models;
+import io.sam4j.nn.ParameterStore;
+import io.sam4j.nn.SoftmaxCrossEntropy;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Function;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Whole models on oneDNN with blocked (nChw8c) activations against oneDNN with plain NCHW and against the
+ * Java backend: the same losses, buffers and parameter gradients; and the blocked convolutions of the
+ * models' shapes run without activation reorders.
+ */
+class BlockedModelsTest {
+    private static final Parallel PAR = new Parallel(2);
+    /** Whether oneDNN computes in nChw8c here (AVX2); elsewhere models stay NCHW and there is nothing to save. */
+    private static boolean nChw8cMachine;
+
+    @BeforeAll
+    static void load() {
+        boolean bundledPlatform = System.getProperty("os.name").startsWith("Linux")
+                && System.getProperty("os.arch").equals("amd64");
+        if (!bundledPlatform) assumeTrue(OneDnnConvBackend.unavailableReason().isEmpty(), "no oneDNN for this platform");
+        try (OneDnnConvBackend b = OneDnnConvBackend.create(1)) {
+            nChw8cMachine = b.prefersBlocked();
+        }
+        System.out.println(Dnnl.effectiveCpuIsa() + ": oneDNN prefers nChw8c " + nChw8cMachine);
+    }
+
+    @AfterAll
+    static void close() {
+        PAR.close();
+    }
+
+    /** What one model computes on one batch: TRAIN, then TRAIN_FROZEN_STATS, then EVAL. */
+    private record Run(boolean blocked, double trainLoss, float[] trainGrads, float[] buffers, double frozenLoss,
+                       float[] frozenGrads, double evalLossSum, float[] logits) {}
+
+    private static Run run(String name, int[] in, int n, Function<Parallel, ConvBackend> backend, boolean allowBlocked) {
+        Context ctx = new Context(PAR, KernelsProvider.get(), backend.apply(PAR)).allowBlocked(allowBlocked);
+        try (Model m = Models.create(name, in, 10, 0f, ctx); Arena a = Arena.ofShared()) {
+            m.initialize(3);
+            Random r = new Random(4);
+            MemorySegment x = TestUtil.random(a, n * m.inputSize(), r, -1, 1);
+            int[] labels = r.ints(n, 0, 10).toArray();
+            ParameterStore s = m.store();
+            double train = m.lossAndGrad(x, labels, n, Mode.TRAIN);
+            float[] trainGrads = toArray(s.grads(), s.paramLength()), buffers = toArray(s.buffers(), s.bufferLength());
+            double frozen = m.lossAndGrad(x, labels, n, Mode.TRAIN_FROZEN_STATS);
+            float[] frozenGrads = toArray(s.grads(), s.paramLength());
+            SoftmaxCrossEntropy.Eval eval = m.evaluate(x, labels, n);
+            float[] logits = toArray(m.logits(x, n, Mode.EVAL), (long) n * 10);
+            return new Run(m.blocked(), train, trainGrads, buffers, frozen, frozenGrads, eval.lossSum(), logits);
+        }
+    }
+
+    /**
+     * Per parameter tensor, ||a - b|| / ||b|| within {@code rel}: the layouts and backends sum in different
+     * orders, and a tensor-wise relative norm is robust to single gradients that cancel to near zero.
+     */
+    private static void assertGradientsClose(String what, ParameterStore store, float[] expected, float[] actual, double rel) {
+        double worst = 0;
+        String worstName = "";
+        for (ParameterStore.Tensor t : store.paramTensors()) {
+            long off = t.offset();
+            double diff = 0, norm = 0;
+            for (long i = off; i < off + t.size(); i++) {
+                diff += Math.pow(expected[(int) i] - actual[(int) i], 2);
+                norm += Math.pow(expected[(int) i], 2);
+            }
+            double e = Math.sqrt(diff / Math.max(norm, 1e-30));
+            if (!(e <= worst)) {
+                worst = e;
+                worstName = t.name();
+            }
+        }
+        System.out.printf("%s: worst relative gradient error %.2e (%s)%n", what, worst, worstName);
+        if (!(worst <= rel)) fail(what + ": gradient of " + worstName + " off by " + worst + " (relative L2) > " + rel);
+    }
+
+    private static void assertClose(String what, float[] expected, float[] actual, double tol) {
+        for (int i = 0; i < expected.length; i++) {
+            if (!(Math.abs(expected[i] - actual[i]) <= tol * (1 + Math.abs(expected[i])))) {
+                fail(what + "[" + i + "]: expected " + expected[i] + " got " + actual[i]);
+            }
+        }
+    }
+
+    private static void compare(String name, int[] in, int n, double gradRel) {
+        Run blocked = run(name, in, n, p -> OneDnnConvBackend.create(2), true);
+        Run plain = run(name, in, n, p -> OneDnnConvBackend.create(2), false);
+        Run java = run(name, in, n, JavaConvBackend::new, true);
+        assertEquals(nChw8cMachine, blocked.blocked(), "oneDNN models keep activations blocked by default (on AVX2)");
+        assertFalse(plain.blocked(), "allowBlocked(false)");
+        assertFalse(java.blocked(), "the Java backend stays NCHW");
+        ParameterStore layout;
+        try (Model m = Models.create(name, in, 10, 0f, new Context(PAR, KernelsProvider.get()))) {
+            layout = m.store(); // only offsets and names are read, before close
+            for (Run other : List.of(plain, java)) {
+                String what = name + " blocked vs " + (other == plain ? "oneDNN NCHW" : "Java");
+                assertEquals(other.trainLoss(), blocked.trainLoss(), 1e-5 * other.trainLoss(), what + " TRAIN loss");
+                assertEquals(other.frozenLoss(), blocked.frozenLoss(), 1e-5 * other.frozenLoss(), what + " TRAIN_FROZEN_STATS loss");
+                assertEquals(other.evalLossSum(), blocked.evalLossSum(), 1e-4 * other.evalLossSum(), what + " EVAL loss");
+                assertClose(what + " logits", other.logits(), blocked.logits(), 1e-4);
+                assertClose(what + " buffers", other.buffers(), blocked.buffers(), 1e-5);
+                assertGradientsClose(what + " TRAIN", layout, other.trainGrads(), blocked.trainGrads(), gradRel);
+                assertGradientsClose(what + " TRAIN_FROZEN_STATS", layout, other.frozenGrads(), blocked.frozenGrads(), gradRel);
+            }
+        }
+    }
+
+    @Test
+    void cnnAgreesAcrossLayoutsAndBackends() {
+        compare("cnn", new int[] {1, 28, 28}, 4, 1e-5); // the 1-channel stem: padded to 8 lanes
+        compare("cnn", new int[] {3, 12, 12}, 3, 1e-5);
+    }
+
+    @Test
+    void resnet18AgreesAcrossLayoutsAndBackends() {
+        // 16x16 keeps it quick; layer4 runs on 2x2 maps, its projection shortcuts and 1x1 convolutions included.
+        compare("resnet18", new int[] {3, 16, 16}, 2, 1e-4);
+    }
+
+    /**
+     * The convolutions of the cnn (Fashion-MNIST) and of ResNet-18 on CIFAR at batch 128: with nChw8c
+     * activations, oneDNN's chosen layouts are the user's, so no activation is reordered, except the
+     * input of a stem with 1 or 3 channels, where oneDNN reads plain NCHW.
+     */
+    @Test
+    void blockedConvolutionsOfTheModelsAddNoActivationReorders() {
+        assumeTrue(nChw8cMachine, "oneDNN does not compute in nChw8c on this machine");
+        int n = 128;
+        List<ConvShape> stems = List.of(new ConvShape(n, 1, 28, 28, 32, 3, 3, 1, 1), new ConvShape(n, 3, 32, 32, 64, 3, 3, 1, 1));
+        List<ConvShape> inner = new ArrayList<>(List.of(new ConvShape(n, 32, 14, 14, 64, 3, 3, 1, 1)));
+        int[] widths = {64, 128, 256, 512};
+        int size = 32, in = 64;
+        for (int stage = 0; stage < 4; stage++) {
+            int w = widths[stage], stride = stage == 0 ? 1 : 2;
+            inner.add(new ConvShape(n, in, size, size, w, 3, 3, stride, 1)); // block 0, conv1
+            if (stride != 1 || in != w) inner.add(new ConvShape(n, in, size, size, w, 1, 1, stride, 0)); // shortcut
+            size /= stride;
+            inner.add(new ConvShape(n, w, size, size, w, 3, 3, 1, 1)); // every other 3x3 of the stage
+            in = w;
+        }
+        try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
+            for (ConvShape s : inner) {
+                OneDnnConv k = (OneDnnConv) backend.conv(s, false, true);
+                System.out.println(s + " blocked: " + k.implementation() + ", activation reorders " + k.activationReorders());
+                assertEquals(List.of(), k.activationReorders(), s + " " + k.implementation());
+                k.close();
+            }
+            for (ConvShape s : stems) {
+                OneDnnConv k = (OneDnnConv) backend.conv(s, false, true);
+                System.out.println(s + " blocked stem: " + k.implementation() + ", activation reorders " + k.activationReorders());
+                for (String r : k.activationReorders()) assertTrue(r.endsWith(":x") || r.endsWith(":dx"), s + ": " + r);
+                k.close();
+            }
+            OneDnnConv plain = (OneDnnConv) backend.conv(inner.get(1), false, false);
+            System.out.println(inner.get(1) + " NCHW: activation reorders " + plain.activationReorders());
+            assertEquals(6, plain.activationReorders().size(), "x, y; dy, dx; x, dy: the counter counts");
+            plain.close();
+        }
+    }
+}
