@@ -128,7 +128,7 @@ final class BenchCommand implements Callable<Integer> {
         int n = opts.size();
         double[][] ms = new double[n][steps * rounds];
         long[] reduceNanos = new long[n];
-        String[] impl = new String[n];
+        String[] impl = new String[n], layout = new String[n];
         long[] params = new long[n];
         // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
         for (int round = 0; round < rounds; round++) {
@@ -181,6 +181,7 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     reduceNanos[oi] += reduce[0];
                     impl[oi] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
+                    layout[oi] = m.blocked() ? "nChw8c" : "NCHW";
                     params[oi] = m.store().paramCount();
                 }
             }
@@ -196,6 +197,7 @@ final class BenchCommand implements Callable<Integer> {
             ObjectNode line = json.createObjectNode();
             line.put("impl", impl[oi]);
             line.put("model", model);
+            line.put("layout", layout[oi]);
             line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
             line.put("batch", batch);
             line.put("threads", threads);

@@ -163,7 +163,9 @@ public final class Trainer {
             out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
                             + "%d threads, %s kernels%n", c.model, model.store().paramCount(), opt.describe(), c.lr,
                     c.schedule.name().toLowerCase(Locale.ROOT), c.batch, total, epochs, c.threads, ctx.kernels().name());
-            if (model.usesConvolutions()) out.println("convolutions: " + ctx.convBackend().summary());
+            if (model.usesConvolutions()) {
+                out.println("convolutions: " + ctx.convBackend().summary() + "; activations " + (model.blocked() ? "nChw8c" : "NCHW"));
+            }
             if (ranks > 1) {
                 out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations%n", comm.describe(),
                         ranks, local, local, c.perturbation);
