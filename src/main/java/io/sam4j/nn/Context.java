@@ -16,8 +16,9 @@ import java.util.List;
  *
  * <p>Layout: a {@link Model} decides once, after declaring its layers, whether its {C, H, W}
  * activations are plain NCHW or {@link BlockedLayout} nChw8c: blocked when the backend prefers it
- * (oneDNN), the model convolves, and {@link #allowBlocked} was not turned off (default: the system
- * property {@code sam4j.blocked}, true unless "false"). Layers read {@link #blocked()} when they run.
+ * (oneDNN on AVX2), the model convolves, and {@link #allowBlocked} was not turned off (default: the
+ * system property {@code sam4j.blocked}, "true" or "false", default true). Layers read {@link #blocked()}
+ * when they run.
  */
 public final class Context implements AutoCloseable {
     private final Parallel par;

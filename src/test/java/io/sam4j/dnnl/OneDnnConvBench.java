@@ -16,8 +16,10 @@ import java.util.SplittableRandom;
  * <pre>
  * mvn -q dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:target/test-classes:$(cat target/cp.txt) \
- *     io.sam4j.dnnl.OneDnnConvBench [threads=2] [reps=10] [batch=128] [onednn|java]
+ *     io.sam4j.dnnl.OneDnnConvBench [threads=2] [reps=10] [batch=128] [onednn|java|blocked]
  * </pre>
+ * {@code blocked} times oneDNN with nChw8c activations (no activation reorders) and with NCHW, call by call
+ * alternately, so that a noisy neighbour hits both alike.
  */
 public final class OneDnnConvBench {
     interface Call {
@@ -32,6 +34,10 @@ public final class OneDnnConvBench {
         double gflop = 2 * s.macs() / 1e9;
         System.out.println(OneDnnConvBackend.describe());
         boolean java = args.length > 3 && args[3].equals("java");
+        if (args.length > 3 && args[3].equals("blocked")) {
+            blockedVsPlain(s, threads, reps, gflop);
+            return;
+        }
         io.sam4j.kernels.Parallel.setCommonThreads(threads);
         try (Arena a = Arena.ofShared();
              io.sam4j.nn.ConvBackend backend = java ? new io.sam4j.nn.JavaConvBackend(io.sam4j.kernels.Parallel.common())
@@ -48,6 +54,41 @@ public final class OneDnnConvBench {
                 time("forward", gflop, reps, () -> k.forward(x, w, b, y));
                 time("backward_data", gflop, reps, () -> k.backwardData(dy, w, dx));
                 time("backward_weights", gflop, reps, () -> k.backwardWeights(x, dy, dw, db));
+            }
+        }
+    }
+
+    private static void blockedVsPlain(ConvShape s, int threads, int reps, double gflop) {
+        try (Arena a = Arena.ofShared(); OneDnnConvBackend backend = OneDnnConvBackend.create(threads);
+             ConvKernel plain = backend.conv(s, true, false); ConvKernel blocked = backend.conv(s, true, true)) {
+            SplittableRandom rnd = new SplittableRandom(1);
+            // C = K = 64: both layouts take the same number of floats.
+            MemorySegment x = random(a, s.inputSize(), rnd), w = random(a, s.weightSize(), rnd);
+            MemorySegment b = random(a, s.k(), rnd), dy = random(a, s.outputSize(), rnd);
+            MemorySegment y = a.allocate(4 * s.outputSize(), 64), dx = a.allocate(4 * s.inputSize(), 64);
+            MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = a.allocate(4L * s.k(), 64);
+            System.out.printf("%s, %d threads, NCHW %s %s, nChw8c %s %s%n", s, threads, plain.implementation(),
+                    ((OneDnnConv) plain).activationReorders(), blocked.implementation(), ((OneDnnConv) blocked).activationReorders());
+            String[] names = {"forward", "backward_data", "backward_weights"};
+            for (int pass = 0; pass < 3; pass++) {
+                double[][] ms = new double[2][reps];
+                for (int i = -3; i < reps; i++) {
+                    for (int l = 0; l < 2; l++) {
+                        ConvKernel k = l == 0 ? plain : blocked;
+                        long t = System.nanoTime();
+                        switch (pass) {
+                            case 0 -> k.forward(x, w, b, y);
+                            case 1 -> k.backwardData(dy, w, dx);
+                            default -> k.backwardWeights(x, dy, dw, db);
+                        }
+                        if (i >= 0) ms[l][i] = (System.nanoTime() - t) / 1e6;
+                    }
+                }
+                for (int l = 0; l < 2; l++) {
+                    Arrays.sort(ms[l]);
+                    System.out.printf("%-17s %-6s median %6.1f ms = %5.1f GFLOP/s   best %6.1f ms = %5.1f GFLOP/s%n", names[pass],
+                            l == 0 ? "NCHW" : "nChw8c", ms[l][reps / 2], gflop / ms[l][reps / 2] * 1e3, ms[l][0], gflop / ms[l][0] * 1e3);
+                }
             }
         }
     }
