@@ -119,6 +119,15 @@ class ConvLayerGradientTest {
     }
 
     /**
+     * A whole WRN-10-1 (conv1, an identity block, two projection blocks, bn1, ReLU, pooling, fc) on 6x6:
+     * dx and every tensor, the pre-activation shared by both paths of a projection block included.
+     */
+    @Test
+    void tinyWideResNet() {
+        checkBlock(Models.wideResNet(10, 1, 3), new int[] {3, 6, 6});
+    }
+
+    /**
      * The block has ReLUs after batch normalisation. A channel with a small batch variance makes its
      * normalised values very sensitive to the weights, so at h = 1e-3 most steps on such a channel's
      * weights straddled a ReLU kink (one-sided slopes 0.73 and 1.44 around an analytic 0.73); at
