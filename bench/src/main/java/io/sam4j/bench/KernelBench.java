@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>Bytes moved per element (float32 reads + writes) are in each method's comment, so
  * {@code GB/s = bytesPerElement * n / time}; for the default n = 11,173,962 (ResNet-18 on 3x32x32),
  * {@code GB/s = 11.17 * bytesPerElement / (ms/op)}. {@code -p n=65536} (256 KB per buffer, one
- * {@code FlatOps} chunk, in L2) shows the kernels when memory bandwidth does not bound them.
+ * {@code FlatOps} chunk, cache-resident) shows the kernels when memory bandwidth does not bound them.
  *
  * <p>The scalar settings are those of a SAM + SGD step (rho 0.05, momentum 0.9, weight decay 5e-4); the
  * buffers drift a little from call to call (w moves by e each perturb), which does not change the timing.
