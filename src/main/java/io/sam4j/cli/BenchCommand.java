@@ -39,7 +39,8 @@ import picocli.CommandLine.Option;
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Time optimizer steps on synthetic data; one JSON line per configuration.")
 final class BenchCommand implements Callable<Integer> {
-    @Option(names = "--model", paramLabel = "NAME", description = "Model (default: ${DEFAULT-VALUE}).", defaultValue = "mlp")
+    @Option(names = "--model", paramLabel = "NAME", description = "Model: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
+            completionCandidates = TrainCommand.ModelNames.class, defaultValue = "mlp")
     String model;
 
     @Option(names = {"--optimizer", "--opts"}, paramLabel = "O", split = ",",

@@ -7,7 +7,7 @@ import java.util.List;
 public final class Models {
     private Models() {}
 
-    public static final List<String> NAMES = List.of("mlp", "cnn", "resnet18", "vgg16bn");
+    public static final List<String> NAMES = List.of("mlp", "cnn", "resnet18", "vgg16bn", "wrn28-10");
 
     /** {@code input} is the per-example shape {C, H, W}; convolutional models adapt to C, H and W. */
     public static Model create(String name, int[] input, int classes, float labelSmoothing, Context ctx) {
@@ -22,6 +22,7 @@ public final class Models {
                 }
                 yield vgg16bn(classes);
             }
+            case "wrn28-10" -> wideResNet(28, 10, classes);
             default -> throw new IllegalArgumentException("unknown model '" + name + "' (known: " + String.join(", ", NAMES) + ")");
         };
         return new Model(name, net, input, classes, labelSmoothing, ctx);
@@ -90,5 +91,33 @@ public final class Models {
             }
         }
         return new Sequential().add("features", features).add(null, new Flatten()).add("classifier", new Linear(classes));
+    }
+
+    /**
+     * WideResNet-depth-widen as xternalz/WideResNet-pytorch (the SAM papers' code), dropout 0: conv1 (3x3,
+     * in->16, no bias), block1..block3 ({@code blockK.layer.i}) of (depth-4)/6 {@link PreActBlock}s each
+     * (16*widen, 32*widen, 64*widen channels; strides 1, 2, 2), the final bn1 + ReLU, global average
+     * pooling and fc (64*widen -> classes). 36,479,194 parameters for WRN-28-10 on 3x32x32 and 10 classes.
+     *
+     * <p>Initialisation: PyTorch's defaults for each layer, as the other models here. xternalz re-draws
+     * the convolutions with kaiming_normal_(fan_out) and zeroes fc's bias; weights so drawn (or trained)
+     * in PyTorch load with {@code --init}.
+     */
+    public static Sequential wideResNet(int depth, int widen, int classes) {
+        if (depth < 10 || (depth - 4) % 6 != 0) {
+            throw new IllegalArgumentException("WideResNet depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got " + depth);
+        }
+        if (widen < 1) throw new IllegalArgumentException("WideResNet widen factor must be >= 1, got " + widen);
+        int blocks = (depth - 4) / 6;
+        Sequential net = new Sequential().add("conv1", new Conv2d(16, 3, 1, 1, false));
+        int[] widths = {16 * widen, 32 * widen, 64 * widen};
+        int[] strides = {1, 2, 2};
+        for (int group = 0; group < widths.length; group++) {
+            Sequential layer = new Sequential();
+            for (int i = 0; i < blocks; i++) layer.add(String.valueOf(i), new PreActBlock(widths[group], i == 0 ? strides[group] : 1));
+            net.add("block" + (group + 1), new Sequential().add("layer", layer));
+        }
+        return net.add("bn1", new BatchNorm2d(widths[2])).add(null, new ReLU())
+                .add(null, new GlobalAvgPool()).add("fc", new Linear(classes));
     }
 }

@@ -95,6 +95,38 @@ class ConvLayerGradientTest {
         assertTrue(block.hasProjection());
     }
 
+    @Test
+    void preActBlockWithIdentityShortcut() {
+        PreActBlock block = new PreActBlock(4, 1);
+        checkBlock(block, new int[] {4, 5, 5});
+        assertFalse(block.hasProjection());
+    }
+
+    @Test
+    void preActBlockWithProjectionShortcut() {
+        PreActBlock block = new PreActBlock(4, 2);
+        checkBlock(block, new int[] {3, 6, 6});
+        assertTrue(block.hasProjection());
+    }
+
+    @Test
+    void preActBlockWithProjectionAtStrideOne() {
+        // WideResNet's block1.layer.0: 16 -> 16*widen channels at stride 1. (On 5x5 one of bn1's three
+        // gamma samples straddled a ReLU kink, more than GradCheck's one in ten; on 6x6 none does.)
+        PreActBlock block = new PreActBlock(5, 1);
+        checkBlock(block, new int[] {3, 6, 6});
+        assertTrue(block.hasProjection());
+    }
+
+    /**
+     * A whole WRN-10-1 (conv1, an identity block, two projection blocks, bn1, ReLU, pooling, fc) on 6x6:
+     * dx and every tensor, the pre-activation shared by both paths of a projection block included.
+     */
+    @Test
+    void tinyWideResNet() {
+        checkBlock(Models.wideResNet(10, 1, 3), new int[] {3, 6, 6});
+    }
+
     /**
      * The block has ReLUs after batch normalisation. A channel with a small batch variance makes its
      * normalised values very sensitive to the weights, so at h = 1e-3 most steps on such a channel's
@@ -102,7 +134,7 @@ class ConvLayerGradientTest {
      * 2.5e-4 none did. The float noise of f over 2h (~1e-6 / 5e-4) needs the looser tolerance, and a
      * few kink samples may still pass on a one-sided slope (see GradCheck).
      */
-    private void checkBlock(BasicBlock block, int[] in) {
+    private void checkBlock(Layer block, int[] in) {
         GradCheck.checkLayer(ctx, "block", block, in, 2, Mode.TRAIN, GradCheck.uniformAwayFromZero(-1, 1), RANDOM_AFFINE,
                 2.5e-4f, 1e-2, 1e-2, true);
     }

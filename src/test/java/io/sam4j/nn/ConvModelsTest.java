@@ -103,9 +103,31 @@ class ConvModelsTest {
         return e;
     }
 
+    /** xternalz/WideResNet-pytorch's WideResNet(depth, classes, widen, dropRate=0), written out block by block. */
+    private static Expected expectedWideResNet(int depth, int widen, int in, int classes) {
+        Expected e = new Expected();
+        e.conv("conv1", 16, in, 3);
+        int inPlanes = 16;
+        for (int group = 0; group < 3; group++) {
+            int planes = (16 << group) * widen;
+            for (int block = 0; block < (depth - 4) / 6; block++) {
+                String p = "block" + (group + 1) + ".layer." + block + ".";
+                e.bn(p + "bn1", inPlanes);
+                e.conv(p + "conv1", planes, inPlanes, 3);
+                e.bn(p + "bn2", planes);
+                e.conv(p + "conv2", planes, planes, 3);
+                if (inPlanes != planes) e.conv(p + "convShortcut", planes, inPlanes, 1);
+                inPlanes = planes;
+            }
+        }
+        e.bn("bn1", inPlanes);
+        e.linear("fc", classes, inPlanes);
+        return e;
+    }
+
     @Test
     void namesIncludeTheConvolutionalModels() {
-        assertTrue(Models.NAMES.containsAll(List.of("mlp", "cnn", "resnet18", "vgg16bn")), Models.NAMES.toString());
+        assertTrue(Models.NAMES.containsAll(List.of("mlp", "cnn", "resnet18", "vgg16bn", "wrn28-10")), Models.NAMES.toString());
     }
 
     @Test
@@ -166,6 +188,67 @@ class ConvModelsTest {
         IllegalArgumentException tooSmall = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> create("vgg16bn", new int[] {1, 28, 28}, 10));
         assertTrue(tooSmall.getMessage().contains("32x32"), tooSmall.getMessage());
+    }
+
+    @Test
+    void wrn28x10StateDict() {
+        try (Model m = create("wrn28-10", new int[] {3, 32, 32}, 10)) {
+            List<String> names = actual(m);
+            assertEquals(expectedWideResNet(28, 10, 3, 10).entries, names);
+            // The figure PyTorch reports for xternalz's WideResNet(28, 10, widen_factor=10) on CIFAR-10.
+            assertEquals(36_479_194, m.store().paramCount());
+            // conv1; 12 blocks of bn1, conv1, bn2, conv2; 3 shortcuts; bn1; fc
+            assertEquals(1 + 12 * 6 + 3 + 2 + 2, m.store().paramTensors().size());
+            assertEquals(1 + 12 * 12 + 3 + 5 + 2, m.store().allTensors().size());
+            assertEquals(List.of("conv1.weight[16, 3, 3, 3]", "block1.layer.0.bn1.weight[16]", "block1.layer.0.bn1.bias[16]",
+                    "block1.layer.0.bn1.running_mean[16]", "block1.layer.0.bn1.running_var[16]",
+                    "block1.layer.0.bn1.num_batches_tracked[]", "block1.layer.0.conv1.weight[160, 16, 3, 3]"), names.subList(0, 7));
+            assertEquals(List.of("block1.layer.0.conv2.weight[160, 160, 3, 3]", "block1.layer.0.convShortcut.weight[160, 16, 1, 1]",
+                    "block1.layer.1.bn1.weight[160]"), names.subList(12, 15));
+            assertEquals(List.of("block3.layer.3.conv2.weight[640, 640, 3, 3]", "bn1.weight[640]", "bn1.bias[640]",
+                    "bn1.running_mean[640]", "bn1.running_var[640]", "bn1.num_batches_tracked[]", "fc.weight[10, 640]",
+                    "fc.bias[10]"), names.subList(names.size() - 8, names.size()));
+            assertTrue(m.store().has("block2.layer.0.convShortcut.weight") && m.store().has("block3.layer.0.convShortcut.weight")
+                    && !m.store().has("block1.layer.1.convShortcut.weight") && !m.store().has("block2.layer.1.convShortcut.weight"));
+        }
+        // Global average pooling: any input size, here Fashion-MNIST's.
+        try (Model m = create("wrn28-10", new int[] {1, 28, 28}, 10)) {
+            assertEquals(expectedWideResNet(28, 10, 1, 10).entries, actual(m));
+            assertEquals(36_479_194 - 2 * 16 * 9, m.store().paramCount());
+        }
+    }
+
+    @Test
+    void wideResNetDepthsAndWidths() {
+        for (int[] dw : new int[][] {{10, 1}, {16, 4}, {22, 2}}) {
+            Expected e = expectedWideResNet(dw[0], dw[1], 3, 7);
+            try (Model m = new Model("wrn", Models.wideResNet(dw[0], dw[1], 7), new int[] {3, 8, 8}, 7, 0f,
+                    new Context(PAR, KernelsProvider.get()))) {
+                assertEquals(e.entries, actual(m));
+                assertEquals(e.params, m.store().paramCount());
+            }
+        }
+        for (int bad : new int[] {4, 8, 27, 29}) {
+            IllegalArgumentException ex = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> Models.wideResNet(bad, 10, 10));
+            assertTrue(ex.getMessage().contains("6n+4") && ex.getMessage().contains(String.valueOf(bad)), ex.getMessage());
+        }
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> Models.wideResNet(28, 0, 10));
+    }
+
+    @Test
+    void wideResNetTrainingStepOnATinyInput() {
+        // WRN-10-1 on 8x8: block3 runs on 2x2 maps; every tensor, bn1s of the shortcut blocks included, gets a gradient.
+        try (Model m = new Model("wrn", Models.wideResNet(10, 1, 10), new int[] {3, 8, 8}, 10, 0f,
+                new Context(PAR, KernelsProvider.get())); Arena a = Arena.ofShared()) {
+            m.initialize(2);
+            Random r = new Random(2);
+            MemorySegment x = random(a, 2 * m.inputSize(), r, -1, 1);
+            double loss = m.lossAndGrad(x, new int[] {3, 7}, 2, Mode.TRAIN);
+            assertTrue(Double.isFinite(loss), "loss " + loss);
+            assertEveryGradientNonZero(m);
+            assertEquals(1f, get(m.store().slice(m.store().tensor("block3.layer.0.bn1.num_batches_tracked")), 0));
+        }
     }
 
     @Test

@@ -1,0 +1,107 @@
+package io.sam4j.nn;
+
+import io.sam4j.kernels.FlatOps;
+import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * The pre-activation residual block of xternalz/WideResNet-pytorch's WideResNet (dropout 0):
+ * {@code a = relu(bn1(x))}, {@code out = conv2(relu(bn2(conv1(a)))) + shortcut} with 3x3 convolutions
+ * without bias (the first strided). The shortcut is the identity on {@code x} when the channel count
+ * and the size stay, else {@code convShortcut}, a 1x1 strided convolution without bias applied to the
+ * PRE-ACTIVATED input {@code a}, which then feeds both paths. Names in PyTorch's state_dict order:
+ * {@code bn1.*}, {@code conv1.weight}, {@code bn2.*}, {@code conv2.weight}, {@code convShortcut.weight}.
+ * (xternalz keys the projection on the channel count alone; in a WideResNet the size changes only
+ * with it.)
+ */
+public final class PreActBlock implements Layer {
+    private final int planes, stride;
+    /** bn1 + ReLU, made in declare (bn1 has the input's channels): the pre-activation {@code a}. */
+    private Sequential pre;
+    private final Sequential main;
+    /** Null for the identity shortcut (known after declare). */
+    private Conv2d shortcut;
+    private Context ctx;
+    private FlatOps ops;
+    private long inSize, outSize;
+    private MemorySegment sum, dA, dx;
+
+    public PreActBlock(int planes, int stride) {
+        this.planes = planes;
+        this.stride = stride;
+        this.main = new Sequential()
+                .add("conv1", new Conv2d(planes, 3, stride, 1, false))
+                .add("bn2", new BatchNorm2d(planes))
+                .add(null, new ReLU())
+                .add("conv2", new Conv2d(planes, 3, 1, 1, false));
+    }
+
+    @Override
+    public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
+        if (in.length != 3) throw new IllegalArgumentException(prefix + ": PreActBlock needs a {C, H, W} input, got " + Arrays.toString(in));
+        this.ctx = ctx;
+        this.ops = new FlatOps(ctx.kernels(), ctx.parallel());
+        pre = new Sequential().add("bn1", new BatchNorm2d(in[0])).add(null, new ReLU());
+        int[] a = pre.declare(in, prefix, b, ctx);
+        int[] out = main.declare(a, prefix, b, ctx);
+        if (stride != 1 || in[0] != planes) {
+            shortcut = new Conv2d(planes, 1, stride, 0, false);
+            shortcut.declare(a, prefix + "convShortcut.", b, ctx);
+        }
+        inSize = Layer.numel(in);
+        outSize = Layer.numel(out);
+        return out;
+    }
+
+    /** True when the shortcut is a projection (convShortcut on the pre-activation) rather than the identity. */
+    public boolean hasProjection() {
+        return shortcut != null;
+    }
+
+    @Override
+    public void bind(ParameterStore store) {
+        pre.bind(store);
+        main.bind(store);
+        if (shortcut != null) shortcut.bind(store);
+    }
+
+    @Override
+    public void initialize(ParameterStore store, SplittableRandom rng) {
+        pre.initialize(store, rng);
+        main.initialize(store, rng);
+        if (shortcut != null) shortcut.initialize(store, rng);
+    }
+
+    @Override
+    public MemorySegment forward(MemorySegment x, int n, Mode mode) {
+        MemorySegment a = pre.forward(x, n, mode);
+        MemorySegment residual = main.forward(a, n, mode);
+        MemorySegment skip = shortcut == null ? x : shortcut.forward(a, n, mode);
+        sum = ctx.ensure(sum, n * outSize);
+        add(residual, skip, sum, n * outSize);
+        return sum;
+    }
+
+    @Override
+    public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
+        // dy flows unchanged into both paths; with a projection both meet again at a = relu(bn1(x)).
+        MemorySegment dMain = main.backward(dy, n, true);
+        if (shortcut != null) {
+            dA = ctx.ensure(dA, n * inSize);
+            add(dMain, shortcut.backward(dy, n, true), dA, n * inSize);
+            return pre.backward(dA, n, needInputGrad);
+        }
+        // bn1's gradients are needed even when dx is not.
+        MemorySegment dPre = pre.backward(dMain, n, needInputGrad);
+        if (!needInputGrad) return null;
+        dx = ctx.ensure(dx, n * inSize);
+        add(dPre, dy, dx, n * inSize);
+        return dx;
+    }
+
+    /** out = a + b, vectorised and across the team (a triad with s = 1), as in {@link BasicBlock}. */
+    private void add(MemorySegment a, MemorySegment b, MemorySegment out, long len) {
+        ops.forChunks(len, (c, from, to) -> ops.kernels().triad(a, 1f, b, out, from, to));
+    }
+}
