@@ -24,7 +24,7 @@ public final class PreActBlock implements Layer {
     private Conv2d shortcut;
     private Context ctx;
     private FlatOps ops;
-    private long inSize, outSize;
+    private int[] inShape, outShape;
     private MemorySegment sum, dA, dx;
 
     public PreActBlock(int planes, int stride) {
@@ -49,8 +49,8 @@ public final class PreActBlock implements Layer {
             shortcut = new Conv2d(planes, 1, stride, 0, false);
             shortcut.declare(a, prefix + "convShortcut.", b, ctx);
         }
-        inSize = Layer.numel(in);
-        outSize = Layer.numel(out);
+        inShape = in.clone();
+        outShape = out.clone();
         return out;
     }
 
@@ -78,8 +78,9 @@ public final class PreActBlock implements Layer {
         MemorySegment a = pre.forward(x, n, mode);
         MemorySegment residual = main.forward(a, n, mode);
         MemorySegment skip = shortcut == null ? x : shortcut.forward(a, n, mode);
-        sum = ctx.ensure(sum, n * outSize);
-        add(residual, skip, sum, n * outSize);
+        long len = n * ctx.activationSize(outShape);
+        sum = ctx.ensure(sum, len);
+        add(residual, skip, sum, len);
         return sum;
     }
 
@@ -87,20 +88,21 @@ public final class PreActBlock implements Layer {
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         // dy flows unchanged into both paths; with a projection both meet again at a = relu(bn1(x)).
         MemorySegment dMain = main.backward(dy, n, true);
+        long len = n * ctx.activationSize(inShape);
         if (shortcut != null) {
-            dA = ctx.ensure(dA, n * inSize);
-            add(dMain, shortcut.backward(dy, n, true), dA, n * inSize);
+            dA = ctx.ensure(dA, len);
+            add(dMain, shortcut.backward(dy, n, true), dA, len);
             return pre.backward(dA, n, needInputGrad);
         }
         // bn1's gradients are needed even when dx is not.
         MemorySegment dPre = pre.backward(dMain, n, needInputGrad);
         if (!needInputGrad) return null;
-        dx = ctx.ensure(dx, n * inSize);
-        add(dPre, dy, dx, n * inSize);
+        dx = ctx.ensure(dx, len);
+        add(dPre, dy, dx, len);
         return dx;
     }
 
-    /** out = a + b, vectorised and across the team (a triad with s = 1), as in {@link BasicBlock}. */
+    /** out = a + b, vectorised and across the team (a triad with s = 1), as in {@link BasicBlock}; any layout. */
     private void add(MemorySegment a, MemorySegment b, MemorySegment out, long len) {
         ops.forChunks(len, (c, from, to) -> ops.kernels().triad(a, 1f, b, out, from, to));
     }

@@ -10,14 +10,24 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.sam4j.TestUtil;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.BasicBlock;
+import io.sam4j.nn.BatchNorm2d;
+import io.sam4j.nn.Conv2d;
 import io.sam4j.nn.ConvBackend;
 import io.sam4j.nn.ConvShape;
 import io.sam4j.nn.Context;
+import io.sam4j.nn.Flatten;
+import io.sam4j.nn.GlobalAvgPool;
 import io.sam4j.nn.JavaConvBackend;
+import io.sam4j.nn.Linear;
+import io.sam4j.nn.MaxPool2d;
 import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
 import io.sam4j.nn.ParameterStore;
+import io.sam4j.nn.PreActBlock;
+import io.sam4j.nn.ReLU;
+import io.sam4j.nn.Sequential;
 import io.sam4j.nn.SoftmaxCrossEntropy;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -59,9 +69,9 @@ class BlockedModelsTest {
     private record Run(boolean blocked, double trainLoss, float[] trainGrads, float[] buffers, double frozenLoss,
                        float[] frozenGrads, double evalLossSum, float[] logits) {}
 
-    private static Run run(String name, int[] in, int n, Function<Parallel, ConvBackend> backend, boolean allowBlocked) {
+    private static Run run(Function<Context, Model> make, int n, Function<Parallel, ConvBackend> backend, boolean allowBlocked) {
         Context ctx = new Context(PAR, KernelsProvider.get(), backend.apply(PAR)).allowBlocked(allowBlocked);
-        try (Model m = Models.create(name, in, 10, 0f, ctx); Arena a = Arena.ofShared()) {
+        try (Model m = make.apply(ctx); Arena a = Arena.ofShared()) {
             m.initialize(3);
             Random r = new Random(4);
             MemorySegment x = TestUtil.random(a, n * m.inputSize(), r, -1, 1);
@@ -110,14 +120,18 @@ class BlockedModelsTest {
     }
 
     private static void compare(String name, int[] in, int n, double gradRel) {
-        Run blocked = run(name, in, n, p -> OneDnnConvBackend.create(2), true);
-        Run plain = run(name, in, n, p -> OneDnnConvBackend.create(2), false);
-        Run java = run(name, in, n, JavaConvBackend::new, true);
+        compare(name, ctx -> Models.create(name, in, 10, 0f, ctx), n, gradRel);
+    }
+
+    private static void compare(String name, Function<Context, Model> make, int n, double gradRel) {
+        Run blocked = run(make, n, p -> OneDnnConvBackend.create(2), true);
+        Run plain = run(make, n, p -> OneDnnConvBackend.create(2), false);
+        Run java = run(make, n, JavaConvBackend::new, true);
         assertEquals(nChw8cMachine, blocked.blocked(), "oneDNN models keep activations blocked by default (on AVX2)");
         assertFalse(plain.blocked(), "allowBlocked(false)");
         assertFalse(java.blocked(), "the Java backend stays NCHW");
         ParameterStore layout;
-        try (Model m = Models.create(name, in, 10, 0f, new Context(PAR, KernelsProvider.get()))) {
+        try (Model m = make.apply(new Context(PAR, KernelsProvider.get()))) {
             layout = m.store(); // only offsets and names are read, before close
             for (Run other : List.of(plain, java)) {
                 String what = name + " blocked vs " + (other == plain ? "oneDNN NCHW" : "Java");
@@ -142,6 +156,32 @@ class BlockedModelsTest {
     void resnet18AgreesAcrossLayoutsAndBackends() {
         // 16x16 keeps it quick; layer4 runs on 2x2 maps, its projection shortcuts and 1x1 convolutions included.
         compare("resnet18", new int[] {3, 16, 16}, 2, 1e-4);
+    }
+
+    /** PreActBlock's residual adds: a WideResNet-10-2 (16/32/64/128 channels, projection shortcuts). */
+    @Test
+    void wideResNetAgreesAcrossLayoutsAndBackends() {
+        compare("wrn10-2", ctx -> new Model("wrn10-2", Models.wideResNet(10, 2, 10), new int[] {3, 16, 16}, 10, 0f, ctx), 2, 1e-4);
+    }
+
+    /**
+     * Channel counts that are not whole blocks (5, 11, 13: padded lanes in every activation), through every
+     * layer kind: the general max-pool loop, both residual blocks with projections, and either head. (No
+     * convolution bias before a BatchNorm: its gradient is rounding noise around 0 in both layouts.)
+     */
+    @Test
+    void oddChannelCountsAgreeAcrossLayoutsAndBackends() {
+        for (boolean gap : new boolean[] {true, false}) {
+            compare(gap ? "odd+gap" : "odd+flatten", ctx -> {
+                Sequential net = new Sequential()
+                        .add("conv1", new Conv2d(5, 3, 1, 1, false)).add("bn1", new BatchNorm2d(5)).add(null, new ReLU())
+                        .add(null, new MaxPool2d(3, 1))
+                        .add("b1", new BasicBlock(5, 1)).add("b2", new BasicBlock(11, 2))
+                        .add("p1", new PreActBlock(11, 1)).add("p2", new PreActBlock(13, 2));
+                net.add(null, gap ? new GlobalAvgPool() : new Flatten()).add("fc", new Linear(10));
+                return new Model("odd", net, new int[] {3, 12, 12}, 10, 0f, ctx);
+            }, 3, 1e-4);
+        }
     }
 
     /**
