@@ -20,8 +20,11 @@ import java.util.function.IntConsumer;
  * statistics, so its backward is the per-channel affine map only. Each pass over a channel is a
  * {@link Kernels} call per plane; per-channel sums add those plane sums in double.
  *
- * <p>With {@link Context#blocked()} the work item is a block of 8 channels, and each call is a per-lane
- * kernel over one image's block plane (8 channels interleaved): the same statistics, lane by lane. The
+ * <p>With {@link Context#blocked()} each call is a per-lane kernel over one image's block plane (8
+ * channels interleaved): the same statistics, lane by lane. A block of channels would be too coarse a
+ * work item (4 for a 32-channel layer), so each pass runs in three steps: per-plane sums over all block
+ * planes across the team, then per block the merge of its planes in image order (the same arithmetic as
+ * above, whatever the thread count), then the affine map over all block planes across the team. The
  * padded lanes get scale and shift 0, so their outputs and input gradients stay 0.
  */
 public final class BatchNorm2d implements Layer {
@@ -35,9 +38,11 @@ public final class BatchNorm2d implements Layer {
     private MemorySegment gamma, beta, dGamma, dBeta, runningMean, runningVar, numBatchesTracked;
     /** Statistics the last forward normalised with, kept for its backward (padded to whole blocks). */
     private double[] mean, invStd;
-    /** Per-lane scratch of the blocked path: each channel block uses only its own 8 entries. */
-    private double[] laneAcc, laneAcc2;
-    private float[] laneA, laneB, laneC, zeros;
+    /** Blocked path, per channel: the affine maps' coefficients and the mean in float. */
+    private float[] laneA, laneB, laneC, meanF, zeros;
+    /** Blocked path, per block plane p (8 entries at 8 p): plane sums and squared deviations (or dot products). */
+    private double[] planeSum = new double[0], planeSq = new double[0];
+    private float[] planeMean = new float[0];
     private boolean lastUsedBatchStats;
     private Mode mode;
     private int n;
@@ -46,8 +51,12 @@ public final class BatchNorm2d implements Layer {
     // Built once so that forward/backward hand the team no new lambda each call.
     private final IntConsumer forwardChannel = this::forwardChannel;
     private final IntConsumer backwardChannel = this::backwardChannel;
-    private final IntConsumer forwardBlock = this::forwardBlock;
-    private final IntConsumer backwardBlock = this::backwardBlock;
+    private final PlaneBlocks statsPlanes = new PlaneBlocks(this::statsPlane);
+    private final IntConsumer finishForwardBlock = this::finishForwardBlock;
+    private final PlaneBlocks affinePlanes = new PlaneBlocks(this::affinePlane);
+    private final PlaneBlocks gradStatsPlanes = new PlaneBlocks(this::gradStatsPlane);
+    private final IntConsumer finishBackwardBlock = this::finishBackwardBlock;
+    private final PlaneBlocks gradAffinePlanes = new PlaneBlocks(this::gradAffinePlane);
 
     public BatchNorm2d(int channels) {
         if (channels < 1) throw new IllegalArgumentException("channels must be >= 1");
@@ -71,11 +80,10 @@ public final class BatchNorm2d implements Layer {
         int padded = blocks * BlockedLayout.LANES;
         mean = new double[padded];
         invStd = new double[padded];
-        laneAcc = new double[padded];
-        laneAcc2 = new double[padded];
         laneA = new float[padded];
         laneB = new float[padded];
         laneC = new float[padded];
+        meanF = new float[padded];
         zeros = new float[padded];
         return in.clone();
     }
@@ -111,8 +119,13 @@ public final class BatchNorm2d implements Layer {
         this.mode = mode;
         this.lastUsedBatchStats = mode.training();
         if (ctx.blocked()) {
-            y = ctx.ensure(y, (long) n * blocks * BlockedLayout.LANES * plane);
-            ctx.parallel().forEach(blocks, forwardBlock);
+            int planes = n * blocks;
+            long region = (long) plane * BlockedLayout.LANES;
+            y = ctx.ensure(y, planes * region);
+            ensurePlaneArrays(planes);
+            if (lastUsedBatchStats) statsPlanes.run(ctx.parallel(), planes, region);
+            ctx.parallel().forEach(blocks, finishForwardBlock);
+            affinePlanes.run(ctx.parallel(), planes, region);
         } else {
             y = ctx.ensure(y, (long) n * channels * plane);
             ctx.parallel().forEach(channels, forwardChannel);
@@ -174,8 +187,14 @@ public final class BatchNorm2d implements Layer {
         this.dy = dy;
         this.needInputGrad = needInputGrad;
         if (ctx.blocked()) {
-            if (needInputGrad) dx = ctx.ensure(dx, (long) n * blocks * BlockedLayout.LANES * plane);
-            ctx.parallel().forEach(blocks, backwardBlock);
+            int planes = n * blocks;
+            long region = (long) plane * BlockedLayout.LANES;
+            gradStatsPlanes.run(ctx.parallel(), planes, region);
+            ctx.parallel().forEach(blocks, finishBackwardBlock);
+            if (needInputGrad) {
+                dx = ctx.ensure(dx, planes * region);
+                gradAffinePlanes.run(ctx.parallel(), planes, region);
+            }
         } else {
             if (needInputGrad) dx = ctx.ensure(dx, (long) n * channels * plane);
             ctx.parallel().forEach(channels, backwardChannel);
@@ -219,122 +238,137 @@ public final class BatchNorm2d implements Layer {
         return ((long) image * channels + ch) * plane;
     }
 
-    // ---- blocked layout: one work item per block of 8 channels --------------------------------
+    // ---- blocked layout: block plane p = image * blocks + block, [plane][8] at p * plane * 8 -------
 
-    /** Start of the block plane of (image, block): plane pixels of 8 channels. */
-    private long blockOffset(int image, int block) {
-        return ((long) image * blocks + block) * plane * BlockedLayout.LANES;
+    private void ensurePlaneArrays(int planes) {
+        int len = planes * BlockedLayout.LANES;
+        if (planeSum.length < len) {
+            planeSum = new double[len];
+            planeSq = new double[len];
+            planeMean = new float[len];
+        }
     }
 
-    /** {@link #forwardChannel} for 8 channels at once, lane by lane, with the same plane-wise merge. */
-    private void forwardBlock(int block) {
+    private long planeOffset(int p) {
+        return (long) p * plane * BlockedLayout.LANES;
+    }
+
+    /** Per lane: the plane's sum, then the squared deviations from the plane's mean (a second read from L1/L2). */
+    private void statsPlane(int p) {
         Kernels k = ctx.kernels();
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
-        long region = (long) plane * lanes;
-        double[] m = mean, sq = laneAcc2, planeSum = laneAcc;
-        float[] planeMean = laneC;
-        if (lastUsedBatchStats) {
-            for (int l = 0; l < lanes; l++) {
-                m[at + l] = 0;
-                sq[at + l] = 0;
-            }
-            double[] planeSq = invStd; // scratch until the statistics are final
-            for (int i = 0; i < n; i++) {
-                long from = blockOffset(i, block), to = from + region;
-                for (int l = 0; l < lanes; l++) {
-                    planeSum[at + l] = 0;
-                    planeSq[at + l] = 0;
-                }
-                k.sumLanes(x, from, to, planeSum, at);
-                for (int l = 0; l < lanes; l++) planeMean[at + l] = (float) (planeSum[at + l] / plane);
-                k.sumSquaredDeviationLanes(x, planeMean, from, to, planeSq, at);
-                long before = (long) i * plane;
-                for (int l = 0; l < lanes; l++) {
-                    double pm = planeSum[at + l] / plane, delta = pm - m[at + l];
-                    m[at + l] += delta * plane / (before + plane);
-                    sq[at + l] += planeSq[at + l] + delta * delta * before * plane / (before + plane);
-                }
-            }
-            long count = (long) n * plane;
-            for (int l = 0; l < real; l++) {
-                int ch = at + l;
-                invStd[ch] = 1.0 / Math.sqrt(sq[ch] / count + EPS);
-                if (mode == Mode.TRAIN) {
-                    double unbiasedVar = sq[ch] / (count - 1);
-                    runningMean.setAtIndex(JAVA_FLOAT, ch,
-                            (float) ((1 - MOMENTUM) * runningMean.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * m[ch]));
-                    runningVar.setAtIndex(JAVA_FLOAT, ch,
-                            (float) ((1 - MOMENTUM) * runningVar.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * unbiasedVar));
-                }
-            }
-        } else {
-            for (int l = 0; l < real; l++) {
-                m[at + l] = runningMean.getAtIndex(JAVA_FLOAT, at + l);
-                invStd[at + l] = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, at + l) + EPS);
-            }
+        int lanes = BlockedLayout.LANES, at = p * lanes;
+        long from = planeOffset(p), to = from + (long) plane * lanes;
+        for (int l = 0; l < lanes; l++) {
+            planeSum[at + l] = 0;
+            planeSq[at + l] = 0;
         }
-        float[] scale = laneA, shift = laneB;
+        k.sumLanes(x, from, to, planeSum, at);
+        for (int l = 0; l < lanes; l++) planeMean[at + l] = (float) (planeSum[at + l] / plane);
+        k.sumSquaredDeviationLanes(x, planeMean, from, to, planeSq, at);
+    }
+
+    /**
+     * {@link #forwardChannel}'s statistics for 8 channels: the planes merged in image order (Chan et al.),
+     * the running statistics, and the affine map's scale and shift (0 and 0 on padded lanes).
+     */
+    private void finishForwardBlock(int block) {
+        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
             if (l >= real) { // padded channels: statistics 0, output 0
-                m[ch] = 0;
+                mean[ch] = 0;
                 invStd[ch] = 0;
-                scale[ch] = 0f;
-                shift[ch] = 0f;
+                meanF[ch] = 0f;
+                laneA[ch] = 0f;
+                laneB[ch] = 0f;
                 continue;
             }
-            double g = gamma.getAtIndex(JAVA_FLOAT, ch), inv = invStd[ch];
-            scale[ch] = (float) (g * inv);
-            shift[ch] = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m[ch] * g * inv);
-        }
-        for (int i = 0; i < n; i++) {
-            long from = blockOffset(i, block);
-            k.affineLanes(x, y, scale, shift, at, from, from + region);
+            double m, inv;
+            if (lastUsedBatchStats) {
+                long count = (long) n * plane;
+                m = 0;
+                double sq = 0;
+                for (int i = 0; i < n; i++) {
+                    int q = (i * blocks + block) * lanes + l;
+                    double pm = planeSum[q] / plane, delta = pm - m;
+                    long before = (long) i * plane;
+                    m += delta * plane / (before + plane);
+                    sq += planeSq[q] + delta * delta * before * plane / (before + plane);
+                }
+                inv = 1.0 / Math.sqrt(sq / count + EPS);
+                if (mode == Mode.TRAIN) {
+                    double unbiasedVar = sq / (count - 1);
+                    runningMean.setAtIndex(JAVA_FLOAT, ch,
+                            (float) ((1 - MOMENTUM) * runningMean.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * m));
+                    runningVar.setAtIndex(JAVA_FLOAT, ch,
+                            (float) ((1 - MOMENTUM) * runningVar.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * unbiasedVar));
+                }
+            } else {
+                m = runningMean.getAtIndex(JAVA_FLOAT, ch);
+                inv = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, ch) + EPS);
+            }
+            mean[ch] = m;
+            invStd[ch] = inv;
+            meanF[ch] = (float) m;
+            double g = gamma.getAtIndex(JAVA_FLOAT, ch);
+            laneA[ch] = (float) (g * inv);
+            laneB[ch] = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m * g * inv);
         }
     }
 
-    /** {@link #backwardChannel} for 8 channels at once; padded lanes get a = b = c = 0, so dx = 0 there. */
-    private void backwardBlock(int block) {
+    private void affinePlane(int p) {
+        long from = planeOffset(p);
+        ctx.kernels().affineLanes(x, y, laneA, laneB, (p % blocks) * BlockedLayout.LANES, from, from + (long) plane * BlockedLayout.LANES);
+    }
+
+    /** Per lane: sum dy and sum dy*(x - mean) over the plane. */
+    private void gradStatsPlane(int p) {
         Kernels k = ctx.kernels();
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
-        long region = (long) plane * lanes;
-        double[] sumDy = laneAcc, sumDyDev = laneAcc2;
-        float[] meanF = laneC;
+        int lanes = BlockedLayout.LANES, at = p * lanes;
+        long from = planeOffset(p), to = from + (long) plane * lanes;
+        int channel0 = (p % blocks) * lanes;
         for (int l = 0; l < lanes; l++) {
-            sumDy[at + l] = 0;
-            sumDyDev[at + l] = 0;
-            meanF[at + l] = (float) mean[at + l];
+            planeSum[at + l] = 0;
+            planeSq[at + l] = 0;
+            planeMean[at + l] = meanF[channel0 + l]; // the kernels read c and acc at the same index
         }
-        for (int i = 0; i < n; i++) {
-            long from = blockOffset(i, block), to = from + region;
-            k.sumLanes(dy, from, to, sumDy, at);
-            k.dotDeviationLanes(dy, x, meanF, from, to, sumDyDev, at);
-        }
-        for (int l = 0; l < real; l++) {
-            dBeta.setAtIndex(JAVA_FLOAT, at + l, (float) sumDy[at + l]);
-            dGamma.setAtIndex(JAVA_FLOAT, at + l, (float) (sumDyDev[at + l] * invStd[at + l]));
-        }
-        if (!needInputGrad) return;
+        k.sumLanes(dy, from, to, planeSum, at);
+        k.dotDeviationLanes(dy, x, planeMean, from, to, planeSq, at);
+    }
+
+    /** {@link #backwardChannel}'s sums for 8 channels in image order, the gradients, and dx's coefficients. */
+    private void finishBackwardBlock(int block) {
+        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
         long count = (long) n * plane;
-        float[] a = laneA, b = laneB, c = laneC;
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
-            if (l >= real) {
-                a[ch] = b[ch] = c[ch] = 0f;
+            if (l >= real) { // padded channels: dx = 0
+                laneA[ch] = laneB[ch] = laneC[ch] = 0f;
                 continue;
             }
-            double inv = invStd[ch], ad = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
-            a[ch] = (float) ad;
+            double sumDy = 0, sumDyDev = 0;
+            for (int i = 0; i < n; i++) {
+                int q = (i * blocks + block) * lanes + l;
+                sumDy += planeSum[q];
+                sumDyDev += planeSq[q];
+            }
+            double inv = invStd[ch], sumDyXhat = sumDyDev * inv;
+            dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sumDy);
+            dGamma.setAtIndex(JAVA_FLOAT, ch, (float) sumDyXhat);
+            double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
+            laneA[ch] = (float) a;
             if (lastUsedBatchStats) {
-                double bd = -ad * inv * (sumDyDev[ch] * inv) / count;
-                b[ch] = (float) bd;
-                c[ch] = (float) (-ad * sumDy[ch] / count - bd * mean[ch]);
+                double b = -a * inv * sumDyXhat / count;
+                laneB[ch] = (float) b;
+                laneC[ch] = (float) (-a * sumDy / count - b * mean[ch]);
             }
         }
-        for (int i = 0; i < n; i++) {
-            long from = blockOffset(i, block), to = from + region;
-            if (lastUsedBatchStats) k.affine2Lanes(dy, x, dx, a, b, c, at, from, to);
-            else k.affineLanes(dy, dx, a, zeros, at, from, to);
-        }
+    }
+
+    private void gradAffinePlane(int p) {
+        long from = planeOffset(p), to = from + (long) plane * BlockedLayout.LANES;
+        int at = (p % blocks) * BlockedLayout.LANES;
+        if (lastUsedBatchStats) ctx.kernels().affine2Lanes(dy, x, dx, laneA, laneB, laneC, at, from, to);
+        else ctx.kernels().affineLanes(dy, dx, laneA, zeros, at, from, to);
     }
 }
