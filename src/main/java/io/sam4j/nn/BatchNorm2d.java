@@ -159,15 +159,7 @@ public final class BatchNorm2d implements Layer {
                 m += delta * plane / (before + plane);
                 sq += psq + delta * delta * before * plane / (before + plane);
             }
-            double biasedVar = sq / count;
-            inv = 1.0 / Math.sqrt(biasedVar + EPS);
-            if (mode == Mode.TRAIN) {
-                double unbiasedVar = sq / (count - 1);
-                runningMean.setAtIndex(JAVA_FLOAT, ch,
-                        (float) ((1 - MOMENTUM) * runningMean.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * m));
-                runningVar.setAtIndex(JAVA_FLOAT, ch,
-                        (float) ((1 - MOMENTUM) * runningVar.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * unbiasedVar));
-            }
+            inv = batchInvStd(ch, m, sq, count);
         } else {
             m = runningMean.getAtIndex(JAVA_FLOAT, ch);
             inv = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, ch) + EPS);
@@ -234,6 +226,21 @@ public final class BatchNorm2d implements Layer {
         for (int i = 0; i < n; i++) k.affine2(dy, x, dx, (float) a, (float) b, (float) c, offset(i, ch), offset(i, ch) + plane);
     }
 
+    /**
+     * 1/sqrt(biased variance + eps) of a channel from its batch mean m and summed squared deviations sq over
+     * count values; in {@link Mode#TRAIN} also moves the running statistics (towards the UNBIASED variance).
+     */
+    private double batchInvStd(int ch, double m, double sq, long count) {
+        if (mode == Mode.TRAIN) {
+            double unbiasedVar = sq / (count - 1);
+            runningMean.setAtIndex(JAVA_FLOAT, ch,
+                    (float) ((1 - MOMENTUM) * runningMean.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * m));
+            runningVar.setAtIndex(JAVA_FLOAT, ch,
+                    (float) ((1 - MOMENTUM) * runningVar.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * unbiasedVar));
+        }
+        return 1.0 / Math.sqrt(sq / count + EPS);
+    }
+
     private long offset(int image, int ch) {
         return ((long) image * channels + ch) * plane;
     }
@@ -295,14 +302,7 @@ public final class BatchNorm2d implements Layer {
                     m += delta * plane / (before + plane);
                     sq += planeSq[q] + delta * delta * before * plane / (before + plane);
                 }
-                inv = 1.0 / Math.sqrt(sq / count + EPS);
-                if (mode == Mode.TRAIN) {
-                    double unbiasedVar = sq / (count - 1);
-                    runningMean.setAtIndex(JAVA_FLOAT, ch,
-                            (float) ((1 - MOMENTUM) * runningMean.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * m));
-                    runningVar.setAtIndex(JAVA_FLOAT, ch,
-                            (float) ((1 - MOMENTUM) * runningVar.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * unbiasedVar));
-                }
+                inv = batchInvStd(ch, m, sq, count);
             } else {
                 m = runningMean.getAtIndex(JAVA_FLOAT, ch);
                 inv = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, ch) + EPS);
