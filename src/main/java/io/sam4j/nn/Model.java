@@ -17,6 +17,8 @@ public final class Model implements AutoCloseable {
     private final SoftmaxCrossEntropy loss;
     /** The input batch in nChw8c, when activations are blocked. */
     private MemorySegment blockedInput;
+    /** The buffers the layers' curvature slices point into. */
+    private MemorySegment boundV, boundHv;
 
     public Model(String name, Layer net, int[] inputShape, int classes, float labelSmoothing, Context ctx) {
         this.name = name;
@@ -111,7 +113,10 @@ public final class Model implements AutoCloseable {
      * product, written), both of the store's parameter layout. Once, before {@link #curvatureProduct}.
      */
     public void bindCurvature(MemorySegment v, MemorySegment hv) {
+        if (v == boundV && hv == boundHv) return; // already bound: no slices made per product
         net.bindCurvature(store, v, hv);
+        boundV = v;
+        boundHv = hv;
     }
 
     /**
