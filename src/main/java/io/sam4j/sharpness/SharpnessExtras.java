@@ -3,7 +3,7 @@ package io.sam4j.sharpness;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

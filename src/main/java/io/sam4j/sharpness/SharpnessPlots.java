@@ -1,6 +1,6 @@
 package io.sam4j.sharpness;
 
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import java.awt.Dimension;
 import java.io.IOException;
 import java.io.StringWriter;
