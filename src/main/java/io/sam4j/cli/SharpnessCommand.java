@@ -3,22 +3,18 @@ package io.sam4j.cli;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
-import io.sam4j.kernels.KernelsProvider;
-import io.sam4j.kernels.Parallel;
-import io.sam4j.nn.Context;
-import io.sam4j.nn.Model;
-import io.sam4j.nn.Models;
+import io.sam4j.formats.Checkpoint;
 import io.sam4j.formats.SafeTensors;
 import io.sam4j.formats.StateDict;
+import io.sam4j.nn.Model;
 import io.sam4j.sharpness.IterationListener;
 import io.sam4j.sharpness.Sharpness;
 import io.sam4j.sharpness.SharpnessExtras;
 import io.sam4j.sharpness.SpectralDensity;
-import io.sam4j.sharpness.SharpnessReport;
-import io.sam4j.conv.ConvBackends;
-import io.sam4j.formats.Checkpoint;
 import io.sam4j.sharpness.SharpnessProbe;
+import io.sam4j.sharpness.SharpnessReport;
 import io.sam4j.train.TrainConfig;
+import io.sam4j.train.RunSetup;
 import io.sam4j.train.Trainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +29,17 @@ import picocli.CommandLine.Option;
                 + "L(w + rho g/||g||) - L(w), on a fixed subset of the training set; optionally the spectral density (SLQ) and "
                 + "loss landscapes. Hessian-vector products are exact (Pearlmutter's R-operator) unless --hvp fd. Prints a summary "
                 + "and writes a JSON report."})
-final class SharpnessCommand implements Callable<Integer> {
+final class SharpnessCommand implements Callable<Integer>, Main.FlagNames {
+    @Override
+    public String flagFor(String field) {
+        return switch (field) { // Sharpness.Options' fields this command names differently
+            case "maxIter" -> "--iters";
+            case "topK" -> "--topk";
+            case "relativeStep" -> "--hvp-step";
+            default -> null;
+        };
+    }
+
     static final class Source {
         @Option(names = "--weights", paramLabel = "FILE", required = true, description = "Weights (.safetensors, PyTorch names).")
         Path weights;
@@ -142,27 +148,17 @@ final class SharpnessCommand implements Callable<Integer> {
         if (source.weights != null && !Files.isRegularFile(source.weights)) {
             throw new IllegalArgumentException("--weights: no such file " + source.weights);
         }
-        if (landscape != null && !landscape.equals("1d") && !landscape.equals("2d")) {
-            throw new IllegalArgumentException("--landscape must be 1d or 2d, got '" + landscape + "'");
-        }
-        if (landscapePoints != null && landscapePoints < 2) throw new IllegalArgumentException("--landscape-points must be >= 2, got " + landscapePoints);
-        if (!(landscapeRange > 0) || Double.isInfinite(landscapeRange)) throw new IllegalArgumentException("--landscape-range must be > 0, got " + landscapeRange);
-        if (spectrumSteps < 2 || spectrumRuns < 1) throw new IllegalArgumentException("--spectrum-steps must be >= 2 and --spectrum-runs >= 1");
-        choice("--hvp", hvp, Sharpness.Hvp.class);
-        choice("--method", method, Sharpness.EigenMethod.class);
-        choice("--trace-method", traceMethod, Sharpness.TraceMethod.class);
+        validateSecondOrderFlags();
         Path report = out != null ? out : source.run != null ? source.run.resolve("sharpness.json") : Path.of("sharpness.json");
-        Parallel.setCommonThreads(c.threads);
-        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(backend, Parallel.common(), System.err));
+        c.backend = backend;
+        c.init = source.weights; // with --run, the run's checkpoint below (not the weights it started from)
         DataSource.Split split = DataSource.load(c.data);
         Dataset train = Trainer.trainingSet(split, c);
         Normalizer norm = Normalizer.fit(train);
         int[] in = {train.channels(), train.height(), train.width()};
-        try (Model m = Models.create(c.model, in, train.numClasses(), c.labelSmoothing, ctx)) {
-            m.initialize(c.seed);
-            if (source.weights != null) {
-                StateDict.load(m.store(), source.weights);
-            } else {
+        try (RunSetup run = new RunSetup(c, in, train.numClasses(), System.err)) {
+            Model m = run.model();
+            if (source.weights == null) {
                 Path f = Checkpoint.path(source.run);
                 if (!Files.isRegularFile(f)) throw new IllegalArgumentException("--run: no " + Checkpoint.FILE + " in " + source.run);
                 StateDict.load(m.store(), SafeTensors.read(f), f.toString(), n -> n.startsWith("optimizer."));
@@ -178,22 +174,38 @@ final class SharpnessCommand implements Callable<Integer> {
                 r.write(report);
                 System.out.println(SharpnessProbe.summary(r));
                 System.out.println("report: " + report);
-                String base = report.toString().replaceFirst("\\.json$", "");
-                if (spectrum) {
-                    SpectralDensity.Result sd = SharpnessExtras.spectrum(probe.oracle(), spectrumRuns, spectrumSteps, seed,
-                            Path.of(base + "-spectrum"), IterationListener.NONE);
-                    System.out.printf("spectrum: %d nodes in [%.4g, %.4g]: %s-spectrum.json, .png, .svg%n", sd.nodes().get(0).length,
-                            sd.grid()[0], sd.grid()[sd.grid().length - 1], base);
-                }
-                if (landscape != null) {
-                    boolean twoD = landscape.equals("2d");
-                    SharpnessExtras.landscape(probe.oracle(), twoD, landscapePoints != null ? landscapePoints : twoD ? 21 : 51,
-                            landscapeRange, true, seed, Path.of(base + "-landscape-" + landscape), IterationListener.NONE);
-                    System.out.println("landscape: " + base + "-landscape-" + landscape + ".json, .png, .svg");
-                }
+                writeExtras(probe, report.toString().replaceFirst("\\.json$", ""));
             }
         }
         return 0;
+    }
+
+    private void validateSecondOrderFlags() {
+        if (landscape != null && !landscape.equals("1d") && !landscape.equals("2d")) {
+            throw new IllegalArgumentException("--landscape must be 1d or 2d, got '" + landscape + "'");
+        }
+        if (landscapePoints != null && landscapePoints < 2) throw new IllegalArgumentException("--landscape-points must be >= 2, got " + landscapePoints);
+        if (!(landscapeRange > 0) || Double.isInfinite(landscapeRange)) throw new IllegalArgumentException("--landscape-range must be > 0, got " + landscapeRange);
+        if (spectrumSteps < 2 || spectrumRuns < 1) throw new IllegalArgumentException("--spectrum-steps must be >= 2 and --spectrum-runs >= 1");
+        choice("--hvp", hvp, Sharpness.Hvp.class);
+        choice("--method", method, Sharpness.EigenMethod.class);
+        choice("--trace-method", traceMethod, Sharpness.TraceMethod.class);
+    }
+
+    /** --spectrum and --landscape: BASE-spectrum.* and BASE-landscape-1d|2d.* next to the report. */
+    private void writeExtras(SharpnessProbe probe, String base) {
+        if (spectrum) {
+            SpectralDensity.Result sd = SharpnessExtras.spectrum(probe.oracle(), spectrumRuns, spectrumSteps, seed,
+                    Path.of(base + "-spectrum"), IterationListener.NONE);
+            System.out.printf("spectrum: %d nodes in [%.4g, %.4g]: %s-spectrum.json, .png, .svg%n", sd.nodes().get(0).length,
+                    sd.grid()[0], sd.grid()[sd.grid().length - 1], base);
+        }
+        if (landscape != null) {
+            boolean twoD = landscape.equals("2d");
+            SharpnessExtras.landscape(probe.oracle(), twoD, landscapePoints != null ? landscapePoints : twoD ? 21 : 51,
+                    landscapeRange, true, seed, Path.of(base + "-landscape-" + landscape), IterationListener.NONE);
+            System.out.println("landscape: " + base + "-landscape-" + landscape + ".json, .png, .svg");
+        }
     }
 
     /** The enum constant named {@code value} (lower case on the command line), or a one-line error naming the flag. */
