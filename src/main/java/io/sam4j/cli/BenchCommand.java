@@ -16,6 +16,7 @@ import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.optim.Pass;
 import io.sam4j.train.Backends;
+import io.sam4j.train.GradientAllReduce;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Optimizers;
 import java.io.IOException;
@@ -75,9 +76,19 @@ final class BenchCommand implements Callable<Integer> {
     String input;
 
     @Option(names = "--dist", paramLabel = "D", description = "auto (MPI under mpirun), mpi or none (default: ${DEFAULT-VALUE}). "
-            + "Under MPI --batch is the global batch and the line adds ranks and the all-reduce time per step.",
+            + "Under MPI --batch is the global batch, each optimizer also runs without communication, and the line adds "
+            + "the exposed communication time (step time with it minus without) and the time waited in the all-reduce.",
             defaultValue = "auto")
     String dist;
+
+    @Option(names = "--mpi-library", paramLabel = "PATH", description = "The MPI library to load (a path or soname such "
+            + "as libmpich.so.12); default: the library of the MPI whose launcher started the process.")
+    String mpiLibrary;
+
+    @Option(names = "--allreduce-bucket-mb", paramLabel = "MB", description = "Under MPI: gradient all-reduce buckets "
+            + "overlapped with backward, as in train; 0: one blocking all-reduce (default: ${DEFAULT-VALUE}).",
+            defaultValue = "25")
+    double allreduceBucketMb;
 
     @Option(names = "--rounds", paramLabel = "R", description = "Repeat the whole list of optimizers R times, interleaved, "
             + "and report medians over all rounds: ratios between optimizers then see the same machine noise "
@@ -100,7 +111,7 @@ final class BenchCommand implements Callable<Integer> {
             runKernels();
             return 0;
         }
-        Communicator comm = Communicators.detect(dist);
+        Communicator comm = Communicators.detect(dist, mpiLibrary);
         try {
             comm.runGuarded(() -> run(comm));
         } finally {
@@ -126,83 +137,44 @@ final class BenchCommand implements Callable<Integer> {
         if (shape.length != 3) throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
         for (String opt : opts) baseName(opt); // unknown names fail before any model is built
         Parallel.setCommonThreads(threads);
-        int n = opts.size();
+        // Under MPI every optimizer runs twice per round: with the all-reduce, and without any communication
+        // (each rank steps on its own gradient), so that their difference is the communication left exposed.
+        int variants = ranks > 1 ? 2 : 1;
+        int n = opts.size() * variants;
         double[][] ms = new double[n][steps * rounds];
-        long[] reduceNanos = new long[n];
+        long[] blockedNanos = new long[n];
         String[] impl = new String[n], layout = new String[n];
         long[] params = new long[n];
         // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
         for (int round = 0; round < rounds; round++) {
-            for (int oi = 0; oi < n; oi++) {
-                String opt = opts.get(oi);
-                String optimizer = baseName(opt);
-                TrainConfig c = new TrainConfig(); // the reference script's settings
-                c.model = model;
-                c.batch = batch;
-                c.optimizer = optimizer;
-                c.lambda = 0.6f;
-                c.stable = isStable(opt) && !optimizer.equals("sgd");
-                c.threads = threads;
+            for (int i = 0; i < n; i++) {
+                String opt = opts.get(i / variants);
+                boolean communicate = i % variants == 0 && ranks > 1;
                 Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
                 try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
-                    m.initialize(0);
-                    FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
-                    Optimizer o = Optimizers.create(c, m.store(), ops);
-                    long[] reduce = {0};
-                    if (ranks > 1) {
-                        var store = m.store();
-                        comm.broadcast(store.params(), store.paramLength(), 0);
-                        o.setReducer(() -> {
-                            long t = System.nanoTime();
-                            comm.allReduceSum(store.grads(), store.paramLength());
-                            ops.scale(1f / ranks, store.grads(), store.paramLength());
-                            reduce[0] += System.nanoTime() - t;
-                        }, false);
-                    }
-                    Random r = new Random(comm.rank());
-                    long len = local * m.inputSize();
-                    MemorySegment x = arena.allocate(4 * len, 64);
-                    for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-                    int[] labels = r.ints(local, 0, 10).toArray();
-                    LossFunction f = pass -> m.lossAndGrad(x, labels, local, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
-                    // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
-                    // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
-                    long warmEnd = System.nanoTime() + (long) (round == 0 ? warmupSeconds * 1e9 : 0);
-                    for (int i = 0; ; i++) {
-                        double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
-                        if (ranks > 1) more = comm.allReduceSum(more);
-                        if (more == 0) break;
-                        o.step(f, 0.05f);
-                    }
-                    reduce[0] = 0;
-                    for (int i = 0; i < steps; i++) {
-                        long t = System.nanoTime();
-                        o.step(f, 0.05f);
-                        ms[oi][round * steps + i] = (System.nanoTime() - t) / 1e6;
-                    }
-                    reduceNanos[oi] += reduce[0];
-                    impl[oi] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
-                    layout[oi] = m.blocked() ? "nChw8c" : "NCHW";
-                    params[oi] = m.store().paramCount();
+                    blockedNanos[i] += timeSteps(comm, m, ctx, opt, communicate, local, round, arena, ms[i]);
+                    impl[i] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
+                    layout[i] = m.blocked() ? "nChw8c" : "NCHW";
+                    params[i] = m.store().paramCount();
                 }
             }
         }
         ObjectMapper json = new ObjectMapper();
-        for (int oi = 0; oi < n; oi++) {
-            String opt = opts.get(oi);
-            double[] t = ms[oi].clone();
+        for (int i = 0; i < n; i += variants) {
+            String opt = opts.get(i / variants);
+            double[] t = ms[i].clone();
             Arrays.sort(t);
             int k = t.length;
-            double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
+            double median = median(t);
             boolean st = isStable(opt) && !baseName(opt).equals("sgd");
             ObjectNode line = json.createObjectNode();
-            line.put("impl", impl[oi]);
+            line.put("impl", impl[i]);
             line.put("model", model);
-            line.put("layout", layout[oi]);
+            line.put("layout", layout[i]);
             line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
             line.put("batch", batch);
             line.put("threads", threads);
-            line.put("params", params[oi]);
+            line.put("params", params[i]);
             line.put("ms_step_median", round(median, 2));
             line.put("ms_step_min", round(t[0], 2));
             line.put("peak_rss_mb", peakRssMb());
@@ -210,12 +182,74 @@ final class BenchCommand implements Callable<Integer> {
             if (ranks > 1) {
                 double sum = 0;
                 for (double v : t) sum += v;
+                double alone = median(ms[i + 1].clone());
                 line.put("ranks", ranks);
-                line.put("allreduce_ms_per_step", round(reduceNanos[oi] / 1e6 / k, 2));
-                line.put("allreduce_fraction", round(reduceNanos[oi] / 1e6 / sum, 3));
+                line.put("allreduce_bucket_mb", allreduceBucketMb);
+                line.put("ms_step_median_no_comm", round(alone, 2));
+                line.put("exposed_comm_ms", round(median - alone, 2));
+                line.put("reduce_wait_ms_per_step", round(blockedNanos[i] / 1e6 / k, 2));
+                line.put("reduce_wait_fraction", round(blockedNanos[i] / 1e6 / sum, 3));
             }
             if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
         }
+    }
+
+    private static double median(double[] t) {
+        Arrays.sort(t);
+        int k = t.length;
+        return k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
+    }
+
+    /**
+     * Warms up, then times {@code into.length / rounds} steps of {@code opt} into this round's slots of
+     * {@code into}; returns the nanoseconds spent waiting in the gradient reducer (all-reduce not hidden).
+     * {@code communicate}: gradients are all-reduced (buckets overlapped with backward per
+     * --allreduce-bucket-mb); otherwise every rank steps alone.
+     */
+    private long timeSteps(Communicator comm, Model m, Context ctx, String opt, boolean communicate, int local, int round,
+            Arena arena, double[] into) {
+        TrainConfig c = new TrainConfig(); // the reference script's settings
+        c.model = model;
+        c.batch = batch;
+        c.optimizer = baseName(opt);
+        c.lambda = 0.6f;
+        c.stable = isStable(opt) && !c.optimizer.equals("sgd");
+        c.threads = threads;
+        m.initialize(0);
+        FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
+        Optimizer o = Optimizers.create(c, m.store(), ops);
+        int ranks = comm.size();
+        GradientAllReduce reducer = null;
+        if (communicate) {
+            var store = m.store();
+            comm.broadcast(store.params(), store.paramLength(), 0);
+            reducer = new GradientAllReduce(comm, store, ops, GradientAllReduce.bucketFloats(allreduceBucketMb));
+            ctx.setGradientListener(reducer);
+            o.setReducer(reducer, false);
+        }
+        Random r = new Random(comm.rank());
+        long len = local * m.inputSize();
+        MemorySegment x = arena.allocate(4 * len, 64);
+        for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+        int[] labels = r.ints(local, 0, 10).toArray();
+        LossFunction f = pass -> m.lossAndGrad(x, labels, local, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+        // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
+        // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
+        long warmEnd = System.nanoTime() + (long) (round == 0 ? warmupSeconds * 1e9 : 0);
+        for (int i = 0; ; i++) {
+            double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
+            if (ranks > 1) more = comm.allReduceSum(more);
+            if (more == 0) break;
+            o.step(f, 0.05f);
+        }
+        if (reducer != null) reducer.takeBlockedNanos();
+        for (int i = 0; i < steps; i++) {
+            if (ranks > 1) comm.barrier(); // every rank starts the step together, with or without communication
+            long t = System.nanoTime();
+            o.step(f, 0.05f);
+            into[round * steps + i] = (System.nanoTime() - t) / 1e6;
+        }
+        return reducer != null ? reducer.takeBlockedNanos() : 0;
     }
 
     private static String baseName(String opt) {

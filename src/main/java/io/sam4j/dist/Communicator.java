@@ -45,6 +45,26 @@ public interface Communicator extends AutoCloseable {
      */
     void allReduceSum(MemorySegment floats, long count);
 
+    /**
+     * Sums that start now and complete in {@link PendingSums#waitAll}, at most {@code capacity} started
+     * between two waits (a started buffer larger than {@link Integer#MAX_VALUE} floats counts as several).
+     * This default completes each sum when it is started (a blocking {@link #allReduceSum}).
+     */
+    default PendingSums pendingSums(int capacity) {
+        return new PendingSums() {
+            @Override
+            public void start(MemorySegment floats, long count) {
+                allReduceSum(floats, count);
+            }
+
+            @Override
+            public void progress() {}
+
+            @Override
+            public void waitAll() {}
+        };
+    }
+
     /** Element-wise sum over all ranks of a few doubles, in place (per-step scalars: loss, counts). */
     void allReduceSum(double[] values);
 

@@ -157,6 +157,7 @@ public final class SharpnessAware implements Optimizer {
         MemorySegment w = store.params(), g = store.grads();
         float sigma = cfg.sigma(), lambda = cfg.lambda();
 
+        if (reducer != null && globalPerturbation) reducer.expectGradient();
         double loss = f.lossAndGrad(Pass.FIRST);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
@@ -173,6 +174,7 @@ public final class SharpnessAware implements Optimizer {
         double[] pert = pass((a, b, eta, acc) -> k.perturb(w, saved, g, ema, a, b, s, friendly, sigma, emaMode, lambda, eta, acc));
         if (ema != null) emaReady = true;
 
+        if (reducer != null && globalPerturbation) reducer.expectGradient();
         double lossAdv = f.lossAndGrad(Pass.SECOND);
         if (reducer != null && globalPerturbation) reducer.reduce();
 

@@ -139,11 +139,10 @@ public final class Trainer {
             if (ranks > 1) {
                 comm.broadcast(store.params(), store.paramLength(), 0);
                 comm.broadcast(store.buffers(), store.bufferLength(), 0);
-                float inv = 1f / ranks;
-                opt.setReducer(() -> {
-                    comm.allReduceSum(store.grads(), store.paramLength());
-                    ops.scale(inv, store.grads(), store.paramLength());
-                }, c.perturbation.equals("global"));
+                GradientAllReduce reducer = new GradientAllReduce(comm, store, ops, GradientAllReduce.bucketFloats(c.allreduceBucketMb));
+                ctx.setGradientListener(reducer);
+                if (c.syncBn) ctx.setBatchStatisticsSum(comm::allReduceSum);
+                opt.setReducer(reducer, c.perturbation.equals("global"));
             }
 
             Batcher batcher = new Batcher(train, norm, c.batch, c.seed, c.shuffle);
@@ -167,8 +166,9 @@ public final class Trainer {
                 out.println("convolutions: " + ctx.convBackend().summary() + "; activations " + (model.blocked() ? "nChw8c" : "NCHW"));
             }
             if (ranks > 1) {
-                out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations%n", comm.describe(),
-                        ranks, local, local, c.perturbation);
+                out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations, %s%s%n", comm.describe(),
+                        ranks, local, local, c.perturbation, c.syncBn ? "SyncBatchNorm, " : "", c.allreduceBucketMb > 0
+                                ? "all-reduce in " + c.allreduceBucketMb + " MB buckets overlapped with backward" : "blocking all-reduce");
             }
             out.println("run folder: " + outDir);
             if (!resume && comm.isRoot()) writeConfig(outDir, model, opt);
@@ -409,6 +409,7 @@ public final class Trainer {
         if (!c.perturbation.equals("local") && !c.perturbation.equals("global")) {
             throw new IllegalArgumentException("--perturbation: unknown '" + c.perturbation + "' (known: local, global)");
         }
+        GradientAllReduce.bucketFloats(c.allreduceBucketMb); // validates --allreduce-bucket-mb
         if (c.init != null && !Files.isRegularFile(c.init)) {
             throw new IllegalArgumentException("--init: no such file " + c.init);
         }
