@@ -172,6 +172,54 @@ class DataParallelTrainingTest {
                 .containsKey("optimizer.fsam_ema.rank1.fc1.weight"), "rank 1's EMA is checkpointed");
     }
 
+    /**
+     * The all-reduce in small buckets started during backward (many Iallreduce calls on tails of the buffer)
+     * ends with the same weights, bit for bit, as one blocking all-reduce after backward (2 ranks: each
+     * element is the sum of the same two floats either way). Global perturbations: both SAM passes overlap.
+     */
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void overlappedAllReduceIsBitIdenticalToTheBlockingOne(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
+        String[] args = {"--model", "mlp", "--steps", "6", "--optimizer", "sam", "--perturbation", "global"};
+        String log = train(mpi, "buckets", concat(args, "--allreduce-bucket-mb", "0.05"));
+        assertTrue(log.contains("all-reduce in 0.05 MB buckets overlapped with backward"), log);
+        train(mpi, "blocking", concat(args, "--allreduce-bucket-mb", "0"));
+        for (String t : new String[] {"fc1.weight", "fc1.bias", "fc2.weight", "fc3.weight", "fc3.bias"}) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(weights("blocking", t), weights("buckets", t), t);
+        }
+    }
+
+    /**
+     * SyncBatchNorm: 2 ranks on the cnn (two BatchNorm layers) with --sync-bn and global perturbations end
+     * within 1e-5 of one process on the global batch, running statistics included; without --sync-bn they
+     * do not (each rank normalises its half with its own statistics).
+     */
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void syncBatchNormOnTwoRanksEqualsOneProcessOnTheGlobalBatch(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
+        String[] args = {"--model", "cnn", "--steps", "3", "--optimizer", "sam", "--perturbation", "global",
+                "--no-augment", "--schedule", "constant"};
+        train(null, "single", args);
+        String log = train(mpi, "sync", concat(args, "--sync-bn"));
+        assertTrue(log.contains("SyncBatchNorm"), log);
+        train(mpi, "plain", args);
+        double syncErr = 0, plainGap = 0;
+        for (String t : new String[] {"conv1.weight", "bn1.weight", "bn1.running_mean", "bn2.running_var", "conv2.weight",
+                "fc2.weight"}) {
+            float[] a = weights("single", t), b = weights("sync", t), c = weights("plain", t);
+            for (int i = 0; i < a.length; i++) {
+                double scale = Math.max(1, Math.abs(a[i]));
+                syncErr = Math.max(syncErr, Math.abs(a[i] - b[i]) / scale);
+                plainGap = Math.max(plainGap, Math.abs(a[i] - c[i]) / scale);
+            }
+        }
+        assertTrue(syncErr <= 1e-5, "--sync-bn on 2 ranks differs from one process by " + syncErr);
+        assertTrue(plainGap > 10 * Math.max(syncErr, 1e-7), "per-rank statistics must differ from the global ones ("
+                + plainGap + ")");
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, r, a.length, b.length);
