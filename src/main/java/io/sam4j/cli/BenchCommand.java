@@ -90,6 +90,10 @@ final class BenchCommand implements Callable<Integer> {
             defaultValue = "25")
     double allreduceBucketMb;
 
+    @Option(names = "--perturbation", paramLabel = "P", description = "Under MPI, as in train: local or global "
+            + "(default: ${DEFAULT-VALUE}; only global SAM overlaps its all-reduces with backward).", defaultValue = "local")
+    String perturbation;
+
     @Option(names = "--rounds", paramLabel = "R", description = "Repeat the whole list of optimizers R times, interleaved, "
             + "and report medians over all rounds: ratios between optimizers then see the same machine noise "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "1")
@@ -128,6 +132,9 @@ final class BenchCommand implements Callable<Integer> {
         if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        if (!perturbation.equals("local") && !perturbation.equals("global")) {
+            throw new IllegalArgumentException("--perturbation: unknown '" + perturbation + "' (known: local, global)");
+        }
         int[] shape;
         try {
             shape = Arrays.stream(input.split("x")).mapToInt(Integer::parseInt).toArray();
@@ -184,6 +191,7 @@ final class BenchCommand implements Callable<Integer> {
                 for (double v : t) sum += v;
                 double alone = median(ms[i + 1].clone());
                 line.put("ranks", ranks);
+                line.put("perturbation", perturbation);
                 line.put("allreduce_bucket_mb", allreduceBucketMb);
                 line.put("ms_step_median_no_comm", round(alone, 2));
                 line.put("exposed_comm_ms", round(median - alone, 2));
@@ -225,7 +233,7 @@ final class BenchCommand implements Callable<Integer> {
             comm.broadcast(store.params(), store.paramLength(), 0);
             reducer = new GradientAllReduce(comm, store, ops, GradientAllReduce.bucketFloats(allreduceBucketMb));
             ctx.setGradientListener(reducer);
-            o.setReducer(reducer, false);
+            o.setReducer(reducer, perturbation.equals("global"));
         }
         Random r = new Random(comm.rank());
         long len = local * m.inputSize();

@@ -124,6 +124,11 @@ final class TrainCommand implements Callable<Integer> {
             + "behind backward; 0: one blocking all-reduce after backward (default: ${DEFAULT-VALUE}).", defaultValue = "25")
     double allreduceBucketMb;
 
+    @Option(names = "--hang-timeout", paramLabel = "S", description = "Under MPI: end the job, naming the rank, when a rank "
+            + "makes no MPI call for S seconds (hung), or waits S seconds plus a grace in one; 0: never "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "900")
+    long hangTimeout;
+
     @Option(names = "--sync-bn", description = "Under MPI: SyncBatchNorm, batch statistics (and their backward sums) "
             + "summed over all ranks, so that N ranks normalise as one process on the global batch.")
     boolean syncBn;
@@ -159,6 +164,8 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         // MPI first (before any thread team or OpenMP starts), on the thread that will train.
         Communicator comm = Communicators.detect(dist, mpiLibrary);
+        if (hangTimeout < 0) throw new IllegalArgumentException("--hang-timeout must be >= 0, got " + hangTimeout);
+        comm.watchForHangs(hangTimeout);
         try {
             comm.runGuarded(() -> {
                 if (resume != null) {

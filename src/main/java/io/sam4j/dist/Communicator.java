@@ -82,6 +82,12 @@ public interface Communicator extends AutoCloseable {
      */
     void abort(int code, String message);
 
+    /**
+     * Ends the job with an error naming the rank when a rank hangs for more than {@code seconds} (see
+     * {@link MpiCommunicator#watchForHangs}); 0 turns it off. A single process has nobody to wait for: no-op.
+     */
+    default void watchForHangs(long seconds) {}
+
     /** One line for logs, e.g. "mpi: Open MPI v4.1.4, rank 0 of 2, thread level FUNNELED, host h1". */
     String describe();
 

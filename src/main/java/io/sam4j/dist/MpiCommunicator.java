@@ -93,6 +93,10 @@ public final class MpiCommunicator implements Communicator {
     private final String host;
     private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** When the last MPI call started or ended (System.nanoTime), and its name: for the hang watchdog. */
+    private volatile long lastActivity = System.nanoTime();
+    private volatile String currentCall = "";
+    private Thread hangWatchdog;
     private final Thread shutdownHook;
     /** Native copy of the doubles being summed: grows to the largest array, then is reused (per-step sums). */
     private MemorySegment doubleScratch = MemorySegment.NULL;
@@ -308,7 +312,7 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
         }
     }
 
@@ -335,7 +339,7 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
         }
     }
 
@@ -355,7 +359,7 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
         }
     }
 
@@ -403,7 +407,7 @@ public final class MpiCommunicator implements Communicator {
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             } finally {
-                inFlight.decrementAndGet();
+                leave();
             }
         }
 
@@ -419,7 +423,7 @@ public final class MpiCommunicator implements Communicator {
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             } finally {
-                inFlight.decrementAndGet();
+                leave();
             }
         }
 
@@ -435,7 +439,7 @@ public final class MpiCommunicator implements Communicator {
             } catch (Throwable t) {
                 throw new IllegalStateException(t);
             } finally {
-                inFlight.decrementAndGet();
+                leave();
             }
         }
     }
@@ -459,7 +463,7 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
         }
     }
 
@@ -561,7 +565,46 @@ public final class MpiCommunicator implements Communicator {
                     + "', but MPI was initialised with thread level " + MpiAbi.threadLevelName(threadLevel)
                     + " on thread '" + owner.getName() + "': make every MPI call from that thread");
         }
+        currentCall = call;
+        lastActivity = System.nanoTime();
         inFlight.incrementAndGet();
+    }
+
+    private void leave() {
+        lastActivity = System.nanoTime();
+        inFlight.decrementAndGet();
+    }
+
+    /**
+     * Bounds the time a hung rank can hold the job: a daemon thread aborts the job when this rank has made
+     * no MPI call for {@code seconds} (it is the hung one: stuck outside MPI, "rank R ... hung"), or has
+     * waited inside one MPI call for {@code seconds} plus a grace of max(5 s, seconds / 4) (another rank is
+     * hung or gone; the grace lets the hung rank name itself first). 0 turns it off. Pick more than the
+     * longest stretch without a collective (a training step, an evaluation between its reductions).
+     */
+    @Override
+    public void watchForHangs(long seconds) {
+        if (seconds <= 0 || hangWatchdog != null) return;
+        long limit = seconds * 1_000_000_000L, grace = Math.max(5, seconds / 4) * 1_000_000_000L;
+        lastActivity = System.nanoTime();
+        hangWatchdog = Thread.ofPlatform().daemon().name("sam4j-mpi-hang-watchdog").start(() -> {
+            while (state.get() == State.OPEN) {
+                long idle = System.nanoTime() - lastActivity;
+                boolean inCall = inFlight.get() > 0;
+                if (!inCall && idle > limit) {
+                    abort(FAILURE_EXIT_CODE, "rank " + rank + " is hung: no MPI call for " + seconds + " s (it is stuck, "
+                            + "or a stretch between collectives takes longer than --hang-timeout " + seconds + ")");
+                } else if (inCall && idle > limit + grace) {
+                    abort(FAILURE_EXIT_CODE, "waited " + idle / 1_000_000_000L + " s in " + currentCall + ": another rank "
+                            + "is hung or gone (--hang-timeout " + seconds + ")");
+                }
+                try {
+                    Thread.sleep(Math.min(1000, Math.max(50, seconds * 100)));
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
     }
 
     private void check(String call, int rc) {

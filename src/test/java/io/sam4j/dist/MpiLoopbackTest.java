@@ -95,6 +95,16 @@ class MpiLoopbackTest {
         assertTrue(job.output().contains("sends itself SIGKILL"), job.output());
     }
 
+    /** A rank that stops calling MPI (stuck computing) ends the job within the hang timeout plus a few seconds. */
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void hungRankEndsTheJobNamingItself(MpiJobs mpi) throws Exception {
+        Job job = run(mpi, false, List.of(), "hang");
+        assertFailedFast(job);
+        assertTrue(job.output().contains("rank 1 is hung: no MPI call for 3 s"), job.output());
+        assertTrue(job.seconds() < 30, "took " + job.seconds() + " s");
+    }
+
     @ParameterizedTest
     @EnumSource(MpiJobs.class)
     void systemExitWithoutCloseIsBoundedByTheFinalizeWatchdog(MpiJobs mpi) throws Exception {
