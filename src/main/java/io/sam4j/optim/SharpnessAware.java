@@ -1,5 +1,6 @@
 package io.sam4j.optim;
 
+import io.sam4j.nn.Mode;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.nn.ParameterStore;
@@ -158,7 +159,7 @@ public final class SharpnessAware implements Optimizer {
         float sigma = cfg.sigma(), lambda = cfg.lambda();
 
         if (reducer != null && globalPerturbation) reducer.expectGradient();
-        double loss = f.lossAndGrad(Pass.FIRST);
+        double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
         // 1. ||T g|| (StableSAM's numerator) and ||T d|| of the ascent direction. F-SAM's first step is SAM's.
@@ -175,7 +176,7 @@ public final class SharpnessAware implements Optimizer {
         if (ema != null) emaReady = true;
 
         if (reducer != null && globalPerturbation) reducer.expectGradient();
-        double lossAdv = f.lossAndGrad(Pass.SECOND);
+        double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
         // 3. ||g_adv||, ||T_{w+e} g_adv|| (taken before the restore, as StableSAM's code does), <e, g_adv>.

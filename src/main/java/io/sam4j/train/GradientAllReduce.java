@@ -1,7 +1,7 @@
 package io.sam4j.train;
 
-import io.sam4j.dist.Communicator;
-import io.sam4j.dist.PendingSums;
+import io.sam4j.distributed.Communicator;
+import io.sam4j.distributed.PendingSums;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.nn.GradientListener;
 import io.sam4j.nn.ParameterStore;

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.sam4j.dist.Communicator;
-import io.sam4j.dist.PendingSums;
+import io.sam4j.distributed.Communicator;
+import io.sam4j.distributed.PendingSums;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
