@@ -10,8 +10,8 @@ import java.util.OptionalInt;
  * talk to each other (each rank would initialise as a one-rank world).
  *
  * <ul>
- *   <li>Open MPI's {@code mpirun}/{@code prterun} (and {@code srun --mpi=pmix} for an Open MPI build):
- *       {@code OMPI_COMM_WORLD_SIZE}/{@code _RANK}, or {@code PMIX_RANK};
+ *   <li>Open MPI's {@code mpirun}/{@code prterun}: {@code OMPI_COMM_WORLD_SIZE}/{@code _RANK};
+ *   <li>a PMIx launcher ({@code srun --mpi=pmix}), which either family may use: {@code PMIX_RANK} alone;
  *   <li>MPICH's Hydra ({@code mpiexec.hydra}, Debian's {@code mpiexec.mpich}) and {@code srun --mpi=pmi2}:
  *       {@code PMI_RANK}, {@code PMI_SIZE}, {@code PMI_FD};
  *   <li>Intel MPI (an MPICH-ABI Hydra): as MPICH, plus {@code I_MPI_*} variables.
@@ -22,6 +22,8 @@ import java.util.OptionalInt;
 enum Launcher {
     NONE("none", List.of()),
     OPEN_MPI("Open MPI's mpirun", List.of("libmpi.so.40")),
+    /** PMIx (srun --mpi=pmix) serves both families: Open MPI's library first, then MPICH's. */
+    PMIX("a PMIx launcher (srun --mpi=pmix)", List.of("libmpi.so.40", "libmpich.so.12", "libmpi.so.12")),
     MPICH("MPICH's Hydra (or srun --mpi=pmi2)", List.of("libmpich.so.12", "libmpi.so.12")),
     INTEL_MPI("Intel MPI's Hydra", List.of("libmpi.so.12", "libmpich.so.12")),
     /** srun started several tasks but gave them no PMI: MPI cannot form one job. */
@@ -37,9 +39,8 @@ enum Launcher {
     }
 
     static Launcher of(Map<String, String> env) {
-        if (set(env, "OMPI_COMM_WORLD_SIZE") || set(env, "OMPI_COMM_WORLD_RANK") || set(env, "PMIX_RANK")) {
-            return OPEN_MPI;
-        }
+        if (set(env, "OMPI_COMM_WORLD_SIZE") || set(env, "OMPI_COMM_WORLD_RANK")) return OPEN_MPI;
+        if (set(env, "PMIX_RANK")) return PMIX;
         if (set(env, "PMI_RANK") || set(env, "PMI_SIZE") || set(env, "PMI_FD")) {
             boolean intel = env.keySet().stream().anyMatch(k -> k.startsWith("I_MPI_") && !k.equals("I_MPI_ROOT"));
             return intel ? INTEL_MPI : MPICH;
@@ -48,10 +49,12 @@ enum Launcher {
         return NONE;
     }
 
-    /** The world size the launcher announced ({@code OMPI_COMM_WORLD_SIZE} or {@code PMI_SIZE}), if any. */
+    /** The world size the launcher announced ({@code OMPI_COMM_WORLD_SIZE}, {@code PMI_SIZE}, srun's {@code SLURM_NTASKS}). */
     static OptionalInt worldSize(Map<String, String> env) {
         OptionalInt o = intValue(env, "OMPI_COMM_WORLD_SIZE");
-        return o.isPresent() ? o : intValue(env, "PMI_SIZE");
+        if (o.isEmpty()) o = intValue(env, "PMI_SIZE");
+        if (o.isEmpty() && set(env, "PMIX_RANK")) o = intValue(env, "SLURM_NTASKS"); // srun --mpi=pmix
+        return o;
     }
 
     /** Ranks on this node: {@code OMPI_COMM_WORLD_LOCAL_SIZE}, Hydra's {@code MPI_LOCALNRANKS}, else 1. */

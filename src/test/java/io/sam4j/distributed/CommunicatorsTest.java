@@ -61,7 +61,8 @@ class CommunicatorsTest {
     void launchersAreRecognisedFromTheirEnvironment() {
         Fake mpi = new Fake(0);
         assertEquals(Launcher.OPEN_MPI, Launcher.of(Map.of("OMPI_COMM_WORLD_SIZE", "2")));
-        assertEquals(Launcher.OPEN_MPI, Launcher.of(Map.of("PMIX_RANK", "0", "PMI_RANK", "0")));
+        assertEquals(Launcher.OPEN_MPI, Launcher.of(Map.of("OMPI_COMM_WORLD_RANK", "0", "PMIX_RANK", "0")));
+        assertEquals(Launcher.PMIX, Launcher.of(Map.of("PMIX_RANK", "0", "PMI_RANK", "0")));
         assertEquals(Launcher.MPICH, Launcher.of(Map.of("PMI_RANK", "1", "PMI_SIZE", "2", "PMI_FD", "6")));
         assertEquals(Launcher.INTEL_MPI, Launcher.of(Map.of("PMI_RANK", "1", "I_MPI_PIN", "1")));
         assertEquals(Launcher.MPICH, Launcher.of(Map.of("PMI_RANK", "1", "I_MPI_ROOT", "/opt/intel")),
@@ -70,6 +71,8 @@ class CommunicatorsTest {
         assertEquals(java.util.List.of("libmpich.so.12", "libmpi.so.12"), Launcher.MPICH.libraries);
         assertEquals(2, Launcher.worldSize(Map.of("PMI_SIZE", "2")).getAsInt());
         assertEquals(4, Launcher.worldSize(Map.of("OMPI_COMM_WORLD_SIZE", "4", "PMI_SIZE", "1")).getAsInt());
+        assertEquals(8, Launcher.worldSize(Map.of("PMIX_RANK", "3", "SLURM_NTASKS", "8")).getAsInt());
+        assertTrue(Launcher.worldSize(Map.of("SLURM_NTASKS", "8")).isEmpty());
         assertTrue(Launcher.worldSize(Map.of()).isEmpty());
         for (String v : new String[] {"PMI_RANK", "PMI_SIZE", "PMI_FD"}) {
             assertSame(mpi, Communicators.detect("auto", Map.of(v, "1"), () -> mpi), v);
