@@ -76,7 +76,8 @@ class MpiLoopbackTest {
         Job job = run(mpi, false, List.of(), "throw", other);
         assertFailedFast(job);
         assertTrue(job.output().contains("sam4j: rank 1 failed: deliberate failure in the test"), job.output());
-        assertTrue(job.output().contains("sam4j: rank 1 of 2 aborting the job"), job.output());
+        // Hydra kills the job on MPI_Abort and may drop the ranks' last lines in flight to it (seen once under load).
+        if (mpi == MpiJobs.OPEN_MPI) assertTrue(job.output().contains("sam4j: rank 1 of 2 aborting the job"), job.output());
     }
 
     @ParameterizedTest
