@@ -2,21 +2,16 @@ package io.sam4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sam4j.conv.ConvBackends;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelBandwidth;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
-import io.sam4j.nn.Context;
-import io.sam4j.nn.Model;
-import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
-import io.sam4j.train.GradientAllReduce;
+import io.sam4j.train.RunSetup;
 import io.sam4j.train.TrainConfig;
-import io.sam4j.train.Optimizers;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -31,9 +26,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Times whole optimizer steps on synthetic data, with the settings and the JSON line of
- * {@code shared/peers/torch_sam_bench.py} (SGD lr 0.05, momentum 0.9, wd 5e-4; rho 0.05; F-SAM sigma 1,
- * lambda 0.6), so the two programs' lines join on (model, opt, batch, threads).
+ * Times whole optimizer steps on synthetic data, with the settings and the JSON line of the PyTorch
+ * reference script that {@code bench/compare} runs beside it (SGD lr 0.05, momentum 0.9, wd 5e-4; rho 0.05;
+ * F-SAM sigma 1, lambda 0.6; see bench/README.md), so the two programs' lines join on (model, opt, batch, threads).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Time optimizer steps on synthetic data; one JSON line per configuration.")
@@ -125,14 +120,42 @@ final class BenchCommand implements Callable<Integer> {
     private void run(Communicator comm) throws IOException {
         int ranks = comm.size();
         if (batch % ranks != 0) throw new IllegalArgumentException("--batch " + batch + " does not divide among " + ranks + " ranks");
-        int local = batch / ranks;
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
-        if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
         if (!perturbation.equals("local") && !perturbation.equals("global")) {
             throw new IllegalArgumentException("--perturbation: unknown '" + perturbation + "' (known: local, global)");
         }
+        int[] shape = inputShape();
+        for (String opt : opts) baseName(opt); // unknown names fail before any model is built
+        // Under MPI every optimizer runs twice per round: with the all-reduce, and without any communication
+        // (each rank steps on its own gradient), so that their difference is the communication left exposed.
+        int variants = ranks > 1 ? 2 : 1;
+        int n = opts.size() * variants;
+        double[][] ms = new double[n][steps * rounds];
+        long[] reduceNanos = new long[n];
+        Timed[] last = new Timed[n];
+        // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
+        for (int round = 0; round < rounds; round++) {
+            for (int i = 0; i < n; i++) {
+                last[i] = time(comm, opts.get(i / variants), shape, round == 0, i % variants == 0 && ranks > 1);
+                System.arraycopy(last[i].ms(), 0, ms[i], round * steps, steps);
+                reduceNanos[i] += last[i].reduceNanos();
+            }
+        }
+        ObjectMapper json = new ObjectMapper();
+        for (int i = 0; i < n; i += variants) {
+            ObjectNode line = jsonLine(json, opts.get(i / variants), last[i], ms[i], reduceNanos[i], ranks);
+            if (ranks > 1) {
+                double alone = median(ms[i + 1]), with = median(ms[i]);
+                line.put("ms_step_median_no_comm", round(alone, 2));
+                line.put("exposed_comm_ms", round(with - alone, 2));
+            }
+            if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
+        }
+    }
+
+    private int[] inputShape() {
         int[] shape;
         try {
             shape = Arrays.stream(input.split("x")).mapToInt(Integer::parseInt).toArray();
@@ -140,122 +163,92 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
         }
         if (shape.length != 3) throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
-        for (String opt : opts) baseName(opt); // unknown names fail before any model is built
-        Parallel.setCommonThreads(threads);
-        // Under MPI every optimizer runs twice per round: with the all-reduce, and without any communication
-        // (each rank steps on its own gradient), so that their difference is the communication left exposed.
-        int variants = ranks > 1 ? 2 : 1;
-        int n = opts.size() * variants;
-        double[][] ms = new double[n][steps * rounds];
-        long[] blockedNanos = new long[n];
-        String[] impl = new String[n], layout = new String[n];
-        long[] params = new long[n];
-        // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
-        for (int round = 0; round < rounds; round++) {
-            for (int i = 0; i < n; i++) {
-                String opt = opts.get(i / variants);
-                boolean communicate = i % variants == 0 && ranks > 1;
-                Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(backend, Parallel.common(), System.err));
-                try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
-                    blockedNanos[i] += timeSteps(comm, m, ctx, opt, communicate, local, round, arena, ms[i]);
-                    impl[i] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
-                    layout[i] = m.blocked() ? "nChw8c" : "NCHW";
-                    params[i] = m.store().paramCount();
-                }
-            }
-        }
-        ObjectMapper json = new ObjectMapper();
-        for (int i = 0; i < n; i += variants) {
-            String opt = opts.get(i / variants);
-            double[] t = ms[i].clone();
-            Arrays.sort(t);
-            int k = t.length;
-            double median = median(t);
-            boolean st = isStable(opt) && !baseName(opt).equals("sgd");
-            ObjectNode line = json.createObjectNode();
-            line.put("impl", impl[i]);
-            line.put("model", model);
-            line.put("layout", layout[i]);
-            line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
-            line.put("batch", batch);
-            line.put("threads", threads);
-            line.put("params", params[i]);
-            line.put("ms_step_median", round(median, 2));
-            line.put("ms_step_min", round(t[0], 2));
-            line.put("peak_rss_mb", peakRssMb());
-            if (rounds > 1) line.put("rounds", rounds);
-            if (ranks > 1) {
-                double sum = 0;
-                for (double v : t) sum += v;
-                double alone = median(ms[i + 1].clone());
-                line.put("ranks", ranks);
-                line.put("perturbation", perturbation);
-                line.put("allreduce_bucket_mb", allreduceBucketMb);
-                line.put("ms_step_median_no_comm", round(alone, 2));
-                line.put("exposed_comm_ms", round(median - alone, 2));
-                line.put("reduce_wait_ms_per_step", round(blockedNanos[i] / 1e6 / k, 2));
-                line.put("reduce_wait_fraction", round(blockedNanos[i] / 1e6 / sum, 3));
-            }
-            if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
-        }
+        return shape;
     }
 
-    private static double median(double[] t) {
-        Arrays.sort(t);
-        int k = t.length;
-        return k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
-    }
+    /** One optimizer's timed steps on a fresh model. */
+    private record Timed(String impl, String layout, long params, double[] ms, long reduceNanos) {}
 
     /**
-     * Warms up, then times {@code into.length / rounds} steps of {@code opt} into this round's slots of
-     * {@code into}; returns the nanoseconds spent waiting in the gradient reducer (all-reduce not hidden).
-     * {@code communicate}: gradients are all-reduced (buckets overlapped with backward per
-     * --allreduce-bucket-mb); otherwise every rank steps alone.
+     * {@code communicate}: gradients all-reduced (buckets overlapped with backward per --allreduce-bucket-mb);
+     * otherwise every rank steps alone on its own gradient.
      */
-    private long timeSteps(Communicator comm, Model m, Context ctx, String opt, boolean communicate, int local, int round,
-            Arena arena, double[] into) {
-        TrainConfig c = new TrainConfig(); // the reference script's settings
+    private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound, boolean communicate) {
+        int local = batch / comm.size();
+        try (RunSetup run = new RunSetup(benchConfig(opt), shape, 10, System.err); Arena arena = Arena.ofShared()) {
+            Optimizer o = run.optimizer();
+            if (communicate) run.distribute(comm, perturbation.equals("global"));
+            Random r = new Random(comm.rank());
+            long len = local * run.model().inputSize();
+            MemorySegment x = arena.allocate(4 * len, 64);
+            for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+            int[] labels = r.ints(local, 0, 10).toArray();
+            LossFunction f = run.loss(x, labels, local);
+            // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
+            // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
+            long warmEnd = System.nanoTime() + (long) (firstRound ? warmupSeconds * 1e9 : 0);
+            for (int i = 0; ; i++) {
+                double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
+                if (comm.size() > 1) more = comm.allReduceSum(more);
+                if (more == 0) break;
+                o.step(f, 0.05f);
+            }
+            run.resetReduceNanos();
+            double[] ms = new double[steps];
+            for (int i = 0; i < steps; i++) {
+                if (comm.size() > 1) comm.barrier(); // every rank starts the step together, with or without communication
+                long t = System.nanoTime();
+                o.step(f, 0.05f);
+                ms[i] = (System.nanoTime() - t) / 1e6;
+            }
+            String impl = "sam4j-" + run.context().kernels().name() + "-" + run.context().convBackend().name();
+            return new Timed(impl, run.layout(), run.store().paramCount(), ms, run.reduceNanos());
+        }
+    }
+
+    /** The reference script's settings for one of its optimizer names. */
+    private TrainConfig benchConfig(String opt) {
+        String optimizer = baseName(opt);
+        TrainConfig c = new TrainConfig();
         c.model = model;
         c.batch = batch;
-        c.optimizer = baseName(opt);
+        c.optimizer = optimizer;
         c.lambda = 0.6f;
-        c.stable = isStable(opt) && !c.optimizer.equals("sgd");
+        c.stable = isStable(opt) && !optimizer.equals("sgd");
         c.threads = threads;
-        m.initialize(0);
-        FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
-        Optimizer o = Optimizers.create(c, m.store(), ops);
-        int ranks = comm.size();
-        GradientAllReduce reducer = null;
-        if (communicate) {
-            var store = m.store();
-            comm.broadcast(store.params(), store.paramLength(), 0);
-            reducer = new GradientAllReduce(comm, store, ops, GradientAllReduce.bucketFloats(allreduceBucketMb));
-            ctx.setGradientListener(reducer);
-            o.setReducer(reducer, perturbation.equals("global"));
+        c.backend = backend;
+        c.allreduceBucketMb = allreduceBucketMb;
+        return c;
+    }
+
+    private ObjectNode jsonLine(ObjectMapper json, String opt, Timed timed, double[] allMs, long reduceNanos, int ranks) {
+        double[] t = allMs.clone();
+        Arrays.sort(t);
+        int k = t.length;
+        double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
+        boolean st = isStable(opt) && !baseName(opt).equals("sgd");
+        ObjectNode line = json.createObjectNode();
+        line.put("impl", timed.impl());
+        line.put("model", model);
+        line.put("layout", timed.layout());
+        line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
+        line.put("batch", batch);
+        line.put("threads", threads);
+        line.put("params", timed.params());
+        line.put("ms_step_median", round(median, 2));
+        line.put("ms_step_min", round(t[0], 2));
+        line.put("peak_rss_mb", peakRssMb());
+        if (rounds > 1) line.put("rounds", rounds);
+        if (ranks > 1) {
+            double sum = 0;
+            for (double v : t) sum += v;
+            line.put("ranks", ranks);
+            line.put("perturbation", perturbation);
+            line.put("allreduce_bucket_mb", allreduceBucketMb);
+            line.put("reduce_wait_ms_per_step", round(reduceNanos / 1e6 / k, 2));
+            line.put("reduce_wait_fraction", round(reduceNanos / 1e6 / sum, 3));
         }
-        Random r = new Random(comm.rank());
-        long len = local * m.inputSize();
-        MemorySegment x = arena.allocate(4 * len, 64);
-        for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-        int[] labels = r.ints(local, 0, 10).toArray();
-        LossFunction f = mode -> m.lossAndGrad(x, labels, local, mode);
-        // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
-        // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
-        long warmEnd = System.nanoTime() + (long) (round == 0 ? warmupSeconds * 1e9 : 0);
-        for (int i = 0; ; i++) {
-            double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
-            if (ranks > 1) more = comm.allReduceSum(more);
-            if (more == 0) break;
-            o.step(f, 0.05f);
-        }
-        if (reducer != null) reducer.takeBlockedNanos();
-        for (int i = 0; i < steps; i++) {
-            if (ranks > 1) comm.barrier(); // every rank starts the step together, with or without communication
-            long t = System.nanoTime();
-            o.step(f, 0.05f);
-            into[round * steps + i] = (System.nanoTime() - t) / 1e6;
-        }
-        return reducer != null ? reducer.takeBlockedNanos() : 0;
+        return line;
     }
 
     private static String baseName(String opt) {
@@ -290,6 +283,13 @@ final class BenchCommand implements Callable<Integer> {
             line.put("fraction_of_triad", round(r.fractionOfTriad(), 3));
             System.out.println(json.writeValueAsString(line));
         }
+    }
+
+    private static double median(double[] values) {
+        double[] t = values.clone();
+        Arrays.sort(t);
+        int k = t.length;
+        return k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
     }
 
     private static double round(double v, int digits) {

@@ -67,5 +67,7 @@
  * A rank that hangs without dying is caught by {@link io.sam4j.distributed.MpiCommunicator#watchForHangs} when
  * it is on (the trainer's {@code --hang-timeout}): no MPI call for that long and the rank aborts the job
  * naming itself.
+ *
+ * <p><b>May import:</b> nothing. (Enforced by {@code io.sam4j.LayeringTest}: communication knows no model.)
  */
 package io.sam4j.distributed;

@@ -88,10 +88,12 @@ public final class GradientAllReduce implements GradientReducer, GradientListene
         blockedNanos += System.nanoTime() - t;
     }
 
-    /** Time spent inside {@link #reduce()} (waiting for sums, and the scale) since the last call; resets it. */
-    public long takeBlockedNanos() {
-        long n = blockedNanos;
+    /** Time spent inside {@link #reduce()} (waiting for sums, and the scale) since the last reset. */
+    public long blockedNanos() {
+        return blockedNanos;
+    }
+
+    public void resetBlockedNanos() {
         blockedNanos = 0;
-        return n;
     }
 }
