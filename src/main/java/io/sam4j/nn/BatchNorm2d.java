@@ -556,6 +556,8 @@ public final class BatchNorm2d implements Layer {
     @Override
     public MemorySegment rForward(MemorySegment rx, int n) {
         if (n != this.n) throw new IllegalStateException("rForward for batch " + n + " after forward for " + this.n);
+        // The R-passes use this process's batch statistics; SyncBatchNorm's cross-rank sums have no R-pass.
+        if (sync != null) throw new UnsupportedOperationException("exact curvature products under SyncBatchNorm (data-parallel batch statistics)");
         this.rx = rx;
         rBlocked = ctx.blocked();
         ry = ctx.ensure(ry, rLength());
