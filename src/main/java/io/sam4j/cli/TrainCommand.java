@@ -3,12 +3,16 @@ package io.sam4j.cli;
 import io.sam4j.dist.Communicator;
 import io.sam4j.dist.Communicators;
 import io.sam4j.nn.Models;
+import io.sam4j.report.RunReport;
+import io.sam4j.report.StepLog;
 import io.sam4j.train.Schedule;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Trainer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
@@ -142,6 +146,12 @@ final class TrainCommand implements Callable<Integer> {
             + "with the settings of its config.json (other flags are ignored).")
     Path resume;
 
+    @Option(names = "--no-report", description = "Do not write report.html, metrics.csv, steps.csv and plots/ during the run.")
+    boolean noReport;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         // MPI first (before any thread team or OpenMP starts), on the thread that will train.
@@ -149,15 +159,22 @@ final class TrainCommand implements Callable<Integer> {
         try {
             comm.runGuarded(() -> {
                 if (resume != null) {
-                    new Trainer(Trainer.readConfig(resume), System.out).communicator(comm).resume().run();
+                    withReports(new Trainer(Trainer.readConfig(resume), System.out)).communicator(comm).resume().run();
                 } else {
-                    new Trainer(config(comm), System.out).communicator(comm).run();
+                    withReports(new Trainer(config(comm), System.out)).communicator(comm).run();
                 }
             });
         } finally {
             comm.close();
         }
         return 0;
+    }
+
+    /** Per-step log, plots and report.html in the run folder, refreshed after every epoch. */
+    private Trainer withReports(Trainer t) {
+        if (noReport) return t;
+        StepLog steps = new StepLog();
+        return t.addListener(steps).addRunListener(steps).addRunListener(RunReport.listener(CommandLines.of(spec)));
     }
 
     private TrainConfig config(Communicator comm) {

@@ -57,6 +57,7 @@ public final class Trainer {
     private final TrainConfig c;
     private final PrintStream out;
     private final List<StepListener> listeners = new ArrayList<>();
+    private final List<RunListener> runListeners = new ArrayList<>();
     private boolean resume;
     private Communicator comm = SingleProcess.INSTANCE;
 
@@ -78,6 +79,12 @@ public final class Trainer {
     /** Calls {@code l} after every optimizer step. */
     public Trainer addListener(StepListener l) {
         listeners.add(l);
+        return this;
+    }
+
+    /** Calls {@code l} at the start, after every epoch and at the end of the run (rank 0 only). */
+    public Trainer addRunListener(RunListener l) {
+        runListeners.add(l);
         return this;
     }
 
@@ -171,7 +178,11 @@ public final class Trainer {
                         ranks, local, local, c.perturbation);
             }
             out.println("run folder: " + outDir);
-            if (!resume && comm.isRoot()) writeConfig(outDir, model, opt);
+            if (!resume && comm.isRoot()) writeConfig(outDir, model, opt, norm);
+            if (comm.isRoot()) {
+                var start = new RunListener.Start(outDir, step, ctx.convBackend().summary(), ctx.kernels().name(), ranks);
+                for (RunListener l : runListeners) l.started(start);
+            }
 
             MemorySegment x = arena.allocate(4L * c.batch * model.inputSize(), 64);
             int[] labels = new int[c.batch];
@@ -231,6 +242,8 @@ public final class Trainer {
                                 Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
                                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                             }
+                            var end = new RunListener.EpochEnd(outDir, epoch + 1, step, last.accuracy, Double.NaN);
+                            for (RunListener l : runListeners) l.epochEnded(end);
                         }
                         es = new EpochStats();
                         epochStart = System.nanoTime();
@@ -251,7 +264,11 @@ public final class Trainer {
             double seconds = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
                     100 * last.accuracy, last.loss, step, seconds);
-            return new Result(last.accuracy, last.loss, trainLoss, step, seconds, outDir);
+            Result result = new Result(last.accuracy, last.loss, trainLoss, step, seconds, outDir);
+            if (comm.isRoot()) {
+                for (RunListener l : runListeners) l.finished(result);
+            }
+            return result;
         }
     }
 
@@ -346,10 +363,14 @@ public final class Trainer {
         return dir;
     }
 
-    private void writeConfig(Path dir, Model model, Optimizer opt) {
+    private void writeConfig(Path dir, Model model, Optimizer opt, Normalizer norm) {
         ObjectNode o = JSON.valueToTree(c);
         o.put("parameters", model.store().paramCount());
         o.put("optimizer_description", opt.describe());
+        // What eval and predict need to feed new inputs exactly as the run saw its test set.
+        o.set("input_shape", JSON.valueToTree(model.inputShape()));
+        o.put("classes", model.classes());
+        o.set("normalization", JSON.createObjectNode().putPOJO("mean", norm.means()).putPOJO("std", norm.stds()));
         try {
             byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
             AtomicFile.write(dir.resolve("config.json"), out -> out.write(bytes));
