@@ -29,12 +29,9 @@ class RunReportTest {
     static Path tmp;
     static Path run;
 
-    /** Two epochs of 24 steps of the mlp with SAM on the embedded subset. */
     @BeforeAll
     static void train() {
-        run = tmp.resolve("run");
-        assertEquals(0, Main.execute("train", "--model", "mlp", "--epochs", "2", "--batch", "500", "--threads", "1",
-                "--out", run.toString()));
+        run = TrainedRun.mlp();
     }
 
     @Test
