@@ -1,6 +1,6 @@
 package io.sam4j.report;
 
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Dimension;

@@ -1,7 +1,7 @@
 package io.sam4j.report;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import io.sam4j.train.RunListener;
 import java.io.IOException;
 import java.nio.file.Files;

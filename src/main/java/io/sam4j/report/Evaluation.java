@@ -4,7 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.Dataset;
 import io.sam4j.nn.Mode;

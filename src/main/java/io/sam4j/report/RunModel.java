@@ -9,10 +9,10 @@ import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.Context;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
-import io.sam4j.nn.SafeTensors;
-import io.sam4j.nn.StateDict;
-import io.sam4j.train.Backends;
-import io.sam4j.train.Checkpoint;
+import io.sam4j.formats.SafeTensors;
+import io.sam4j.formats.StateDict;
+import io.sam4j.conv.ConvBackends;
+import io.sam4j.formats.Checkpoint;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Trainer;
 import java.nio.file.Files;
@@ -78,7 +78,7 @@ public final class RunModel implements AutoCloseable {
     private static RunModel open(TrainConfig c, int[] shape, int classes, Normalizer norm, Path weights) {
         if (!Models.NAMES.contains(c.model)) throw new IllegalArgumentException("--model: unknown '" + c.model + "'");
         Parallel.setCommonThreads(c.threads);
-        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(c.backend, Parallel.common(), System.err));
+        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(c.backend, Parallel.common(), System.err));
         Model m = Models.create(c.model, shape, classes, c.labelSmoothing, ctx);
         try {
             m.initialize(c.seed);

@@ -44,7 +44,7 @@ class EvalPredictTest {
         io.sam4j.train.TrainConfig bare = new io.sam4j.train.TrainConfig();
         bare.model = "mlp";
         bare.threads = 1;
-        try (RunModel rm = RunModel.ofWeights(bare, io.sam4j.train.Checkpoint.path(run))) {
+        try (RunModel rm = RunModel.ofWeights(bare, io.sam4j.formats.Checkpoint.path(run))) {
             assertEquals(f.last("test_acc"), Evaluation.of(rm, rm.testSet(), 500).accuracy(), 0);
         }
     }
