@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 /** The {@code ./sam4j} command line. Errors are one line on stderr and a non-zero exit. */
 @Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "CPU-native Sharpness-Aware Minimization trainer for the JVM.",
-        subcommands = {TrainCommand.class, SharpnessCommand.class, BenchCommand.class, ReportCommand.class, EvalCommand.class,
+        subcommands = {TrainCommand.class, SharpnessCommand.class, BenchCommand.class, ReportCommand.class, EvalCommand.class, CompareCommand.class,
+                SweepCommand.class,
                 PredictCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

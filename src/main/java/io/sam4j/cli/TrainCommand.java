@@ -172,12 +172,17 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Per-step log, plots and report.html in the run folder, refreshed after every epoch. */
     private Trainer withReports(Trainer t) {
-        if (noReport) return t;
-        StepLog steps = new StepLog();
-        return t.addListener(steps).addRunListener(steps).addRunListener(RunReport.listener(CommandLines.of(spec)));
+        return withReports(t, CommandLines.of(spec));
     }
 
-    private TrainConfig config(Communicator comm) {
+    /** As above, with the command line to show in the report given (sweep cells). */
+    Trainer withReports(Trainer t, String command) {
+        if (noReport) return t;
+        StepLog steps = new StepLog();
+        return t.addListener(steps).addRunListener(steps).addRunListener(RunReport.listener(command));
+    }
+
+    TrainConfig config(Communicator comm) {
         Schedule sched = switch (schedule) {
             case "cosine" -> Schedule.COSINE;
             case "constant" -> Schedule.CONSTANT;

@@ -416,7 +416,7 @@ public final class Trainer {
     }
 
     /** One-line errors naming the flag. */
-    static void validate(TrainConfig c) {
+    public static void validate(TrainConfig c) {
         if (c.epochs < 1 && c.steps <= 0) throw new IllegalArgumentException("--epochs must be >= 1, got " + c.epochs);
         if (c.steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + c.steps);
         if (c.batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + c.batch);
