@@ -146,6 +146,18 @@ final class TrainCommand implements Callable<Integer> {
             + "with the settings of its config.json (other flags are ignored).")
     Path resume;
 
+    @Option(names = "--keep-best", description = "Keep best.safetensors (and best.json): the epoch checkpoint with the best "
+            + "validation accuracy (--val-split), else the best TEST accuracy, which lets the test set pick the model (a leak).")
+    boolean keepBest;
+
+    @Option(names = "--keep-last", paramLabel = "N", description = "Keep the last N epoch checkpoints as "
+            + "checkpoint-step<S>.safetensors (default: 0).", defaultValue = "0")
+    int keepLast;
+
+    @Option(names = "--val-split", paramLabel = "F", description = "Hold out this fraction of the training set (chosen with the "
+            + "seed) as a validation split, evaluated every epoch (val_loss, val_acc) (default: 0).", defaultValue = "0")
+    float valSplit;
+
     @Option(names = "--no-report", description = "Do not write report.html, metrics.csv, steps.csv and plots/ during the run.")
     boolean noReport;
 
@@ -228,6 +240,9 @@ final class TrainCommand implements Callable<Integer> {
         c.init = init;
         c.save = save;
         c.out = out;
+        c.keepBest = keepBest;
+        c.keepLast = keepLast;
+        c.valSplit = valSplit;
         return c;
     }
 

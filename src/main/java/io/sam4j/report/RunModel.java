@@ -25,7 +25,7 @@ import java.nio.file.Path;
  * weights, the shape and normalisation come from the training split of the data set.
  */
 public final class RunModel implements AutoCloseable {
-    public static final String FINAL = "final.safetensors";
+    public static final String FINAL = Trainer.FINAL_WEIGHTS;
 
     private final TrainConfig config;
     private final Model model;

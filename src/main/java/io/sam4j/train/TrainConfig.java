@@ -51,6 +51,12 @@ public final class TrainConfig {
     public Path init;
     public Path save;
     public Path out;
+    /** Keep best.safetensors, the checkpoint with the best validation (or, without a split, test) accuracy. */
+    public boolean keepBest;
+    /** > 0: keep the last N epoch checkpoints as checkpoint-step<S>.safetensors. */
+    public int keepLast;
+    /** > 0: hold out this fraction of the training set (seeded) as a validation split, evaluated every epoch. */
+    public float valSplit;
     public float beta1 = 0.9f;
     public float beta2 = 0.999f;
     public float adamEps = 1e-8f;

@@ -11,6 +11,7 @@ import io.sam4j.data.BatchLoader;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
+import io.sam4j.data.HoldOut;
 import io.sam4j.data.Normalizer;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.SingleProcess;
@@ -54,6 +55,8 @@ public final class Trainer {
     public record Result(double testAccuracy, double testLoss, double trainLoss, long steps, double seconds, Path outDir) {}
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The weights at the end of every run, beside its checkpoint. */
+    public static final String FINAL_WEIGHTS = "final.safetensors";
 
     private final TrainConfig c;
     private final PrintStream out;
@@ -127,6 +130,12 @@ public final class Trainer {
 
         DataSource.Split split = DataSource.load(c.data);
         Dataset train = trainingSet(split, c);
+        Dataset val = null;
+        if (c.valSplit > 0) {
+            HoldOut.Split held = HoldOut.of(train, c.valSplit, c.seed);
+            train = held.train();
+            val = held.validation();
+        }
         Dataset test = split.test();
         Normalizer norm = Normalizer.fit(train);
         Augmentation aug = Augmentation.of(c.augment != null ? c.augment : Augmentation.defaultSpec(train), train, norm, c.seed);
@@ -179,10 +188,13 @@ public final class Trainer {
                         ranks, local, local, c.perturbation);
             }
             out.println("run folder: " + outDir);
+            if (val != null) out.printf(Locale.ROOT, "validation: %d training examples held out (--val-split %s)%n", val.size(), c.valSplit);
             if (!resume && comm.isRoot()) writeConfig(outDir, model, opt, norm);
+            List<RunListener> hooks = new ArrayList<>(runListeners);
+            if (c.keepBest || c.keepLast > 0) hooks.addFirst(new CheckpointKeeper(c.keepBest, c.keepLast));
             if (comm.isRoot()) {
                 var start = new RunListener.Start(outDir, step, ctx.convBackend().summary(), ctx.kernels().name(), ranks);
-                for (RunListener l : runListeners) l.started(start);
+                for (RunListener l : hooks) l.started(start);
             }
 
             MemorySegment x = arena.allocate(4L * c.batch * model.inputSize(), 64);
@@ -226,9 +238,11 @@ public final class Trainer {
                         double secs = (System.nanoTime() - epochStart) / 1e9;
                         syncBatchNormStatistics(store, ops);
                         last = evaluate(model, test, norm, x, labels);
+                        Evaluation valEval = val == null ? null : evaluate(model, val, norm, x, labels);
                         trainLoss = ranks > 1 ? comm.allReduceSum(es.loss()) / ranks : es.loss();
                         out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  test loss %.4f  test acc %.2f %%  lr %.4g  %.1f s%n",
                                 epoch + 1, epochs, trainLoss, last.loss, 100 * last.accuracy, lr, secs);
+                        if (valEval != null) out.printf(Locale.ROOT, "  validation loss %.4f  validation acc %.2f %%%n", valEval.loss, 100 * valEval.accuracy);
                         SharpnessReport sharp = null;
                         if (probe != null && ((epoch + 1) % c.sharpnessEvery == 0 || step == total)) {
                             sharp = probe.analyse(out);
@@ -237,13 +251,14 @@ public final class Trainer {
                         Map<String, MemorySegment> perRank = gatherPerRankState(opt, store, arena);
                         if (comm.isRoot()) {
                             Checkpoint.save(outDir, model.store(), opt, step, perRank, ranks);
-                            writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs, sharp);
+                            writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, valEval, secs, sharp);
                             if (sharp != null) {
                                 Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
                                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                             }
-                            var end = new RunListener.EpochEnd(outDir, epoch + 1, step, last.accuracy, Double.NaN);
-                            for (RunListener l : runListeners) l.epochEnded(end);
+                            var end = new RunListener.EpochEnd(outDir, epoch + 1, step, last.accuracy,
+                                    valEval == null ? Double.NaN : valEval.accuracy);
+                            for (RunListener l : hooks) l.epochEnded(end);
                         }
                         es = new EpochStats();
                         epochStart = System.nanoTime();
@@ -261,12 +276,13 @@ public final class Trainer {
                 syncBatchNormStatistics(store, ops);
                 last = evaluate(model, test, norm, x, labels);
             }
+            if (comm.isRoot()) StateDict.save(model.store(), outDir.resolve(FINAL_WEIGHTS)); // the final weights, always
             double seconds = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
                     100 * last.accuracy, last.loss, step, seconds);
             Result result = new Result(last.accuracy, last.loss, trainLoss, step, seconds, outDir);
             if (comm.isRoot()) {
-                for (RunListener l : runListeners) l.finished(result);
+                for (RunListener l : hooks) l.finished(result);
             }
             return result;
         }
@@ -381,7 +397,7 @@ public final class Trainer {
     }
 
     private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Evaluation ev,
-                                     double secs, SharpnessReport sharp) throws IOException {
+                                     Evaluation val, double secs, SharpnessReport sharp) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         o.put("epoch", epoch);
         o.put("step", step);
@@ -389,6 +405,10 @@ public final class Trainer {
         o.put("train_loss", trainLoss);
         o.put("test_loss", ev.loss);
         o.put("test_acc", ev.accuracy);
+        if (val != null) {
+            o.put("val_loss", val.loss);
+            o.put("val_acc", val.accuracy);
+        }
         o.put("epoch_seconds", secs);
         putFinite(o, "loss_adv", es.lossAdv());
         putFinite(o, "sam_gap", es.samGap());
@@ -421,6 +441,8 @@ public final class Trainer {
         if (c.steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + c.steps);
         if (c.batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + c.batch);
         if (!(c.lr > 0) || Float.isInfinite(c.lr)) throw new IllegalArgumentException("--lr must be > 0, got " + c.lr);
+        if (!(c.valSplit >= 0 && c.valSplit < 1)) throw new IllegalArgumentException("--val-split must be in [0, 1), got " + c.valSplit);
+        if (c.keepLast < 0) throw new IllegalArgumentException("--keep-last must be >= 0, got " + c.keepLast);
         if (c.threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + c.threads);
         if (!(c.labelNoise >= 0 && c.labelNoise < 1)) {
             throw new IllegalArgumentException("--label-noise must be in [0, 1), got " + c.labelNoise);
