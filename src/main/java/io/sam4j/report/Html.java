@@ -18,7 +18,7 @@ final class Html {
             th{background:#f3f3f3}td.k,th.k{text-align:left}code,pre{font-family:'DejaVu Sans Mono',monospace;font-size:12px}
             pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;word-break:break-all}
             .plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0;width:calc(50% - 8px);max-width:640px}.plots img{width:100%;border:1px solid #ddd}
-            figcaption{font-size:12px;color:#666}.muted{color:#777;font-size:12px}
+            figcaption{font-size:12px;color:#666}.wide{overflow-x:auto;max-width:100%}.muted{color:#777;font-size:12px}
             """;
 
     private final StringBuilder sb = new StringBuilder(1 << 16);
@@ -48,7 +48,7 @@ final class Html {
 
     /** A table with a header row; the first column left-aligned. */
     Html table(List<String> header, List<List<String>> rows) {
-        sb.append("<table><tr>");
+        sb.append("<div class=\"wide\"><table><tr>");
         for (int i = 0; i < header.size(); i++) sb.append(i == 0 ? "<th class=\"k\">" : "<th>").append(esc(header.get(i))).append("</th>");
         sb.append("</tr>\n");
         for (List<String> r : rows) {
@@ -56,7 +56,7 @@ final class Html {
             for (int i = 0; i < r.size(); i++) sb.append(i == 0 ? "<td class=\"k\">" : "<td>").append(esc(r.get(i))).append("</td>");
             sb.append("</tr>\n");
         }
-        sb.append("</table>\n");
+        sb.append("</table></div>\n");
         return this;
     }
 
