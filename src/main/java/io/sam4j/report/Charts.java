@@ -52,7 +52,6 @@ public final class Charts {
         st.setYAxisLogarithmic(log);
         st.setXAxisDecimalPattern("#,##0.###");
         st.setXAxisTickMarkSpacingHint(90);
-        st.setXAxisMaxLabelCount(9);
         st.setYAxisDecimalPattern(log ? "0.###E0" : "#,##0.####");
         st.setLegendVisible(f.lines().size() > 1);
         int colour = 0;
