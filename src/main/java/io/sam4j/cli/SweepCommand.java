@@ -172,7 +172,7 @@ final class SweepCommand implements Callable<Integer> {
 
     /** What training would reject at its start: the settings, and the optimizer built on a one-weight model. */
     private static void check(String cell, TrainConfig c) {
-        Trainer.validate(c);
+        c.validate();
         ParameterStore.Builder b = ParameterStore.builder();
         b.param("weight", 1);
         try (ParameterStore store = b.build()) {
