@@ -24,7 +24,7 @@ public final class Comparison {
     /** Settings that do not make a different experiment. */
     static final Set<String> NOT_EXPERIMENT = Set.of("seed", "out", "save", "threads");
     /** config.json fields computed from the settings. */
-    static final Set<String> DERIVED = Set.of("optimizer_description", "parameters");
+    static final Set<String> DERIVED = Set.of("optimizer_description", "parameters", "normalization", "input_shape", "classes");
 
     /** Runs of one experiment, named by the settings that tell the groups apart. */
     public record Group(String label, List<RunFolder> runs) {}
