@@ -124,6 +124,24 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "or none (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
     String dist;
 
+    @Option(names = "--mpi-library", paramLabel = "PATH", description = "The MPI library to load (a path or soname such "
+            + "as libmpich.so.12); default: the library of the MPI whose launcher started the process.")
+    String mpiLibrary;
+
+    @Option(names = "--allreduce-bucket-mb", paramLabel = "MB", description = "Under MPI: all-reduce the gradient in "
+            + "buckets of MB megabytes, each started as soon as backward has finished its layers, to hide communication "
+            + "behind backward; 0: one blocking all-reduce after backward (default: ${DEFAULT-VALUE}).", defaultValue = "25")
+    double allreduceBucketMb;
+
+    @Option(names = "--hang-timeout", paramLabel = "S", description = "Under MPI: end the job, naming the rank, when a rank "
+            + "makes no MPI call for S seconds (hung), or waits S seconds plus a grace in one; 0: never "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "900")
+    long hangTimeout;
+
+    @Option(names = "--sync-bn", description = "Under MPI: SyncBatchNorm, batch statistics (and their backward sums) "
+            + "summed over all ranks, so that N ranks normalise as one process on the global batch.")
+    boolean syncBn;
+
     @Option(names = "--perturbation", paramLabel = "P", description = "Under MPI: local (each rank perturbs along its own "
             + "gradient, one all-reduce per step) or global (the first-pass gradient is all-reduced too) "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "local")
@@ -172,7 +190,9 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
     @Override
     public Integer call() throws Exception {
         // MPI first (before any thread team or OpenMP starts), on the thread that will train.
-        Communicator comm = Communicators.detect(dist);
+        Communicator comm = Communicators.detect(dist, mpiLibrary);
+        if (hangTimeout < 0) throw new IllegalArgumentException("--hang-timeout must be >= 0, got " + hangTimeout);
+        comm.watchForHangs(hangTimeout);
         try {
             comm.runGuarded(() -> {
                 if (resume != null) {
@@ -235,6 +255,8 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         if (threads != null) c.threads = threads;
         else if (comm.size() > 1) c.threads = Communicators.threadsPerRank();
         c.perturbation = perturbation;
+        c.allreduceBucketMb = allreduceBucketMb;
+        c.syncBn = syncBn;
         if (sharpnessEvery < 0) throw new IllegalArgumentException("--sharpness-every must be >= 0, got " + sharpnessEvery);
         c.sharpnessEvery = sharpnessEvery;
         c.sharpnessSubset = sharpnessSubset;

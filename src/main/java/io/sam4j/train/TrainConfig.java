@@ -48,6 +48,10 @@ public final class TrainConfig {
     public String backend = "auto";
     /** local | global: SAM perturbations per rank (m-sharpness) or from the all-reduced gradient. */
     public String perturbation = "local";
+    /** Under MPI: gradient all-reduce buckets (MB) started during backward; 0: one blocking all-reduce after it. */
+    public double allreduceBucketMb = 25;
+    /** Under MPI: SyncBatchNorm, batch statistics over all ranks' examples. */
+    public boolean syncBn;
     /** > 0: sharpness diagnostics every N epochs into sharpness.jsonl and metrics.jsonl. */
     public int sharpnessEvery;
     /** Examples of the training set the diagnostics use. */
@@ -83,6 +87,9 @@ public final class TrainConfig {
         if (keepLast < 0) throw ConfigException.mustBe("keepLast", ">= 0", keepLast);
         if (!perturbation.equals("local") && !perturbation.equals("global")) {
             throw ConfigException.unknown("perturbation", perturbation, List.of("local", "global"));
+        }
+        if (!(allreduceBucketMb >= 0) || Double.isInfinite(allreduceBucketMb)) {
+            throw ConfigException.mustBe("allreduceBucketMb", ">= 0", allreduceBucketMb);
         }
         if (init != null && !Files.isRegularFile(init)) throw new ConfigException("{init}: no such file " + init);
     }

@@ -174,8 +174,10 @@ public final class Trainer {
         }
         int ranks = comm.size(), local = c.batch / ranks;
         if (ranks > 1) {
-            out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations%n", comm.describe(),
-                    ranks, local, local, c.perturbation);
+            String reduce = c.allreduceBucketMb > 0
+                    ? "all-reduce in " + c.allreduceBucketMb + " MB buckets overlapped with backward" : "blocking all-reduce";
+            out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations, %s%s%n", comm.describe(),
+                    ranks, local, local, c.perturbation, c.syncBn ? "SyncBatchNorm, " : "", reduce);
         }
         out.println("run folder: " + outDir);
     }
