@@ -3,12 +3,16 @@ package io.sam4j.cli;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
 import io.sam4j.nn.Models;
+import io.sam4j.report.RunReport;
+import io.sam4j.report.StepLog;
 import io.sam4j.train.Schedule;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Trainer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
@@ -165,6 +169,24 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "with the settings of its config.json (other flags are ignored).")
     Path resume;
 
+    @Option(names = "--keep-best", description = "Keep best.safetensors (and best.json): the epoch checkpoint with the best "
+            + "validation accuracy (--val-split), else the best TEST accuracy, which lets the test set pick the model (a leak).")
+    boolean keepBest;
+
+    @Option(names = "--keep-last", paramLabel = "N", description = "Keep the last N epoch checkpoints as "
+            + "checkpoint-step<S>.safetensors (default: 0).", defaultValue = "0")
+    int keepLast;
+
+    @Option(names = "--val-split", paramLabel = "F", description = "Hold out this fraction of the training set (chosen with the "
+            + "seed) as a validation split, evaluated every epoch (val_loss, val_acc) (default: 0).", defaultValue = "0")
+    float valSplit;
+
+    @Option(names = "--no-report", description = "Do not write report.html, metrics.csv, steps.csv and plots/ during the run.")
+    boolean noReport;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         // MPI first (before any thread team or OpenMP starts), on the thread that will train.
@@ -174,9 +196,9 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         try {
             comm.runGuarded(() -> {
                 if (resume != null) {
-                    new Trainer(Trainer.readConfig(resume), System.out).communicator(comm).resume().run();
+                    withReports(new Trainer(Trainer.readConfig(resume), System.out)).communicator(comm).resume().run();
                 } else {
-                    new Trainer(config(comm), System.out).communicator(comm).run();
+                    withReports(new Trainer(config(comm), System.out)).communicator(comm).run();
                 }
             });
         } finally {
@@ -185,7 +207,19 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         return 0;
     }
 
-    private TrainConfig config(Communicator comm) {
+    /** Per-step log, plots and report.html in the run folder, refreshed after every epoch. */
+    private Trainer withReports(Trainer t) {
+        return withReports(t, CommandLines.of(spec));
+    }
+
+    /** As above, with the command line to show in the report given (sweep cells). */
+    Trainer withReports(Trainer t, String command) {
+        if (noReport) return t;
+        StepLog steps = new StepLog();
+        return t.addListener(steps).addRunListener(steps).addRunListener(RunReport.listener(command));
+    }
+
+    TrainConfig config(Communicator comm) {
         Schedule sched = switch (schedule) {
             case "cosine" -> Schedule.COSINE;
             case "constant" -> Schedule.CONSTANT;
@@ -233,6 +267,9 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.init = init;
         c.save = save;
         c.out = out;
+        c.keepBest = keepBest;
+        c.keepLast = keepLast;
+        c.valSplit = valSplit;
         return c;
     }
 

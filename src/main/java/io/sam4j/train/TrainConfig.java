@@ -59,6 +59,12 @@ public final class TrainConfig {
     public Path init;
     public Path save;
     public Path out;
+    /** Keep best.safetensors, the checkpoint with the best validation (or, without a split, test) accuracy. */
+    public boolean keepBest;
+    /** > 0: keep the last N epoch checkpoints as checkpoint-step<S>.safetensors. */
+    public int keepLast;
+    /** > 0: hold out this fraction of the training set (seeded) as a validation split, evaluated every epoch. */
+    public float valSplit;
     public float beta1 = 0.9f;
     public float beta2 = 0.999f;
     public float adamEps = 1e-8f;
@@ -77,6 +83,8 @@ public final class TrainConfig {
         if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
             throw ConfigException.mustBe("labelSmoothing", "in [0, 1)", labelSmoothing);
         }
+        if (!(valSplit >= 0 && valSplit < 1)) throw ConfigException.mustBe("valSplit", "in [0, 1)", valSplit);
+        if (keepLast < 0) throw ConfigException.mustBe("keepLast", ">= 0", keepLast);
         if (!perturbation.equals("local") && !perturbation.equals("global")) {
             throw ConfigException.unknown("perturbation", perturbation, List.of("local", "global"));
         }
