@@ -1,24 +1,14 @@
 package io.sam4j.sharpness;
 
-import io.sam4j.formats.AtomicFile;
-import java.awt.Dimension;
-import java.io.IOException;
-import java.io.StringWriter;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
+import io.sam4j.plot.ChartFiles;
 import java.nio.file.Path;
 import java.util.List;
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
-import org.apache.batik.svggen.SVGGraphics2D;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.HeatMapChart;
 import org.knowm.xchart.HeatMapChartBuilder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.markers.SeriesMarkers;
-import org.w3c.dom.Document;
 
 /** The sharpness plots (XChart, headless): spectral density and loss landscapes, each as PNG and SVG. */
 public final class SharpnessPlots {
@@ -63,30 +53,7 @@ public final class SharpnessPlots {
 
     /** {@code base.png} and {@code base.svg}, each written atomically. */
     static void write(Chart<?, ?> chart, Path base) {
-        byte[] png;
-        try {
-            png = BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot encode a PNG: " + e.getMessage(), e);
-        }
-        byte[] svg = svg(chart).getBytes(StandardCharsets.UTF_8);
-        AtomicFile.write(Path.of(base + ".png"), o -> o.write(png));
-        AtomicFile.write(Path.of(base + ".svg"), o -> o.write(svg));
-    }
-
-    private static String svg(Chart<?, ?> chart) {
-        try {
-            Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().getDOMImplementation()
-                    .createDocument("http://www.w3.org/2000/svg", "svg", null);
-            SVGGraphics2D g = new SVGGraphics2D(doc);
-            g.setSVGCanvasSize(new Dimension(chart.getWidth(), chart.getHeight()));
-            chart.paint(g, chart.getWidth(), chart.getHeight());
-            StringWriter w = new StringWriter();
-            g.stream(w, true);
-            g.dispose();
-            return w.toString().replaceFirst("<!DOCTYPE[^>]*>\\s*", ""); // no DTD: nothing tries to fetch one
-        } catch (ParserConfigurationException | IOException e) {
-            throw new IllegalStateException("cannot draw an SVG: " + e.getMessage(), e);
-        }
+        Path dir = base.toAbsolutePath().getParent();
+        ChartFiles.write(chart, dir, base.getFileName().toString());
     }
 }
