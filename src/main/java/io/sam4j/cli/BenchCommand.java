@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -44,12 +45,14 @@ final class BenchCommand implements Callable<Integer> {
     String model;
 
     @Option(names = {"--optimizer", "--opts"}, paramLabel = "O", split = ",",
-            description = "sgd, sam, fsam, stablesam (= sam + --stable), or a comma list (default: sgd,sam,fsam,stablesam).",
+            description = "Any name of train --optimizer (sgd, adamw, sam, usam, asam, fsam, stablesam, gsam, looksam, aesam, "
+                    + "rst), or a comma list (default: sgd,sam,fsam,stablesam). --stable, --adaptive and --friendly apply to "
+                    + "the SAM-family names in the list.",
             defaultValue = "sgd,sam,fsam,stablesam")
     List<String> opts;
 
-    @Option(names = "--stable", description = "Add StableSAM's rescale to sam/fsam.")
-    boolean stable;
+    @Mixin
+    SamFamilyOptions sam = new SamFamilyOptions();
 
     @Option(names = "--batch", paramLabel = "B", description = "Batch size (default: ${DEFAULT-VALUE}).", defaultValue = "128")
     int batch;
@@ -124,30 +127,23 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
         }
         if (shape.length != 3) throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
-        for (String opt : opts) baseName(opt); // unknown names fail before any model is built
+        for (String opt : opts) config(opt); // unknown names and undefined combinations fail before any model is built
         Parallel.setCommonThreads(threads);
         int n = opts.size();
         double[][] ms = new double[n][steps * rounds];
         long[] reduceNanos = new long[n];
         String[] impl = new String[n], layout = new String[n];
-        long[] params = new long[n];
+        long[] params = new long[n], samSteps = new long[n];
         // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
         for (int round = 0; round < rounds; round++) {
             for (int oi = 0; oi < n; oi++) {
                 String opt = opts.get(oi);
-                String optimizer = baseName(opt);
-                TrainConfig c = new TrainConfig(); // the reference script's settings
-                c.model = model;
-                c.batch = batch;
-                c.optimizer = optimizer;
-                c.lambda = 0.6f;
-                c.stable = isStable(opt) && !optimizer.equals("sgd");
-                c.threads = threads;
+                TrainConfig c = config(opt);
                 Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
                 try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
                     m.initialize(0);
                     FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
-                    Optimizer o = Optimizers.create(c, m.store(), ops);
+                    Optimizer o = Optimizers.create(c, m.store(), ops, BENCH_TOTAL_STEPS);
                     long[] reduce = {0};
                     if (ranks > 1) {
                         var store = m.store();
@@ -177,8 +173,9 @@ final class BenchCommand implements Callable<Integer> {
                     reduce[0] = 0;
                     for (int i = 0; i < steps; i++) {
                         long t = System.nanoTime();
-                        o.step(f, 0.05f);
+                        boolean twoPass = o.step(f, 0.05f).sharpnessStep();
                         ms[oi][round * steps + i] = (System.nanoTime() - t) / 1e6;
+                        if (twoPass) samSteps[oi]++;
                     }
                     reduceNanos[oi] += reduce[0];
                     impl[oi] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
@@ -194,17 +191,17 @@ final class BenchCommand implements Callable<Integer> {
             Arrays.sort(t);
             int k = t.length;
             double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
-            boolean st = isStable(opt) && !baseName(opt).equals("sgd");
             ObjectNode line = json.createObjectNode();
             line.put("impl", impl[oi]);
             line.put("model", model);
             line.put("layout", layout[oi]);
-            line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
+            line.put("opt", label(opt));
             line.put("batch", batch);
             line.put("threads", threads);
             line.put("params", params[oi]);
             line.put("ms_step_median", round(median, 2));
             line.put("ms_step_min", round(t[0], 2));
+            if (config(opt).optimizer.matches("looksam|aesam|rst")) line.put("sam_fraction", round((double) samSteps[oi] / k, 3));
             line.put("peak_rss_mb", peakRssMb());
             if (rounds > 1) line.put("rounds", rounds);
             if (ranks > 1) {
@@ -218,16 +215,40 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private static String baseName(String opt) {
-        return switch (opt) {
-            case "sgd", "sam", "fsam" -> opt;
-            case "stablesam" -> "sam";
-            default -> throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: sgd, sam, fsam, stablesam)");
-        };
+    /** AE-SAM's threshold and RST's schedule follow t/T: bench steps sit at the start of a 1000-step run. */
+    private static final long BENCH_TOTAL_STEPS = 1000;
+
+    /**
+     * The settings of the reference script (SGD lr 0.05, momentum 0.9, wd 5e-4, rho 0.05, F-SAM lambda 0.6)
+     * with the SAM-family flags given; --stable, --adaptive and --friendly only on the names that take them.
+     */
+    private TrainConfig config(String opt) {
+        TrainConfig c = new TrainConfig();
+        c.model = model;
+        c.batch = batch;
+        c.threads = threads;
+        c.lambda = 0.6f;
+        sam.applyTo(c);
+        c.optimizer = opt;
+        boolean plain = opt.equals("sgd") || opt.equals("adamw");
+        if (plain) c.stable = c.adaptive = false;
+        if (!opt.matches("gsam|looksam|aesam|rst")) c.friendly = false;
+        c = Optimizers.resolveAlias(c);
+        if (!Optimizers.NAMES.contains(c.optimizer)) {
+            throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: " + String.join(", ", Optimizers.acceptedNames()) + ")");
+        }
+        if (!plain) Optimizers.samConfig(c, BENCH_TOTAL_STEPS); // refuses undefined combinations now
+        return c;
     }
 
-    private boolean isStable(String opt) {
-        return stable || opt.equals("stablesam");
+    /** The JSON line's name: the optimizer plus the flags that changed it, e.g. "gsam+adaptive". */
+    private String label(String opt) {
+        TrainConfig c = config(opt);
+        String l = opt;
+        if (c.stable && !opt.equals(Optimizers.STABLESAM)) l += "+stable";
+        if (c.adaptive) l += "+adaptive";
+        if (c.friendly) l += "+friendly";
+        return l;
     }
 
     private void runKernels() throws IOException {

@@ -20,7 +20,7 @@ public final class TrainConfig {
     public boolean nesterov;
     public float weightDecay = 5e-4f;
     public Schedule schedule = Schedule.COSINE;
-    /** sgd | adamw | sam | usam | asam | fsam. */
+    /** sgd | adamw | sam | usam | asam | fsam | gsam | looksam | aesam | rst. */
     public String optimizer = "sam";
     /** sgd | adamw: the base of the SAM family. */
     public String base = "sgd";
@@ -32,6 +32,19 @@ public final class TrainConfig {
     /** official | elementwise. */
     public String asamForm = "official";
     public boolean stable;
+    /** F-SAM's direction on the two-pass steps of gsam, looksam, aesam and rst. */
+    public boolean friendly;
+    /** GSAM: weight of the ascent along the part of g orthogonal to g_adv. */
+    public float gsamAlpha = 0.4f;
+    /** Non-null: rho follows the learning rate from this value (at the last lr) to rho (at the first), as GSAM's. */
+    public Float rhoMin;
+    public int lookSamK = 5;
+    public float lookSamAlpha = 0.7f;
+    public float aeDelta = 0.9f;
+    public float aeLambda1 = -1f;
+    public float aeLambda2 = 1f;
+    /** RST's probability of a SAM step: constant:P, piecewise:PA:PB:TAU0, linear:PS:PE or trig:PS:PE. */
+    public String rstSchedule = "constant:0.5";
     public float gradClip;
     public float labelNoise;
     public float labelSmoothing;

@@ -134,7 +134,13 @@ public final class Trainer {
                 out.println("init: loaded " + c.init);
             }
             FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
-            Optimizer opt = Optimizers.create(c, model.store(), ops);
+            Batcher batcher = new Batcher(train, norm, c.batch, c.seed, c.shuffle);
+            int perEpoch = batcher.batchesPerEpoch();
+            if (perEpoch == 0) {
+                throw new IllegalArgumentException("--batch " + c.batch + " is larger than the training set (" + train.size() + ")");
+            }
+            long total = c.steps > 0 ? c.steps : (long) c.epochs * perEpoch;
+            Optimizer opt = Optimizers.create(c, model.store(), ops, total);
             ParameterStore store = model.store();
             if (ranks > 1) {
                 comm.broadcast(store.params(), store.paramLength(), 0);
@@ -146,12 +152,6 @@ public final class Trainer {
                 }, c.perturbation.equals("global"));
             }
 
-            Batcher batcher = new Batcher(train, norm, c.batch, c.seed, c.shuffle);
-            int perEpoch = batcher.batchesPerEpoch();
-            if (perEpoch == 0) {
-                throw new IllegalArgumentException("--batch " + c.batch + " is larger than the training set (" + train.size() + ")");
-            }
-            long total = c.steps > 0 ? c.steps : (long) c.epochs * perEpoch;
             int epochs = (int) ((total + perEpoch - 1) / perEpoch);
             Path outDir = comm.isRoot() ? outDir() : c.out;
             long step = 0;
@@ -226,7 +226,7 @@ public final class Trainer {
                         Map<String, MemorySegment> perRank = gatherPerRankState(opt, store, arena);
                         if (comm.isRoot()) {
                             Checkpoint.save(outDir, model.store(), opt, step, perRank, ranks);
-                            writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs, sharp);
+                            writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs, sharp, opt.perturbs());
                             if (sharp != null) {
                                 Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
                                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
@@ -280,21 +280,24 @@ public final class Trainer {
         }
     }
 
-    private MemorySegment gathered;
+    private final Map<String, MemorySegment> gathered = new java.util.LinkedHashMap<>();
 
     /**
-     * F-SAM's EMA follows each rank's own gradient under local perturbations, so every rank's copy goes into
-     * the checkpoint: gathered with one all-reduce of a zeroed [ranks x params] buffer (at epoch ends only).
+     * Per-worker optimizer state (F-SAM's EMA, LookSAM's component) follows each rank's own gradient under
+     * local perturbations, so every rank's copy goes into the checkpoint: gathered with one all-reduce of a
+     * zeroed [ranks x params] buffer per state buffer (at epoch ends only).
      */
     private Map<String, MemorySegment> gatherPerRankState(Optimizer opt, ParameterStore store, Arena arena) {
-        MemorySegment ema = opt.stateBuffers().get("fsam_ema");
-        if (comm.size() == 1 || ema == null || !c.perturbation.equals("local")) return Map.of();
+        Map<String, MemorySegment> state = opt.perWorkerState();
+        if (comm.size() == 1 || state.isEmpty() || !c.perturbation.equals("local")) return Map.of();
         long n = store.paramLength();
-        if (gathered == null) gathered = arena.allocate(4L * n * comm.size(), 64);
-        gathered.fill((byte) 0);
-        MemorySegment.copy(ema, 0, gathered, 4L * n * comm.rank(), 4L * n);
-        comm.allReduceSum(gathered, n * comm.size());
-        return Map.of("fsam_ema", gathered);
+        for (Map.Entry<String, MemorySegment> e : state.entrySet()) {
+            MemorySegment all = gathered.computeIfAbsent(e.getKey(), k -> arena.allocate(4L * n * comm.size(), 64));
+            all.fill((byte) 0);
+            MemorySegment.copy(e.getValue(), 0, all, 4L * n * comm.rank(), 4L * n);
+            comm.allReduceSum(all, n * comm.size());
+        }
+        return gathered;
     }
 
     /** BatchNorm running statistics stay per rank in training; ranks agree on their mean before evaluating or saving. */
@@ -359,7 +362,7 @@ public final class Trainer {
     }
 
     private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Eval ev,
-                                     double secs, SharpnessReport sharp) throws IOException {
+                                     double secs, SharpnessReport sharp, boolean samFamily) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         o.put("epoch", epoch);
         o.put("step", step);
@@ -375,6 +378,7 @@ public final class Trainer {
         putFinite(o, "cos_e_gadv", es.cosine());
         putFinite(o, "perturb_norm", es.perturbNorm());
         putFinite(o, "curvature", es.curvature());
+        if (samFamily) putFinite(o, "sam_fraction", es.samFraction());
         if (sharp != null) {
             o.put("lambda_max", sharp.lambdaMax());
             if (sharp.trace() != null) {
