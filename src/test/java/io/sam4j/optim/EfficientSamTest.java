@@ -1,0 +1,272 @@
+package io.sam4j.optim;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.sam4j.kernels.FlatOps;
+import io.sam4j.kernels.Kernels;
+import io.sam4j.kernels.KernelsProvider;
+import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.ParameterStore;
+import io.sam4j.optim.SharpnessAware.Adaptive;
+import io.sam4j.optim.SharpnessAware.Config;
+import io.sam4j.optim.SharpnessAware.Direction;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hand-checked worked examples of GSAM, LookSAM, AE-SAM and RST (values computed by hand from the
+ * papers' and the official code's formulas, docs/efficient-sam.md), and the one-pass property of
+ * skipped steps, counted in loss-function calls.
+ */
+class EfficientSamTest {
+    /** L(w) = 0.5 sum a_i w_i^2 + sum b_i w_i on three parameters; counts the calls per pass. */
+    static final class Diagonal implements LossFunction, AutoCloseable {
+        final ParameterStore store;
+        final double[] a = {1, 2, 3}, b = {0.5, -1, 0.25};
+        int first, second;
+
+        Diagonal(double... w) {
+            ParameterStore.Builder sb = ParameterStore.builder();
+            sb.param("fc.weight", 3);
+            store = sb.build();
+            for (int i = 0; i < 3; i++) store.params().setAtIndex(JAVA_FLOAT, i, (float) w[i]);
+        }
+
+        @Override
+        public double lossAndGrad(Pass pass) {
+            if (pass == Pass.FIRST) first++;
+            else second++;
+            double l = 0;
+            for (int i = 0; i < 3; i++) {
+                double w = store.params().getAtIndex(JAVA_FLOAT, i);
+                store.grads().setAtIndex(JAVA_FLOAT, i, (float) (a[i] * w + b[i]));
+                l += 0.5 * a[i] * w * w + b[i] * w;
+            }
+            return l;
+        }
+
+        double[] weights() {
+            double[] w = new double[3];
+            for (int i = 0; i < 3; i++) w[i] = store.params().getAtIndex(JAVA_FLOAT, i);
+            return w;
+        }
+
+        @Override
+        public void close() {
+            store.close();
+        }
+    }
+
+    static SharpnessAware plainSgd(ParameterStore store, Kernels k, Config cfg) {
+        FlatOps ops = new FlatOps(k, new Parallel(1));
+        return new SharpnessAware(store, ops, new Sgd(store, ops, 0f, false, 0f), cfg);
+    }
+
+    static Kernels[] kernels() {
+        return new Kernels[] {KernelsProvider.scalar(), KernelsProvider.get()};
+    }
+
+    @Test
+    void gsamWorkedExample() {
+        // lr_t 0.05 in [0, 0.1], rho in [0.02, 0.1] => rho_t 0.06; alpha 0.4; plain SGD at lr 0.05.
+        for (Kernels k : kernels()) {
+            try (Diagonal f = new Diagonal(1, -2, 0.5)) {
+                Config cfg = Config.sam(0.1f).withDescent(new Descent.Gsam(0.4f))
+                        .withRhoSchedule(new RhoSchedule.LearningRate(0.02f, 0f, 0.1f));
+                StepStats s = plainSgd(f.store, k, cfg).step(f, 0.05f);
+                assertArrayEquals(new double[] {0.924512, -1.744582, 0.409277}, f.weights(), 2e-6, k.name());
+                assertEquals(0.06, s.perturbNorm(), 1e-6, "rho_t = 0.02 + 0.08 * 0.05/0.1");
+                assertTrue(s.sharpnessStep());
+            }
+        }
+    }
+
+    @Test
+    void gsamWithAlphaZeroAndConstantRhoIsSam() {
+        try (Diagonal a = new Diagonal(1, -2, 0.5); Diagonal b = new Diagonal(1, -2, 0.5)) {
+            plainSgd(a.store, KernelsProvider.get(), Config.sam(0.1f)).step(a, 0.05f);
+            plainSgd(b.store, KernelsProvider.get(), Config.sam(0.1f).withDescent(new Descent.Gsam(0f))).step(b, 0.05f);
+            assertArrayEquals(a.weights(), b.weights(), 1e-7);
+        }
+    }
+
+    @Test
+    void lookSamWorkedExampleRefreshesThenReusesWithOnePass() {
+        // rho 0.1, k 2, alpha 0.7, plain SGD lr 0.1 (whole-vector form).
+        for (Kernels k : kernels()) {
+            try (Diagonal f = new Diagonal(1, -2, 0.5)) {
+                SharpnessAware opt = plainSgd(f.store, k, Config.sam(0.1f).withPolicy(new PerturbPolicy.LookSam(2, 0.7f)));
+                assertTrue(opt.step(f, 0.1f).sharpnessStep());
+                assertEquals(1, f.first);
+                assertEquals(1, f.second);
+                assertArrayEquals(new double[] {0.847276, -1.481837, 0.315464}, f.weights(), 2e-6, k.name() + " w1");
+                double[] gv = new double[3];
+                for (int i = 0; i < 3; i++) gv[i] = opt.lookSamComponent().getAtIndex(JAVA_FLOAT, i);
+                assertArrayEquals(new double[] {-0.027975, 0.002434, 0.030933}, gv, 2e-6, k.name() + " g_v");
+
+                assertFalse(opt.step(f, 0.1f).sharpnessStep());
+                assertEquals(2, f.first);
+                assertEquals(1, f.second, "the reuse step runs ONE forward/backward");
+                assertArrayEquals(new double[] {0.916631, -1.103228, -0.029841}, f.weights(), 2e-6, k.name() + " w2");
+            }
+        }
+    }
+
+    /** Writes a gradient of squared norm s_t on the first pass: (sqrt(s_t), 0, 0). */
+    static final class Scripted implements LossFunction {
+        final ParameterStore store;
+        final double[] s;
+        int t, first, second;
+
+        Scripted(ParameterStore store, double... s) {
+            this.store = store;
+            this.s = s;
+        }
+
+        @Override
+        public double lossAndGrad(Pass pass) {
+            store.grads().fill((byte) 0);
+            if (pass == Pass.FIRST) {
+                first++;
+                store.grads().setAtIndex(JAVA_FLOAT, 0, (float) Math.sqrt(s[t++]));
+            } else {
+                second++;
+                store.grads().setAtIndex(JAVA_FLOAT, 0, 1f);
+            }
+            return 0;
+        }
+    }
+
+    @Test
+    void aeSamWorkedExample() {
+        // delta 0.9, lambda1 -1, lambda2 1, T = 6, s = 4,4,4,1,4,2 => SAM, SAM, SAM, SGD, SAM, SAM.
+        try (Diagonal holder = new Diagonal(0, 0, 0)) {
+            Scripted f = new Scripted(holder.store, 4, 4, 4, 1, 4, 2);
+            SharpnessAware opt = plainSgd(holder.store, KernelsProvider.get(),
+                    Config.sam(0.05f).withPolicy(new PerturbPolicy.AdaptiveRule(0.9f, -1f, 1f, 6)));
+            boolean[] sam = new boolean[6];
+            for (int t = 0; t < 6; t++) {
+                int before = f.second;
+                sam[t] = opt.step(f, 0f).sharpnessStep();
+                assertEquals(sam[t] ? 1 : 0, f.second - before, "step " + t + ": a second pass exactly on SAM steps");
+                if (t == 3) {
+                    assertEquals(1.075600, opt.aeMean(), 1e-6);
+                    assertEquals(2.560936, opt.aeVariance(), 1e-6);
+                }
+            }
+            assertArrayEquals(new boolean[] {true, true, true, false, true, true}, sam);
+            assertEquals(6, f.first);
+        }
+    }
+
+    @Test
+    void rstWorkedExampleAndItsDraws() {
+        PerturbPolicy.Schedule lin = PerturbPolicy.Schedule.parse("linear:0.25:1");
+        double[] p = new double[4];
+        for (int t = 0; t < 4; t++) p[t] = lin.p(t / 4.0);
+        assertArrayEquals(new double[] {0.25, 0.4375, 0.625, 0.8125}, p, 1e-12);
+        double[] u = {0.3, 0.8, 0.55, 0.1};
+        boolean[] sam = new boolean[4];
+        for (int t = 0; t < 4; t++) sam[t] = u[t] < p[t];
+        assertArrayEquals(new boolean[] {false, false, true, true}, sam, "SGD, SGD, SAM, SAM");
+        assertEquals(0.75, PerturbPolicy.Schedule.parse("trig:0.5:1").p(0.5), 1e-7, "0.5 + 0.5 (1 - cos(pi/2))/2");
+        assertEquals(1.0, PerturbPolicy.Schedule.parse("trig:0.5:1").p(1), 1e-7);
+        assertEquals(0.2, PerturbPolicy.Schedule.parse("piecewise:0.2:0.9:0.5").p(0.49), 1e-7);
+        assertEquals(0.9, PerturbPolicy.Schedule.parse("piecewise:0.2:0.9:0.5").p(0.5), 1e-7);
+
+        // The draws: a pure function of (seed, t), uniform enough that the realised fraction follows p.
+        PerturbPolicy.RandomSwitch r = new PerturbPolicy.RandomSwitch(PerturbPolicy.Schedule.parse("constant:0.3"), 11, 100_000);
+        int hits = 0;
+        for (long t = 0; t < 100_000; t++) if (r.samStep(t)) hits++;
+        assertEquals(0.3, hits / 100_000.0, 0.01);
+        assertEquals(r.uniform(12345), new PerturbPolicy.RandomSwitch(r.schedule(), 11, 7).uniform(12345));
+
+        // Through the optimizer: second passes exactly on the drawn steps.
+        try (Diagonal f = new Diagonal(1, -2, 0.5)) {
+            PerturbPolicy.RandomSwitch half = new PerturbPolicy.RandomSwitch(PerturbPolicy.Schedule.parse("constant:0.5"), 5, 40);
+            SharpnessAware opt = plainSgd(f.store, KernelsProvider.get(), Config.sam(0.05f).withPolicy(half));
+            int expectSecond = 0;
+            for (long t = 0; t < 40; t++) {
+                boolean drawn = half.samStep(t);
+                if (drawn) expectSecond++;
+                assertEquals(drawn, opt.step(f, 0.01f).sharpnessStep(), "step " + t);
+            }
+            assertEquals(40, f.first);
+            assertEquals(expectSecond, f.second);
+            assertTrue(expectSecond > 5 && expectSecond < 35, "both kinds of step occurred");
+        }
+    }
+
+    @Test
+    void skippedStepsKeepTheFriendlyEmaUpToDate() {
+        // F-SAM under LookSAM: the EMA follows every first-pass gradient, reuse steps included.
+        try (Diagonal f = new Diagonal(1, -2, 0.5)) {
+            Config cfg = new Config(Direction.FRIENDLY, Adaptive.NONE, true, false, 0.1f, 1f, 0.5f, 0.01f, 0f)
+                    .withPolicy(new PerturbPolicy.LookSam(3, 0.7f));
+            SharpnessAware opt = plainSgd(f.store, KernelsProvider.scalar(), cfg);
+            double[] ema = null;
+            for (int t = 0; t < 3; t++) {
+                double[] w = f.weights();
+                double[] g = {w[0] + 0.5, 2 * w[1] - 1, 3 * w[2] + 0.25};
+                if (ema == null) ema = g;
+                else for (int i = 0; i < 3; i++) ema[i] = 0.5 * ema[i] + 0.5 * g[i];
+                opt.step(f, 0.05f);
+            }
+            for (int i = 0; i < 3; i++) assertEquals(ema[i], opt.friendlyEma().getAtIndex(JAVA_FLOAT, i), 1e-5);
+        }
+    }
+
+    @Test
+    void undefinedCombinationsAreRefusedWithTheReason() {
+        Config sam = Config.sam(0.05f);
+        Config stable = new Config(Direction.GRADIENT, Adaptive.NONE, true, true, 0.05f, 1f, 0.9f, 0.01f, 0f);
+        Config usam = new Config(Direction.GRADIENT, Adaptive.NONE, false, false, 0.05f, 1f, 0.9f, 0.01f, 0f);
+        List<String> messages = new ArrayList<>();
+        for (Runnable r : List.<Runnable>of(
+                () -> stable.withDescent(new Descent.Gsam(0.1f)),
+                () -> usam.withDescent(new Descent.Gsam(0.1f)),
+                () -> usam.withRhoSchedule(new RhoSchedule.LearningRate(0.01f, 0f, 0.1f)),
+                () -> stable.withPolicy(new PerturbPolicy.LookSam(5, 0.7f)),
+                () -> sam.withDescent(new Descent.Gsam(0.1f)).withPolicy(new PerturbPolicy.LookSam(5, 0.7f)))) {
+            messages.add(assertThrows(IllegalArgumentException.class, r::run).getMessage());
+        }
+        assertTrue(messages.get(0).contains("GSAM with StableSAM"), messages.get(0));
+        assertTrue(messages.get(1).contains("GSAM with USAM"), messages.get(1));
+        assertTrue(messages.get(2).contains("USAM"), messages.get(2));
+        assertTrue(messages.get(3).contains("LookSAM with StableSAM"), messages.get(3));
+        assertTrue(messages.get(4).contains("LookSAM with GSAM"), messages.get(4));
+        assertThrows(IllegalArgumentException.class, () -> PerturbPolicy.Schedule.parse("linear:0.5"));
+        assertThrows(IllegalArgumentException.class, () -> PerturbPolicy.Schedule.parse("constant:1.5"));
+    }
+
+    @Test
+    void newStateRoundTripsThroughScalarsAndBuffers() {
+        // Two optimizers: one runs 5 steps; the other runs 2, hands its state to a fresh one, which runs 3.
+        Config cfg = Config.sam(0.1f).withPolicy(new PerturbPolicy.LookSam(2, 0.7f));
+        Config ae = Config.sam(0.1f).withPolicy(new PerturbPolicy.AdaptiveRule(0.9f, -1f, 1f, 5));
+        for (Config c : new Config[] {cfg, ae}) {
+            try (Diagonal a = new Diagonal(1, -2, 0.5); Diagonal b = new Diagonal(1, -2, 0.5)) {
+                FlatOps ops = new FlatOps(KernelsProvider.get(), new Parallel(1));
+                SharpnessAware straight = new SharpnessAware(a.store, ops, new Sgd(a.store, ops, 0.9f, false, 1e-3f), c);
+                for (int t = 0; t < 5; t++) straight.step(a, 0.05f);
+                SharpnessAware first = new SharpnessAware(b.store, ops, new Sgd(b.store, ops, 0.9f, false, 1e-3f), c);
+                for (int t = 0; t < 2; t++) first.step(b, 0.05f);
+                SharpnessAware resumed = new SharpnessAware(b.store, ops, new Sgd(b.store, ops, 0.9f, false, 1e-3f), c);
+                Map<String, String> scalars = first.scalars();
+                for (Map.Entry<String, java.lang.foreign.MemorySegment> e : first.stateBuffers().entrySet()) {
+                    resumed.stateBuffers().get(e.getKey()).copyFrom(e.getValue());
+                }
+                resumed.restoreScalars(scalars);
+                for (int t = 0; t < 3; t++) resumed.step(b, 0.05f);
+                assertArrayEquals(a.weights(), b.weights(), 0.0, c.describe());
+            }
+        }
+    }
+}
