@@ -77,7 +77,7 @@ class TrainerTest {
     @Test
     void resumeEndsWithTheSameWeightsAsAnUninterruptedRun() throws Exception {
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        for (String opt : new String[] {"fsam", "sam"}) {
+        for (String opt : new String[] {"fsam", "sam", "looksam", "aesam"}) {
             TrainConfig base = config(opt, 0, null, null, null);
             TrainConfig whole = withOut(base, tmp.resolve(opt + "-whole"), tmp.resolve(opt + "-whole.safetensors"));
             TrainConfig broken = withOut(base, tmp.resolve(opt + "-broken"), tmp.resolve(opt + "-broken.safetensors"));
@@ -94,7 +94,11 @@ class TrainerTest {
             float[] a = SafeTensors.read(whole.save).tensors().get("fc1.weight").values();
             float[] b = SafeTensors.read(broken.save).tensors().get("fc1.weight").values();
             org.junit.jupiter.api.Assertions.assertArrayEquals(a, b, opt + ": resumed weights differ");
-            assertEquals(2, Files.readAllLines(broken.out.resolve("metrics.jsonl")).size());
+            List<String> metrics = Files.readAllLines(broken.out.resolve("metrics.jsonl"));
+            assertEquals(2, metrics.size());
+            double samFraction = new ObjectMapper().readTree(metrics.get(1)).get("sam_fraction").asDouble();
+            if (opt.equals("looksam")) assertEquals(0.2, samFraction, 0.01, "a SAM step every 5th step");
+            if (opt.equals("aesam")) assertTrue(samFraction > 0 && samFraction < 1, "AE-SAM mixes both kinds: " + samFraction);
         }
     }
 
