@@ -58,6 +58,15 @@ final class TrainCommand implements Callable<Integer> {
     @Mixin
     SamFamilyOptions sam = new SamFamilyOptions();
 
+    @Option(names = "--accumulate", paramLabel = "N", description = "Split each batch into N micro-batches and average their "
+            + "gradients before the step (SAM: one perturbation from the accumulated gradient) (default: 1).", defaultValue = "1")
+    int accumulate;
+
+    @Option(names = "--m", paramLabel = "M", description = "m-sharpness in one process: each micro-batch of M examples perturbs "
+            + "along its own gradient, the final gradients are averaged, as data-parallel local perturbations do "
+            + "(SAM family; default: off).", defaultValue = "0")
+    int m;
+
     @Option(names = "--grad-clip", paramLabel = "NORM", description = "Clip the final gradient's global norm (0 = off).", defaultValue = "0")
     float gradClip;
 
@@ -160,6 +169,8 @@ final class TrainCommand implements Callable<Integer> {
         c.schedule = sched;
         c.optimizer = optimizer;
         sam.applyTo(c);
+        c.accumulate = accumulate;
+        c.m = m;
         c.gradClip = gradClip;
         c.labelNoise = labelNoise;
         c.labelSmoothing = labelSmoothing;

@@ -139,6 +139,8 @@ public final class SharpnessAware implements Optimizer {
     private final MemorySegment lookSamComponent;
     private double lookSamComponentNorm;
     private boolean emaReady;
+    /** m-sharpness: the sum of the micro-batches' final gradients (allocated on the first such step). */
+    private MemorySegment microSum;
     /** AE-SAM's running mean and variance of |g|^2. */
     private double aeMean, aeVariance;
     private GradientReducer reducer;
@@ -265,6 +267,26 @@ public final class SharpnessAware implements Optimizer {
     }
 
     private StepStats twoPassStep(LossFunction f, double loss, float lr) {
+        Adversarial a = adversarial(f, lr);
+        // 4. Restore by copy + rescale + weight decay + base update, one pass.
+        double scale = finish(saved, a.scale(), a.finalNorm(), lr);
+        return a.stats(loss, scale);
+    }
+
+    /**
+     * What passes 1-3 of a two-pass step leave: w at w + e, the grads buffer holding the descent direction
+     * (up to {@code scale}, StableSAM's or GSAM's factor), and the step's statistics.
+     */
+    private record Adversarial(double lossAdv, double gNorm, double advNorm, double eNorm, double eg, double ee,
+                               double eAdv, double scale, double finalNorm) {
+        StepStats stats(double loss, double appliedScale) {
+            return new StepStats(loss, lossAdv, gNorm, advNorm, eAdv / (eNorm * advNorm), eNorm, (eAdv - eg) / ee,
+                    appliedScale, true);
+        }
+    }
+
+    /** Passes 1-3 after the first-pass gradient is in the grads buffer; {@code f} evaluates pass 2. */
+    private Adversarial adversarial(LossFunction f, float lr) {
         Kernels k = ops.kernels();
         MemorySegment w = store.params(), g = store.grads();
         float sigma = cfg.sigma(), lambda = cfg.lambda();
@@ -303,14 +325,47 @@ public final class SharpnessAware implements Optimizer {
                 storeLookSamComponent(rawNorm, gh);
             }
         }
+        return new Adversarial(lossAdv, gNorm, advNorm, Math.sqrt(pert[0]), pert[1], pert[0], adv[2], scale, finalNorm);
+    }
 
-        // 4. Restore by copy + rescale + weight decay + base update, one pass.
-        scale = finish(saved, scale, finalNorm, lr);
-
-        double eNorm = Math.sqrt(pert[0]);
-        double cosine = adv[2] / (eNorm * advNorm);
-        double curvature = (adv[2] - pert[1]) / pert[0];
-        return new StepStats(loss, lossAdv, gNorm, advNorm, cosine, eNorm, curvature, scale, true);
+    /**
+     * In-process m-sharpness: each micro-batch perturbs along its own gradient (its own e, F-SAM's EMA
+     * updated per micro-batch, StableSAM's and GSAM's factors per micro-batch), the weights are restored by
+     * copy after each, and ONE base step takes the share-weighted mean of the micro-batches' final
+     * gradients, as data-parallel workers with local perturbations do. One micro-batch is {@link #step}.
+     */
+    public StepStats stepPerMicroBatch(MicroBatchLoss micro, float lr) {
+        if (!(cfg.policy() instanceof PerturbPolicy.EveryStep)) {
+            throw new IllegalArgumentException("m-sharpness with a when-to-perturb policy is undefined: the policy decides on the whole step's gradient");
+        }
+        if (reducer != null && globalPerturbation) {
+            throw new IllegalArgumentException("m-sharpness and global perturbations contradict each other (one e for all)");
+        }
+        long n = store.paramLength();
+        MemorySegment w = store.params(), g = store.grads();
+        if (microSum == null) microSum = store.newStateBuffer();
+        double loss = 0, lossAdv = 0, gNorm = 0, advNorm = 0, eNorm = 0;
+        for (int k = 0; k < micro.count(); k++) {
+            int mb = k;
+            double share = micro.weight(k);
+            loss += share * micro.lossAndGrad(Pass.FIRST, mb);
+            Adversarial a = adversarial(pass -> micro.lossAndGrad(pass, mb), lr);
+            float weight = (float) (share * a.scale());
+            if (k == 0) {
+                ops.copy(g, microSum, n);
+                if (weight != 1f) ops.scale(weight, microSum, n);
+            } else {
+                ops.axpy(weight, g, microSum, n);
+            }
+            ops.copy(saved, w, n); // restore before the next micro-batch's first pass
+            lossAdv += share * a.lossAdv();
+            gNorm += share * a.gNorm();
+            advNorm += share * a.advNorm();
+            eNorm += share * a.eNorm();
+        }
+        ops.copy(microSum, g, n);
+        double scale = finish(null, 1, Double.NaN, lr);
+        return new StepStats(loss, lossAdv, gNorm, advNorm, Double.NaN, eNorm, Double.NaN, scale, true);
     }
 
     /**

@@ -41,6 +41,11 @@ public final class Optimizers {
         return r;
     }
 
+    /** Whether {@code c} names a plain base optimizer (no second pass). */
+    public static boolean isPlain(TrainConfig c) {
+        return c.optimizer.equals("sgd") || c.optimizer.equals("adamw");
+    }
+
     /** The names that take F-SAM's direction with --friendly. */
     private static final List<String> FRIENDLY_CAPABLE = List.of("gsam", "looksam", "aesam", "rst");
 

@@ -45,6 +45,10 @@ public final class TrainConfig {
     public float aeLambda2 = 1f;
     /** RST's probability of a SAM step: constant:P, piecewise:PA:PB:TAU0, linear:PS:PE or trig:PS:PE. */
     public String rstSchedule = "constant:0.5";
+    /** > 1: the batch is split into this many micro-batches whose gradients are averaged before the step. */
+    public int accumulate = 1;
+    /** > 0: m-sharpness, each micro-batch of m examples perturbs along its own gradient (SAM family). */
+    public int m;
     public float gradClip;
     public float labelNoise;
     public float labelSmoothing;

@@ -21,9 +21,11 @@ import io.sam4j.nn.Models;
 import io.sam4j.nn.ParameterStore;
 import io.sam4j.nn.SoftmaxCrossEntropy;
 import io.sam4j.nn.StateDict;
+import io.sam4j.optim.Accumulated;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.optim.Pass;
+import io.sam4j.optim.SharpnessAware;
 import io.sam4j.optim.StepStats;
 import io.sam4j.sharpness.Sharpness;
 import io.sam4j.sharpness.SharpnessReport;
@@ -178,8 +180,11 @@ public final class Trainer {
             // Every rank loads the whole global batch (same order, same augmentation) and trains on its slice.
             MemorySegment xLocal = x.asSlice(4L * rank * local * model.inputSize(), 4L * local * model.inputSize());
             int[] labelsLocal = new int[local];
-            LossFunction f = pass -> model.lossAndGrad(xLocal, labelsLocal, local,
+            LossFunction whole = pass -> model.lossAndGrad(xLocal, labelsLocal, local,
                     pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+            MicroBatches micro = microBatches(model, xLocal, labelsLocal, local);
+            LossFunction f = c.accumulate > 1 ? new Accumulated(micro, store, ops) : whole;
+            SharpnessAware perMicroBatch = c.m > 0 ? (SharpnessAware) opt : null;
 
             SharpnessProbe probe = c.sharpnessEvery > 0
                     ? new SharpnessProbe(model, train, norm, c.sharpnessSubset, c.batch, "eval",
@@ -199,8 +204,9 @@ public final class Trainer {
                     int bi = (int) (step % perEpoch);
                     loader.next(x, labels);
                     System.arraycopy(labels, rank * local, labelsLocal, 0, local);
+                    if (micro != null) micro.refresh();
                     float lr = c.schedule.lr(c.lr, step, total);
-                    StepStats s = opt.step(f, lr);
+                    StepStats s = perMicroBatch != null ? perMicroBatch.stepPerMicroBatch(micro, lr) : opt.step(f, lr);
                     if (!Double.isFinite(s.loss())) {
                         progress.clear();
                         throw new IllegalStateException(String.format(Locale.ROOT,
@@ -256,6 +262,19 @@ public final class Trainer {
     }
 
     record Eval(double loss, double accuracy) {}
+
+    /** The micro-batches of --accumulate N or --m M over this rank's share of the batch; null for neither. */
+    private MicroBatches microBatches(Model model, MemorySegment x, int[] labels, int local) {
+        if (c.m > 0) {
+            if (local % c.m != 0) throw new IllegalArgumentException("--m " + c.m + " does not divide the per-rank batch " + local);
+            return new MicroBatches(model, x, labels, local, c.m);
+        }
+        if (c.accumulate <= 1) return null;
+        if (local % c.accumulate != 0) {
+            throw new IllegalArgumentException("--accumulate " + c.accumulate + " does not divide the per-rank batch " + local);
+        }
+        return new MicroBatches(model, x, labels, local, local / c.accumulate);
+    }
 
     /** The training split as the run trains on it: with its seeded label noise, if any. */
     public static Dataset trainingSet(DataSource.Split split, TrainConfig c) {
@@ -409,6 +428,18 @@ public final class Trainer {
         }
         if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
             throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + c.labelSmoothing);
+        }
+        if (c.accumulate < 1) throw new IllegalArgumentException("--accumulate must be >= 1, got " + c.accumulate);
+        if (c.m < 0) throw new IllegalArgumentException("--m must be >= 0, got " + c.m);
+        if (c.m > 0 && c.accumulate > 1) {
+            throw new IllegalArgumentException("--m and --accumulate both split the batch: --m M already runs micro-batches of M");
+        }
+        if (c.m > 0 && (Optimizers.isPlain(c) || c.optimizer.matches("looksam|aesam|rst"))) {
+            throw new IllegalArgumentException("--m with --optimizer " + c.optimizer + " is undefined (m-sharpness needs a SAM step "
+                    + "on every micro-batch; looksam, aesam and rst decide on the whole step's gradient)");
+        }
+        if (c.m > 0 && c.perturbation.equals("global")) {
+            throw new IllegalArgumentException("--m and --perturbation global contradict each other (one perturbation for all)");
         }
         if (!c.perturbation.equals("local") && !c.perturbation.equals("global")) {
             throw new IllegalArgumentException("--perturbation: unknown '" + c.perturbation + "' (known: local, global)");

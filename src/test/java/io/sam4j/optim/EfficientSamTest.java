@@ -269,4 +269,93 @@ class EfficientSamTest {
             }
         }
     }
+
+    /** Per-example least squares l_i = (x_i . w - y_i)^2 / 2 on four examples, in micro-batches of {@code m}. */
+    static final class LeastSquares implements MicroBatchLoss, AutoCloseable {
+        final double[][] x = {{1, 0, 2}, {0, 1, 1}, {2, 1, 0}, {1, -1, 1}};
+        final double[] y = {1, 0, 2, -1};
+        final int m;
+        final Diagonal holder = new Diagonal(0.5, -0.5, 0.25); // only its store
+
+        LeastSquares(int m) {
+            this.m = m;
+        }
+
+        @Override
+        public int count() {
+            return 4 / m;
+        }
+
+        @Override
+        public double weight(int k) {
+            return (double) m / 4;
+        }
+
+        @Override
+        public double lossAndGrad(Pass pass, int k) {
+            double[] w = holder.weights(), g = new double[3];
+            double loss = 0;
+            for (int i = k * m; i < (k + 1) * m; i++) {
+                double r = x[i][0] * w[0] + x[i][1] * w[1] + x[i][2] * w[2] - y[i];
+                loss += r * r / 2 / m;
+                for (int j = 0; j < 3; j++) g[j] += r * x[i][j] / m;
+            }
+            for (int j = 0; j < 3; j++) holder.store.grads().setAtIndex(JAVA_FLOAT, j, (float) g[j]);
+            return loss;
+        }
+
+        @Override
+        public void close() {
+            holder.close();
+        }
+    }
+
+    @Test
+    void mSharpnessWorkedExample() {
+        // rho 0.1, SGD lr 1 without momentum or decay: w1 = w0 - d.
+        double[][] expectedD = {{-0.252436, -1.094516, 0.423514}, {-0.201283, -1.070293, 0.553753}}; // m = 2, m = 4
+        int[] ms = {2, 4};
+        for (int c = 0; c < 2; c++) {
+            try (LeastSquares ls = new LeastSquares(ms[c])) {
+                SharpnessAware opt = plainSgd(ls.holder.store, KernelsProvider.get(), Config.sam(0.1f));
+                assertTrue(opt.stepPerMicroBatch(ls, 1f).sharpnessStep());
+                double[] w = ls.holder.weights();
+                double[] w0 = {0.5, -0.5, 0.25};
+                for (int j = 0; j < 3; j++) assertEquals(expectedD[c][j], w0[j] - w[j], 2e-6, "m = " + ms[c] + " d[" + j + "]");
+            }
+        }
+    }
+
+    @Test
+    void oneMicroBatchIsTheWholeBatchSamStepBitForBit() {
+        try (LeastSquares ls = new LeastSquares(4); LeastSquares whole = new LeastSquares(4)) {
+            FlatOps ops = new FlatOps(KernelsProvider.get(), new Parallel(1));
+            Config cfg = Config.sam(0.1f).withDescent(new Descent.Gsam(0.2f));
+            SharpnessAware a = new SharpnessAware(ls.holder.store, ops, new Sgd(ls.holder.store, ops, 0.9f, false, 5e-4f), cfg);
+            SharpnessAware b = new SharpnessAware(whole.holder.store, ops, new Sgd(whole.holder.store, ops, 0.9f, false, 5e-4f), cfg);
+            for (int t = 0; t < 3; t++) {
+                a.stepPerMicroBatch(ls, 0.1f);
+                b.step(pass -> whole.lossAndGrad(pass, 0), 0.1f);
+            }
+            assertArrayEquals(whole.holder.weights(), ls.holder.weights(), 0.0, "bit for bit");
+        }
+    }
+
+    @Test
+    void accumulationAveragesTheMicroBatchGradients() {
+        // SGD through Accumulated (2 micro-batches) equals SGD on the full-batch gradient up to float rounding.
+        try (LeastSquares two = new LeastSquares(2); LeastSquares one = new LeastSquares(4)) {
+            FlatOps ops = new FlatOps(KernelsProvider.get(), new Parallel(1));
+            Plain a = new Plain(two.holder.store, ops, new Sgd(two.holder.store, ops, 0.9f, false, 5e-4f), 0f);
+            Plain b = new Plain(one.holder.store, ops, new Sgd(one.holder.store, ops, 0.9f, false, 5e-4f), 0f);
+            LossFunction accumulated = new Accumulated(two, two.holder.store, ops);
+            for (int t = 0; t < 3; t++) {
+                double la = a.step(accumulated, 0.1f).loss();
+                double lb = b.step(pass -> one.lossAndGrad(pass, 0), 0.1f).loss();
+                assertEquals(lb, la, 1e-6, "the loss is the batch mean");
+            }
+            assertArrayEquals(one.holder.weights(), two.holder.weights(), 1e-6);
+            assertFalse(java.util.Arrays.equals(new double[] {0.5, -0.5, 0.25}, two.holder.weights()), "it moved");
+        }
+    }
 }
