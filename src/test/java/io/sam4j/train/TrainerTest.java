@@ -1,6 +1,7 @@
 package io.sam4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -100,6 +101,39 @@ class TrainerTest {
             if (opt.equals("looksam")) assertEquals(0.2, samFraction, 0.01, "a SAM step every 5th step");
             if (opt.equals("aesam")) assertTrue(samFraction > 0 && samFraction < 1, "AE-SAM mixes both kinds: " + samFraction);
         }
+    }
+
+    @Test
+    void mEqualToTheBatchIsSamBitForBitAndSmallerMDiffers() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        float[][] w = new float[3][];
+        int[] ms = {0, 64, 16};
+        for (int i = 0; i < 3; i++) {
+            TrainConfig c = config("sam", 20, tmp.resolve("m" + ms[i]), tmp.resolve("m" + ms[i] + ".safetensors"), null);
+            c.m = ms[i];
+            new Trainer(c, quiet).run();
+            w[i] = SafeTensors.read(c.save).tensors().get("fc1.weight").values();
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(w[0], w[1], "--m 64 with batch 64 is plain SAM");
+        assertFalse(java.util.Arrays.equals(w[0], w[2]), "--m 16: four perturbations per step");
+    }
+
+    @Test
+    void accumulatedSgdEqualsTheWholeBatchStepWithinRounding() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        float[][] w = new float[2][];
+        for (int i = 0; i < 2; i++) {
+            TrainConfig c = config("sgd", 20, tmp.resolve("acc" + i), tmp.resolve("acc" + i + ".safetensors"), null);
+            c.accumulate = i == 0 ? 1 : 4;
+            new Trainer(c, quiet).run();
+            w[i] = SafeTensors.read(c.save).tensors().get("fc1.weight").values();
+        }
+        double maxDiff = 0, maxW = 0;
+        for (int j = 0; j < w[0].length; j++) {
+            maxDiff = Math.max(maxDiff, Math.abs(w[0][j] - w[1][j]));
+            maxW = Math.max(maxW, Math.abs(w[0][j]));
+        }
+        assertTrue(maxDiff < 1e-5 * maxW, "accumulated SGD (mlp, no BatchNorm) drifts by " + maxDiff);
     }
 
     private static TrainConfig withOut(TrainConfig c, Path out, Path save) {
