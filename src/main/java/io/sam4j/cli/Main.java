@@ -30,7 +30,8 @@ public final class Main implements Runnable {
         cl.setExecutionExceptionHandler((ex, c, parseResult) -> {
             c.getErr().println("sam4j: error: " + message(ex));
             if (System.getenv("SAM4J_DEBUG") != null) ex.printStackTrace(c.getErr());
-            return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException ? 2 : 1;
+            return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException
+                    || ex instanceof io.sam4j.formats.FormatException ? 2 : 1;
         });
         return cl.execute(args);
     }

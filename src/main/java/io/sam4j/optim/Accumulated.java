@@ -1,6 +1,7 @@
 package io.sam4j.optim;
 
 import io.sam4j.kernels.FlatOps;
+import io.sam4j.nn.Mode;
 import io.sam4j.nn.ParameterStore;
 import java.lang.foreign.MemorySegment;
 
@@ -25,13 +26,13 @@ public final class Accumulated implements LossFunction {
     }
 
     @Override
-    public double lossAndGrad(Pass pass) {
+    public double lossAndGrad(Mode mode) {
         long n = store.paramLength();
         MemorySegment g = store.grads();
         double loss = 0;
         for (int k = 0; k < micro.count(); k++) {
             double w = micro.weight(k);
-            loss += w * micro.lossAndGrad(pass, k);
+            loss += w * micro.lossAndGrad(mode, k);
             if (k == 0) {
                 ops.copy(g, sum, n);
                 if (w != 1) ops.scale((float) w, sum, n);

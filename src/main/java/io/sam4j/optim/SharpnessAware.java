@@ -4,6 +4,7 @@ import io.sam4j.kernels.EmaUpdate;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.kernels.Scaling;
+import io.sam4j.nn.Mode;
 import io.sam4j.nn.ParameterStore;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -217,7 +218,7 @@ public final class SharpnessAware implements Optimizer {
     @Override
     public StepStats step(LossFunction f, float lr) {
         long t = base.steps();
-        double loss = f.lossAndGrad(Pass.FIRST);
+        double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null && globalPerturbation) reducer.reduce();
         // AE-SAM decides on |g|^2 of the raw gradient, so it pays one read pass; the others decide for free.
         double rawNormSq = cfg.policy() instanceof PerturbPolicy.AdaptiveRule ? ops.sumSquares(store.grads(), store.paramLength())
@@ -306,7 +307,7 @@ public final class SharpnessAware implements Optimizer {
         if (ema != null) emaReady = true;
         if (clean != null) ops.copy(g, clean, store.paramLength());
 
-        double lossAdv = f.lossAndGrad(Pass.SECOND);
+        double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
         // 3. ||g_adv||, ||T_{w+e} g_adv|| (taken before the restore, as StableSAM's code does), <e, g_adv>.
@@ -348,8 +349,8 @@ public final class SharpnessAware implements Optimizer {
         for (int k = 0; k < micro.count(); k++) {
             int mb = k;
             double share = micro.weight(k);
-            loss += share * micro.lossAndGrad(Pass.FIRST, mb);
-            Adversarial a = adversarial(pass -> micro.lossAndGrad(pass, mb), lr);
+            loss += share * micro.lossAndGrad(Mode.TRAIN, mb);
+            Adversarial a = adversarial(mode -> micro.lossAndGrad(mode, mb), lr);
             float weight = (float) (share * a.scale());
             if (k == 0) {
                 ops.copy(g, microSum, n);

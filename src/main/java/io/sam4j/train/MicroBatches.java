@@ -3,7 +3,6 @@ package io.sam4j.train;
 import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.optim.MicroBatchLoss;
-import io.sam4j.optim.Pass;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -46,7 +45,7 @@ final class MicroBatches implements MicroBatchLoss {
     }
 
     @Override
-    public double lossAndGrad(Pass pass, int k) {
-        return model.lossAndGrad(inputs[k], microLabels[k], size, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+    public double lossAndGrad(Mode mode, int k) {
+        return model.lossAndGrad(inputs[k], microLabels[k], size, mode);
     }
 }

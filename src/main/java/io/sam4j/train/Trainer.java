@@ -1,30 +1,31 @@
 package io.sam4j.train;
 
+import io.sam4j.conv.ConvBackends;
+import io.sam4j.formats.Checkpoint;
+import io.sam4j.sharpness.SharpnessProbe;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import io.sam4j.data.Augmentation;
 import io.sam4j.data.BatchLoader;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
-import io.sam4j.dist.Communicator;
-import io.sam4j.dist.SingleProcess;
+import io.sam4j.distributed.Communicator;
+import io.sam4j.distributed.SingleProcess;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.Context;
-import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
 import io.sam4j.nn.ParameterStore;
 import io.sam4j.nn.SoftmaxCrossEntropy;
-import io.sam4j.nn.StateDict;
+import io.sam4j.formats.StateDict;
 import io.sam4j.optim.Accumulated;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
-import io.sam4j.optim.Pass;
 import io.sam4j.optim.SharpnessAware;
 import io.sam4j.optim.StepStats;
 import io.sam4j.sharpness.Sharpness;
@@ -117,7 +118,7 @@ public final class Trainer {
         PrintStream out = comm.isRoot() ? this.out : new PrintStream(java.io.OutputStream.nullOutputStream());
         long t0 = System.nanoTime();
         Parallel.setCommonThreads(c.threads);
-        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(c.backend, Parallel.common(), System.err));
+        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(c.backend, Parallel.common(), System.err));
 
         DataSource.Split split = DataSource.load(c.data);
         Dataset train = trainingSet(split, c);
@@ -180,8 +181,7 @@ public final class Trainer {
             // Every rank loads the whole global batch (same order, same augmentation) and trains on its slice.
             MemorySegment xLocal = x.asSlice(4L * rank * local * model.inputSize(), 4L * local * model.inputSize());
             int[] labelsLocal = new int[local];
-            LossFunction whole = pass -> model.lossAndGrad(xLocal, labelsLocal, local,
-                    pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+            LossFunction whole = mode -> model.lossAndGrad(xLocal, labelsLocal, local, mode);
             MicroBatches micro = microBatches(model, xLocal, labelsLocal, local);
             LossFunction f = c.accumulate > 1 ? new Accumulated(micro, store, ops) : whole;
             SharpnessAware perMicroBatch = c.m > 0 ? (SharpnessAware) opt : null;
@@ -190,9 +190,9 @@ public final class Trainer {
                     ? new SharpnessProbe(model, train, norm, c.sharpnessSubset, c.batch, "eval",
                             Sharpness.Options.defaults().withRho(Double.parseDouble(Float.toString(c.rho))).withTraceTol(0).withTraceSamples(30).withMaxIter(50))
                     : null;
-            Progress progress = new Progress(step, total);
+            ProgressLine progress = new ProgressLine(step, total);
             EpochStats es = new EpochStats();
-            Eval last = null;
+            Evaluation last = null;
             double trainLoss = Double.NaN;
             try (BatchLoader loader = new BatchLoader(batcher, aug, step, total);
                  Writer metrics = comm.isRoot() ? Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
@@ -261,7 +261,8 @@ public final class Trainer {
         }
     }
 
-    record Eval(double loss, double accuracy) {}
+    /** Mean loss and accuracy over the test split. */
+    record Evaluation(double loss, double accuracy) {}
 
     /** The micro-batches of --accumulate N or --m M over this rank's share of the batch; null for neither. */
     private MicroBatches microBatches(Model model, MemorySegment x, int[] labels, int local) {
@@ -330,7 +331,7 @@ public final class Trainer {
      * Accuracy and mean loss over the whole test split, in order, in batches of the training size; with
      * several ranks each evaluates a contiguous share and the sums are all-reduced.
      */
-    private Eval evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
+    private Evaluation evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
         Batcher seq = new Batcher(test, norm, labels.length, 0, false);
         double loss = 0;
         long correct = 0;
@@ -349,7 +350,7 @@ public final class Trainer {
             loss = sums[0];
             correct = Math.round(sums[1]);
         }
-        return new Eval(loss / test.size(), (double) correct / test.size());
+        return new Evaluation(loss / test.size(), (double) correct / test.size());
     }
 
     private Path outDir() {
@@ -380,7 +381,7 @@ public final class Trainer {
         }
     }
 
-    private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Eval ev,
+    private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Evaluation ev,
                                      double secs, SharpnessReport sharp, boolean samFamily) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         o.put("epoch", epoch);

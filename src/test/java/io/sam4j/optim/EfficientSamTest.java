@@ -11,6 +11,7 @@ import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.Mode;
 import io.sam4j.nn.ParameterStore;
 import io.sam4j.optim.SharpnessAware.Adaptive;
 import io.sam4j.optim.SharpnessAware.Config;
@@ -40,8 +41,8 @@ class EfficientSamTest {
         }
 
         @Override
-        public double lossAndGrad(Pass pass) {
-            if (pass == Pass.FIRST) first++;
+        public double lossAndGrad(Mode mode) {
+            if (mode == Mode.TRAIN) first++;
             else second++;
             double l = 0;
             for (int i = 0; i < 3; i++) {
@@ -131,9 +132,9 @@ class EfficientSamTest {
         }
 
         @Override
-        public double lossAndGrad(Pass pass) {
+        public double lossAndGrad(Mode mode) {
             store.grads().fill((byte) 0);
-            if (pass == Pass.FIRST) {
+            if (mode == Mode.TRAIN) {
                 first++;
                 store.grads().setAtIndex(JAVA_FLOAT, 0, (float) Math.sqrt(s[t++]));
             } else {
@@ -292,7 +293,7 @@ class EfficientSamTest {
         }
 
         @Override
-        public double lossAndGrad(Pass pass, int k) {
+        public double lossAndGrad(Mode mode, int k) {
             double[] w = holder.weights(), g = new double[3];
             double loss = 0;
             for (int i = k * m; i < (k + 1) * m; i++) {
