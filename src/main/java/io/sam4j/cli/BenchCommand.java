@@ -14,6 +14,7 @@ import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.conv.ConvBackends;
+import io.sam4j.train.ExampleBatch;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Optimizers;
 import java.io.IOException;
@@ -44,7 +45,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = {"--optimizer", "--opts"}, paramLabel = "O", split = ",",
             description = "Any name of train --optimizer (sgd, adamw, sam, usam, asam, fsam, stablesam, gsam, looksam, aesam, "
-                    + "rst), or a comma list (default: sgd,sam,fsam,stablesam). --stable, --adaptive and --friendly apply to "
+                    + "rst, esam), or a comma list (default: sgd,sam,fsam,stablesam). --stable, --adaptive and --friendly apply to "
                     + "the SAM-family names in the list.",
             defaultValue = "sgd,sam,fsam,stablesam")
     List<String> opts;
@@ -158,7 +159,7 @@ final class BenchCommand implements Callable<Integer> {
                     MemorySegment x = arena.allocate(4 * len, 64);
                     for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
                     int[] labels = r.ints(local, 0, 10).toArray();
-                    LossFunction f = mode -> m.lossAndGrad(x, labels, local, mode);
+                    LossFunction f = new ExampleBatch(m, x, labels, local, arena);
                     // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
                     // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
                     long warmEnd = System.nanoTime() + (long) (round == 0 ? warmupSeconds * 1e9 : 0);
@@ -230,7 +231,7 @@ final class BenchCommand implements Callable<Integer> {
         c.optimizer = opt;
         boolean plain = opt.equals("sgd") || opt.equals("adamw");
         if (plain) c.stable = c.adaptive = false;
-        if (!opt.matches("gsam|looksam|aesam|rst")) c.friendly = false;
+        if (!opt.matches("gsam|looksam|aesam|rst|esam")) c.friendly = false;
         c = Optimizers.resolveAlias(c);
         if (!Optimizers.NAMES.contains(c.optimizer)) {
             throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: " + String.join(", ", Optimizers.acceptedNames()) + ")");

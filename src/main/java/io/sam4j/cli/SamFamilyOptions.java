@@ -39,7 +39,7 @@ final class SamFamilyOptions {
             + "(not with gsam or looksam: undefined).")
     boolean stable;
 
-    @Option(names = "--friendly", description = "F-SAM's direction on the SAM steps of gsam, looksam, aesam and rst.")
+    @Option(names = "--friendly", description = "F-SAM's direction on the SAM steps of gsam, looksam, aesam, rst and esam (beta 1).")
     boolean friendly;
 
     @Option(names = "--gsam-alpha", paramLabel = "A", description = "GSAM: ascent weight along the part of g orthogonal "
@@ -70,6 +70,14 @@ final class SamFamilyOptions {
             + "of the paper's four families, UNVERIFIED).")
     String rstSchedule;
 
+    @Option(names = "--esam-beta", paramLabel = "B", description = "ESAM: probability that a parameter tensor is perturbed "
+            + "(default: 0.6, the authors' run.sh for ResNet-18; their class default is 1).")
+    Float esamBeta;
+
+    @Option(names = "--esam-gamma", paramLabel = "G", description = "ESAM: fraction of the batch (largest loss rise at w + e) "
+            + "in the second pass (default: 0.5, run.sh; class default 1).")
+    Float esamGamma;
+
     /** Copies the flags that were given into {@code c}. */
     void applyTo(TrainConfig c) {
         if (base != null) c.base = base;
@@ -89,5 +97,7 @@ final class SamFamilyOptions {
         if (aeLambda1 != null) c.aeLambda1 = aeLambda1;
         if (aeLambda2 != null) c.aeLambda2 = aeLambda2;
         if (rstSchedule != null) c.rstSchedule = rstSchedule;
+        if (esamBeta != null) c.esamBeta = esamBeta;
+        if (esamGamma != null) c.esamGamma = esamGamma;
     }
 }

@@ -52,7 +52,7 @@ final class TrainCommand implements Callable<Integer> {
     String schedule;
 
     @Option(names = "--optimizer", paramLabel = "O", description = "sgd, adamw, sam, usam, asam, fsam, stablesam (= sam --stable), "
-            + "gsam, looksam, aesam or rst (default: ${DEFAULT-VALUE}).", defaultValue = "sam")
+            + "gsam, looksam, aesam, rst or esam (default: ${DEFAULT-VALUE}).", defaultValue = "sam")
     String optimizer;
 
     @Mixin

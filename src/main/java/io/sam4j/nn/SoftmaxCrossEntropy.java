@@ -13,6 +13,8 @@ public final class SoftmaxCrossEntropy {
     private final float smoothing;
     private final Context ctx;
     private MemorySegment dlogits;
+    /** The per-example losses of the last forward (grown, never shrunk: no per-step allocation). */
+    private double[] perExample = new double[0];
 
     public SoftmaxCrossEntropy(int classes, float smoothing, Context ctx) {
         if (smoothing < 0 || smoothing >= 1) throw new IllegalArgumentException("label smoothing must be in [0, 1)");
@@ -27,6 +29,7 @@ public final class SoftmaxCrossEntropy {
     /** Mean loss; fills the gradient returned by {@link #grad()} when {@code wantGrad}. */
     public double forward(MemorySegment logits, int[] labels, int n, boolean wantGrad) {
         if (wantGrad) dlogits = ctx.ensure(dlogits, (long) n * classes);
+        if (perExample.length < n) perExample = new double[n];
         double total = 0;
         float off = smoothing / classes;
         float on = 1f - smoothing + off;
@@ -46,9 +49,15 @@ public final class SoftmaxCrossEntropy {
                 if (q != 0f) li -= q * logp;
                 if (wantGrad) dlogits.setAtIndex(JAVA_FLOAT, row + j, (float) ((Math.exp(logp) - q) / n));
             }
+            perExample[i] = li;
             total += li;
         }
         return total / n;
+    }
+
+    /** Example i's loss in the last {@link #forward} (entries beyond its n are stale). */
+    public double exampleLoss(int i) {
+        return perExample[i];
     }
 
     public MemorySegment grad() {

@@ -45,7 +45,7 @@ public final class SharpnessAware implements Optimizer {
      */
     public record Config(Direction direction, Adaptive adaptive, boolean normalized, boolean stable,
                          float rho, float sigma, float lambda, float eta, float clip,
-                         Descent descent, RhoSchedule rhoSchedule, PerturbPolicy policy) {
+                         Descent descent, RhoSchedule rhoSchedule, PerturbPolicy policy, Esam esam) {
         public Config {
             if (!(rho > 0)) throw new IllegalArgumentException("rho must be > 0, got " + rho);
             if (direction == Direction.FRIENDLY && !normalized) {
@@ -56,13 +56,14 @@ public final class SharpnessAware implements Optimizer {
             if (!(eta >= 0)) throw new IllegalArgumentException("eta must be >= 0, got " + eta);
             if (!(clip >= 0)) throw new IllegalArgumentException("clip must be >= 0, got " + clip);
             checkComposition(descent, rhoSchedule, policy, normalized, stable);
+            checkEsam(esam, direction, descent, policy, normalized, stable);
         }
 
         /** The SAM family before GSAM: every step perturbs, d = g_adv, constant rho. */
         public Config(Direction direction, Adaptive adaptive, boolean normalized, boolean stable,
                       float rho, float sigma, float lambda, float eta, float clip) {
             this(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip,
-                    Descent.ADVERSARIAL, RhoSchedule.CONSTANT, PerturbPolicy.EVERY_STEP);
+                    Descent.ADVERSARIAL, RhoSchedule.CONSTANT, PerturbPolicy.EVERY_STEP, Esam.OFF);
         }
 
         public static Config sam(float rho) {
@@ -70,15 +71,36 @@ public final class SharpnessAware implements Optimizer {
         }
 
         public Config withDescent(Descent d) {
-            return new Config(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip, d, rhoSchedule, policy);
+            return new Config(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip, d, rhoSchedule, policy, esam);
         }
 
         public Config withRhoSchedule(RhoSchedule r) {
-            return new Config(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip, descent, r, policy);
+            return new Config(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip, descent, r, policy, esam);
         }
 
         public Config withPolicy(PerturbPolicy p) {
-            return new Config(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip, descent, rhoSchedule, p);
+            return new Config(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip, descent, rhoSchedule, p, esam);
+        }
+
+        public Config withEsam(Esam e) {
+            return new Config(direction, adaptive, normalized, stable, rho, sigma, lambda, eta, clip, descent, rhoSchedule, policy, e);
+        }
+
+        /** ESAM's cells of the composition table. */
+        private static void checkEsam(Esam esam, Direction direction, Descent descent, PerturbPolicy policy,
+                                      boolean normalized, boolean stable) {
+            java.util.Objects.requireNonNull(esam, "esam");
+            if (!(esam instanceof Esam.On e)) return;
+            boolean swp = e.beta() < 1;
+            if (stable) throw new IllegalArgumentException("ESAM with StableSAM is undefined: the norms are over different masks and batches");
+            if (descent instanceof Descent.Gsam) throw new IllegalArgumentException("ESAM with GSAM is undefined");
+            if (swp && direction == Direction.FRIENDLY) {
+                throw new IllegalArgumentException("ESAM's weight perturbation (beta < 1) with F-SAM is undefined: the masked g corrupts the EMA");
+            }
+            if (swp && !normalized) throw new IllegalArgumentException("ESAM's weight perturbation (beta < 1) with USAM is undefined");
+            if (!(policy instanceof PerturbPolicy.EveryStep)) {
+                throw new IllegalArgumentException("ESAM with a when-to-perturb policy (LookSAM, AE-SAM, RST) is undefined");
+            }
         }
 
         /** The undefined cells of the composition table, refused with the reason. */
@@ -118,6 +140,7 @@ public final class SharpnessAware implements Optimizer {
                         .append(" lambda1=").append(a.lambda1()).append(" lambda2=").append(a.lambda2());
                 case PerturbPolicy.RandomSwitch r -> s.append(", rst ").append(r.schedule());
             }
+            if (esam instanceof Esam.On e) s.append(", esam beta=").append(e.beta()).append(" gamma=").append(e.gamma());
             if (clip > 0) s.append(", clip=").append(clip);
             return s.append(")").toString();
         }
@@ -127,6 +150,7 @@ public final class SharpnessAware implements Optimizer {
     private static final double EPS = 1e-12;
     private static final double EPS_ASAM = 1e-16;
     private static final double EPS_LOOKSAM = 1e-8;
+    private static final double EPS_ESAM = 1e-7;
 
     private final ParameterStore store;
     private final FlatOps ops;
@@ -142,6 +166,9 @@ public final class SharpnessAware implements Optimizer {
     private boolean emaReady;
     /** m-sharpness: the sum of the micro-batches' final gradients (allocated on the first such step). */
     private MemorySegment microSum;
+    /** ESAM's per-example scratch (grown to the batch once). */
+    private double[] esamBefore = new double[0], esamRise, esamScratch;
+    private int[] esamSubset;
     /** AE-SAM's running mean and variance of |g|^2. */
     private double aeMean, aeVariance;
     private GradientReducer reducer;
@@ -220,6 +247,7 @@ public final class SharpnessAware implements Optimizer {
         long t = base.steps();
         double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null && globalPerturbation) reducer.reduce();
+        if (cfg.esam() instanceof Esam.On esam) return esamStep(f, esam, loss, lr);
         // AE-SAM decides on |g|^2 of the raw gradient, so it pays one read pass; the others decide for free.
         double rawNormSq = cfg.policy() instanceof PerturbPolicy.AdaptiveRule ? ops.sumSquares(store.grads(), store.paramLength())
                 : Double.NaN;
@@ -292,13 +320,17 @@ public final class SharpnessAware implements Optimizer {
         MemorySegment w = store.params(), g = store.grads();
         float sigma = cfg.sigma(), lambda = cfg.lambda();
         double rho = cfg.rhoSchedule().rho(cfg.rho(), lr);
+        double eps = cfg.adaptive() == Adaptive.OFFICIAL ? EPS_ASAM : EPS;
+        if (cfg.esam() instanceof Esam.On e) { // ||e|| = rho/beta, the official code's epsilon
+            rho /= e.beta();
+            eps = EPS_ESAM;
+        }
 
         // 1. ||T g|| (StableSAM's numerator) and ||T d|| of the ascent direction. F-SAM's first step is SAM's.
         boolean friendly = ema != null && emaReady;
         double[] dir = pass((a, b, t, acc) -> k.directionStats(g, ema, w, a, b, friendly, sigma, t, acc));
         double gNorm = Math.sqrt(dir[0]);
         double dNorm = Math.sqrt(friendly ? dir[1] : dir[0]);
-        double eps = cfg.adaptive() == Adaptive.OFFICIAL ? EPS_ASAM : EPS;
         float s = (float) (cfg.normalized() ? rho / (dNorm + eps) : rho);
 
         // 2. Save w, step to w + e, and (F-SAM) fold g into the EMA after d was formed from the old one.
@@ -330,6 +362,39 @@ public final class SharpnessAware implements Optimizer {
     }
 
     /**
+     * ESAM: the dropped tensors' first-pass gradient is zeroed (so e perturbs only the kept ones), and pass
+     * 2 runs on the examples selected after a forward-only pass at w + e.
+     */
+    private StepStats esamStep(LossFunction f, Esam.On esam, double loss, float lr) {
+        if (!(f instanceof ExampleLossFunction ef)) {
+            throw new IllegalArgumentException("ESAM needs per-example losses: the loss function must be an ExampleLossFunction");
+        }
+        int n = ef.batchSize();
+        if (esamBefore.length < n) {
+            esamBefore = new double[n];
+            esamRise = new double[n];
+            esamScratch = new double[n];
+            esamSubset = new int[n];
+        }
+        for (int i = 0; i < n; i++) esamBefore[i] = ef.exampleLoss(i);
+        List<ParameterStore.Tensor> tensors = store.paramTensors();
+        long t = base.steps();
+        for (int i = 0; i < tensors.size(); i++) {
+            ParameterStore.Tensor tensor = tensors.get(i);
+            if (!esam.keeps(t, i)) ops.kernels().fill(0f, store.grads(), tensor.offset(), tensor.offset() + tensor.size());
+        }
+        LossFunction selected = esam.gamma() >= 0.99f ? f : mode -> {
+            ef.lossOnly(mode);
+            for (int i = 0; i < n; i++) esamRise[i] = ef.exampleLoss(i) - esamBefore[i];
+            int count = esam.select(esamRise, n, esamSubset, esamScratch);
+            return ef.lossAndGradOn(mode, esamSubset, count);
+        };
+        Adversarial a = adversarial(selected, lr);
+        double scale = finish(saved, a.scale(), a.finalNorm(), lr);
+        return a.stats(loss, scale);
+    }
+
+    /**
      * In-process m-sharpness: each micro-batch perturbs along its own gradient (its own e, F-SAM's EMA
      * updated per micro-batch, StableSAM's and GSAM's factors per micro-batch), the weights are restored by
      * copy after each, and ONE base step takes the share-weighted mean of the micro-batches' final
@@ -342,6 +407,7 @@ public final class SharpnessAware implements Optimizer {
         if (reducer != null && globalPerturbation) {
             throw new IllegalArgumentException("m-sharpness and global perturbations contradict each other (one e for all)");
         }
+        if (cfg.esam() instanceof Esam.On) throw new IllegalArgumentException("ESAM with m-sharpness is undefined");
         long n = store.paramLength();
         MemorySegment w = store.params(), g = store.grads();
         if (microSum == null) microSum = store.newStateBuffer();

@@ -5,6 +5,7 @@ import io.sam4j.nn.ParameterStore;
 import io.sam4j.optim.AdamW;
 import io.sam4j.optim.BaseOptimizer;
 import io.sam4j.optim.Descent;
+import io.sam4j.optim.Esam;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.optim.PerturbPolicy;
 import io.sam4j.optim.Plain;
@@ -20,7 +21,7 @@ public final class Optimizers {
     private Optimizers() {}
 
     public static final List<String> NAMES =
-            List.of("sgd", "adamw", "sam", "usam", "asam", "fsam", "gsam", "looksam", "aesam", "rst");
+            List.of("sgd", "adamw", "sam", "usam", "asam", "fsam", "gsam", "looksam", "aesam", "rst", "esam");
 
     /** The one alias: StableSAM's name for SAM with the rescale. */
     public static final String STABLESAM = "stablesam";
@@ -47,7 +48,7 @@ public final class Optimizers {
     }
 
     /** The names that take F-SAM's direction with --friendly. */
-    private static final List<String> FRIENDLY_CAPABLE = List.of("gsam", "looksam", "aesam", "rst");
+    private static final List<String> FRIENDLY_CAPABLE = List.of("gsam", "looksam", "aesam", "rst", "esam");
 
     /** As {@link #create(TrainConfig, ParameterStore, FlatOps, long)} for a run of {@code c.steps} steps (or 1). */
     public static Optimizer create(TrainConfig c, ParameterStore store, FlatOps ops) {
@@ -82,7 +83,7 @@ public final class Optimizers {
             {"rho min", "--rho-min"}, {"rho", "--rho"}, {"sigma", "--sigma"}, {"lambda", "--lambda"}, {"eta", "--eta"},
             {"clip", "--grad-clip"}, {"gsam alpha", "--gsam-alpha"}, {"looksam k", "--looksam-k"},
             {"looksam alpha", "--looksam-alpha"}, {"ae delta", "--ae-delta"}, {"ae lambda1/lambda2", "--ae-lambda1/--ae-lambda2"},
-            {"rst schedule", "--rst-schedule"}};
+            {"rst schedule", "--rst-schedule"}, {"esam beta", "--esam-beta"}, {"esam gamma", "--esam-gamma"}};
 
     private static String flagMessage(TrainConfig c, String message) {
         if (message.startsWith("--")) return message;
@@ -128,8 +129,9 @@ public final class Optimizers {
             case "rst" -> new PerturbPolicy.RandomSwitch(PerturbPolicy.Schedule.parse(c.rstSchedule), c.seed, totalSteps);
             default -> PerturbPolicy.EVERY_STEP;
         };
+        Esam esam = opt.equals("esam") ? new Esam.On(c.esamBeta, c.esamGamma, c.seed) : Esam.OFF;
         return new SharpnessAware.Config(dir, form, normalized, c.stable, c.rho, c.sigma, c.lambda, c.eta, c.gradClip,
-                descent, rho, policy);
+                descent, rho, policy, esam);
     }
 
     /** e.g. "gsam --stable" for error messages. */

@@ -20,7 +20,7 @@ public final class TrainConfig {
     public boolean nesterov;
     public float weightDecay = 5e-4f;
     public Schedule schedule = Schedule.COSINE;
-    /** sgd | adamw | sam | usam | asam | fsam | gsam | looksam | aesam | rst. */
+    /** sgd | adamw | sam | usam | asam | fsam | stablesam | gsam | looksam | aesam | rst | esam. */
     public String optimizer = "sam";
     /** sgd | adamw: the base of the SAM family. */
     public String base = "sgd";
@@ -45,6 +45,10 @@ public final class TrainConfig {
     public float aeLambda2 = 1f;
     /** RST's probability of a SAM step: constant:P, piecewise:PA:PB:TAU0, linear:PS:PE or trig:PS:PE. */
     public String rstSchedule = "constant:0.5";
+    /** ESAM: probability that a parameter tensor is perturbed (1 = all). */
+    public float esamBeta = 0.6f;
+    /** ESAM: fraction of the batch in the second pass (>= 0.99 = all). */
+    public float esamGamma = 0.5f;
     /** > 1: the batch is split into this many micro-batches whose gradients are averaged before the step. */
     public int accumulate = 1;
     /** > 0: m-sharpness, each micro-batch of m examples perturbs along its own gradient (SAM family). */

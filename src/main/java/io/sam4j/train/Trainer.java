@@ -181,7 +181,7 @@ public final class Trainer {
             // Every rank loads the whole global batch (same order, same augmentation) and trains on its slice.
             MemorySegment xLocal = x.asSlice(4L * rank * local * model.inputSize(), 4L * local * model.inputSize());
             int[] labelsLocal = new int[local];
-            LossFunction whole = mode -> model.lossAndGrad(xLocal, labelsLocal, local, mode);
+            LossFunction whole = new ExampleBatch(model, xLocal, labelsLocal, local, arena);
             MicroBatches micro = microBatches(model, xLocal, labelsLocal, local);
             LossFunction f = c.accumulate > 1 ? new Accumulated(micro, store, ops) : whole;
             SharpnessAware perMicroBatch = c.m > 0 ? (SharpnessAware) opt : null;
@@ -432,6 +432,9 @@ public final class Trainer {
         }
         if (c.accumulate < 1) throw new IllegalArgumentException("--accumulate must be >= 1, got " + c.accumulate);
         if (c.m < 0) throw new IllegalArgumentException("--m must be >= 0, got " + c.m);
+        if (c.optimizer.equals("esam") && (c.m > 0 || c.accumulate > 1)) {
+            throw new IllegalArgumentException("--optimizer esam with --m or --accumulate is undefined (its selection needs the whole batch)");
+        }
         if (c.m > 0 && c.accumulate > 1) {
             throw new IllegalArgumentException("--m and --accumulate both split the batch: --m M already runs micro-batches of M");
         }

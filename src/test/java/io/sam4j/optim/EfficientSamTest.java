@@ -235,7 +235,9 @@ class EfficientSamTest {
                 () -> usam.withDescent(new Descent.Gsam(0.1f)),
                 () -> usam.withRhoSchedule(new RhoSchedule.LearningRate(0.01f, 0f, 0.1f)),
                 () -> stable.withPolicy(new PerturbPolicy.LookSam(5, 0.7f)),
-                () -> sam.withDescent(new Descent.Gsam(0.1f)).withPolicy(new PerturbPolicy.LookSam(5, 0.7f)))) {
+                () -> sam.withDescent(new Descent.Gsam(0.1f)).withPolicy(new PerturbPolicy.LookSam(5, 0.7f)),
+                () -> new Config(Direction.FRIENDLY, Adaptive.NONE, true, false, 0.05f, 1f, 0.9f, 0.01f, 0f)
+                        .withEsam(new Esam.On(0.5f, 0.5f, 0)))) {
             messages.add(assertThrows(IllegalArgumentException.class, r::run).getMessage());
         }
         assertTrue(messages.get(0).contains("GSAM with StableSAM"), messages.get(0));
@@ -243,6 +245,7 @@ class EfficientSamTest {
         assertTrue(messages.get(2).contains("USAM"), messages.get(2));
         assertTrue(messages.get(3).contains("LookSAM with StableSAM"), messages.get(3));
         assertTrue(messages.get(4).contains("LookSAM with GSAM"), messages.get(4));
+        assertTrue(messages.get(5).contains("F-SAM"), messages.get(5));
         assertThrows(IllegalArgumentException.class, () -> PerturbPolicy.Schedule.parse("linear:0.5"));
         assertThrows(IllegalArgumentException.class, () -> PerturbPolicy.Schedule.parse("constant:1.5"));
     }
@@ -357,6 +360,122 @@ class EfficientSamTest {
             }
             assertArrayEquals(one.holder.weights(), two.holder.weights(), 1e-6);
             assertFalse(java.util.Arrays.equals(new double[] {0.5, -0.5, 0.25}, two.holder.weights()), "it moved");
+        }
+    }
+
+    /** The ESAM worked example: per-example least squares, each coordinate its own tensor. */
+    static final class PerExample implements ExampleLossFunction, AutoCloseable {
+        final double[][] x = {{1, 0, 2}, {0, 1, 1}, {2, 1, 0}, {1, -1, 1}};
+        final double[] y = {1, 0, 2, -1};
+        final ParameterStore store;
+        final long[] off = new long[3];
+        final double[] last = new double[4];
+        int grads, forwards;
+        int[] lastSubset;
+
+        PerExample() {
+            ParameterStore.Builder sb = ParameterStore.builder();
+            sb.param("a.weight", 1);
+            sb.param("b.weight", 1);
+            sb.param("c.weight", 1);
+            store = sb.build();
+            for (int j = 0; j < 3; j++) off[j] = store.paramTensors().get(j).offset();
+        }
+
+        void set(double... w) {
+            for (int j = 0; j < 3; j++) store.params().setAtIndex(JAVA_FLOAT, off[j], (float) w[j]);
+        }
+
+        double[] weights() {
+            double[] w = new double[3];
+            for (int j = 0; j < 3; j++) w[j] = store.params().getAtIndex(JAVA_FLOAT, off[j]);
+            return w;
+        }
+
+        private double eval(int[] subset, int count, boolean grad) {
+            double[] w = weights(), g = new double[3];
+            double loss = 0;
+            for (int c = 0; c < count; c++) {
+                int i = subset[c];
+                double r = x[i][0] * w[0] + x[i][1] * w[1] + x[i][2] * w[2] - y[i];
+                last[i] = r * r / 2;
+                loss += last[i] / count;
+                for (int j = 0; j < 3; j++) g[j] += r * x[i][j] / count;
+            }
+            if (grad) for (int j = 0; j < 3; j++) store.grads().setAtIndex(JAVA_FLOAT, off[j], (float) g[j]);
+            return loss;
+        }
+
+        @Override
+        public double lossAndGrad(Mode mode) {
+            grads++;
+            return eval(new int[] {0, 1, 2, 3}, 4, true);
+        }
+
+        @Override
+        public int batchSize() {
+            return 4;
+        }
+
+        @Override
+        public double exampleLoss(int i) {
+            return last[i];
+        }
+
+        @Override
+        public double lossOnly(Mode mode) {
+            forwards++;
+            return eval(new int[] {0, 1, 2, 3}, 4, false);
+        }
+
+        @Override
+        public double lossAndGradOn(Mode mode, int[] subset, int count) {
+            grads++;
+            lastSubset = java.util.Arrays.copyOf(subset, count);
+            return eval(subset, count, true);
+        }
+
+        @Override
+        public void close() {
+            store.close();
+        }
+    }
+
+    @Test
+    void esamWorkedExample() {
+        // rho 0.1, beta 0.5, gamma 0.5, tensor mask (1, 0, 1) at step 1, plain SGD lr 0.1.
+        long seed = 0;
+        while (!(keeps(seed, 0) && !keeps(seed, 1) && keeps(seed, 2))) seed++;
+        for (Kernels k : kernels()) {
+            try (PerExample f = new PerExample()) {
+                SharpnessAware opt = plainSgd(f.store, k, Config.sam(0.1f).withEsam(new Esam.On(0.5f, 0.5f, seed)));
+                f.set(0.5, -0.5, 0.25);
+                opt.step(f, 0.1f); // step 0 perturbs every tensor
+                f.set(0.5, -0.5, 0.25);
+                f.grads = f.forwards = 0;
+                StepStats s = opt.step(f, 0.1f);
+                assertEquals(2, f.grads, "pass 1 on B and pass 2 on S");
+                assertEquals(1, f.forwards, "one forward-only pass at w + e");
+                assertArrayEquals(new int[] {3}, f.lastSubset, "strictly above the 2nd largest rise: one example");
+                assertArrayEquals(new double[] {0.263296, -0.263296, 0.013296}, f.weights(), 2e-6, k.name());
+                assertEquals(0.2, s.perturbNorm(), 1e-6, "||e|| = rho/beta over the kept tensors");
+            }
+        }
+    }
+
+    private static boolean keeps(long seed, int tensor) {
+        return new Esam.On(0.5f, 0.5f, seed).keeps(1, tensor);
+    }
+
+    @Test
+    void esamWithBetaAndGammaOneIsSamUpToItsEpsilon() {
+        try (PerExample a = new PerExample(); PerExample b = new PerExample()) {
+            a.set(0.5, -0.5, 0.25);
+            b.set(0.5, -0.5, 0.25);
+            plainSgd(a.store, KernelsProvider.get(), Config.sam(0.1f)).step(a, 0.1f);
+            plainSgd(b.store, KernelsProvider.get(), Config.sam(0.1f).withEsam(new Esam.On(1f, 1f, 3))).step(b, 0.1f);
+            assertArrayEquals(a.weights(), b.weights(), 1e-6);
+            assertEquals(0, b.forwards, "gamma 1: no selection forward");
         }
     }
 }
