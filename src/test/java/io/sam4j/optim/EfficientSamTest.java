@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The hand-checked worked examples of GSAM, LookSAM, AE-SAM and RST (values computed by hand from the
- * papers' and the official code's formulas, docs/efficient-sam.md), and the one-pass property of
+ * papers' and the official code's formulas, see docs/efficient-sam.md), and the one-pass property of
  * skipped steps, counted in loss-function calls.
  */
 class EfficientSamTest {
