@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The whole SAM family as ONE optimizer composed of small choices (the README's SAM-family section has
- * the composition table):
+ * The whole SAM family as ONE optimizer composed of small choices ({@code docs/sam-family.md} has the
+ * canonical step, {@code docs/efficient-sam.md} the efficient variants and the composition table):
  * <ul>
  *   <li>ascent direction: the gradient (SAM) or friendly {@code d = g - sigma*m} with the EMA
  *       {@code m} of first-pass gradients (F-SAM), optionally scaled element-wise by ASAM's T;</li>

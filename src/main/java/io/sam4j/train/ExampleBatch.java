@@ -3,29 +3,26 @@ package io.sam4j.train;
 import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.optim.ExampleLossFunction;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
  * The model's loss on one batch (inputs at {@code x}, labels in {@code labels}, both refilled by the caller
  * before each step), with the per-example losses and the subset evaluation ESAM's data selection uses.
- * The subset's gathered inputs live in one buffer from {@code arena}, allocated on the first subset call.
+ * The subset's gathered inputs live in one buffer of the model's context, allocated on the first subset call.
  */
 public final class ExampleBatch implements ExampleLossFunction {
     private final Model model;
     private final MemorySegment x;
     private final int[] labels;
     private final int n;
-    private final Arena arena;
     private MemorySegment subsetX;
     private int[] subsetLabels;
 
-    public ExampleBatch(Model model, MemorySegment x, int[] labels, int n, Arena arena) {
+    public ExampleBatch(Model model, MemorySegment x, int[] labels, int n) {
         this.model = model;
         this.x = x;
         this.labels = labels;
         this.n = n;
-        this.arena = arena;
     }
 
     @Override
@@ -52,7 +49,7 @@ public final class ExampleBatch implements ExampleLossFunction {
     public double lossAndGradOn(Mode mode, int[] subset, int count) {
         long row = 4L * model.inputSize();
         if (subsetX == null) {
-            subsetX = arena.allocate(row * n, 64);
+            subsetX = model.context().ensure(null, (long) n * model.inputSize());
             subsetLabels = new int[n];
         }
         for (int j = 0; j < count; j++) {
