@@ -245,6 +245,7 @@ public final class SharpnessAware implements Optimizer {
     @Override
     public StepStats step(LossFunction f, float lr) {
         long t = base.steps();
+        if (reducer != null && globalPerturbation) reducer.expectGradient();
         double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null && globalPerturbation) reducer.reduce();
         if (cfg.esam() instanceof Esam.On esam) return esamStep(f, esam, loss, lr);
@@ -339,6 +340,9 @@ public final class SharpnessAware implements Optimizer {
         if (ema != null) emaReady = true;
         if (clean != null) ops.copy(g, clean, store.paramLength());
 
+        if (reducer != null && globalPerturbation) reducer.expectGradient();
+        // ESAM's pass 2 runs a forward-only pass first: no overlap promised there.
+        if (reducer != null && globalPerturbation && !(cfg.esam() instanceof Esam.On)) reducer.expectGradient();
         double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
