@@ -2,6 +2,7 @@ package io.sam4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sam4j.config.ConfigException;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
 import io.sam4j.kernels.FlatOps;
@@ -11,6 +12,7 @@ import io.sam4j.kernels.Parallel;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.train.RunSetup;
+import io.sam4j.train.Optimizers;
 import io.sam4j.train.TrainConfig;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -23,6 +25,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -38,12 +41,14 @@ final class BenchCommand implements Callable<Integer> {
     String model;
 
     @Option(names = {"--optimizer", "--opts"}, paramLabel = "O", split = ",",
-            description = "sgd, sam, fsam, stablesam (= sam + --stable), or a comma list (default: sgd,sam,fsam,stablesam).",
+            description = "Any name of train --optimizer (sgd, adamw, sam, usam, asam, fsam, stablesam, gsam, looksam, aesam, "
+                    + "rst, esam), or a comma list (default: sgd,sam,fsam,stablesam). --stable, --adaptive and --friendly apply to "
+                    + "the SAM-family names in the list.",
             defaultValue = "sgd,sam,fsam,stablesam")
     List<String> opts;
 
-    @Option(names = "--stable", description = "Add StableSAM's rescale to sam/fsam.")
-    boolean stable;
+    @Mixin
+    SamFamilyOptions sam = new SamFamilyOptions();
 
     @Option(names = "--batch", paramLabel = "B", description = "Batch size (default: ${DEFAULT-VALUE}).", defaultValue = "128")
     int batch;
@@ -127,7 +132,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--perturbation: unknown '" + perturbation + "' (known: local, global)");
         }
         int[] shape = inputShape();
-        for (String opt : opts) baseName(opt); // unknown names fail before any model is built
+        for (String opt : opts) benchConfig(opt); // unknown names and undefined combinations fail before any model is built
         // Under MPI every optimizer runs twice per round: with the all-reduce, and without any communication
         // (each rank steps on its own gradient), so that their difference is the communication left exposed.
         int variants = ranks > 1 ? 2 : 1;
@@ -167,7 +172,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** One optimizer's timed steps on a fresh model. */
-    private record Timed(String impl, String layout, long params, double[] ms, long reduceNanos) {}
+    private record Timed(String impl, String layout, long params, double[] ms, long reduceNanos, int samSteps) {}
 
     /**
      * {@code communicate}: gradients all-reduced (buckets overlapped with backward per --allreduce-bucket-mb);
@@ -176,6 +181,7 @@ final class BenchCommand implements Callable<Integer> {
     private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound, boolean communicate) {
         int local = batch / comm.size();
         try (RunSetup run = new RunSetup(benchConfig(opt), shape, 10, System.err); Arena arena = Arena.ofShared()) {
+            run.setTotalSteps(BENCH_TOTAL_STEPS);
             Optimizer o = run.optimizer();
             if (communicate) run.distribute(comm, perturbation.equals("global"));
             Random r = new Random(comm.rank());
@@ -195,30 +201,53 @@ final class BenchCommand implements Callable<Integer> {
             }
             run.resetReduceNanos();
             double[] ms = new double[steps];
+            int samSteps = 0;
             for (int i = 0; i < steps; i++) {
                 if (comm.size() > 1) comm.barrier(); // every rank starts the step together, with or without communication
                 long t = System.nanoTime();
-                o.step(f, 0.05f);
+                boolean twoPass = o.step(f, 0.05f).sharpnessStep();
                 ms[i] = (System.nanoTime() - t) / 1e6;
+                if (twoPass) samSteps++;
             }
             String impl = "sam4j-" + run.context().kernels().name() + "-" + run.context().convBackend().name();
-            return new Timed(impl, run.layout(), run.store().paramCount(), ms, run.reduceNanos());
+            return new Timed(impl, run.layout(), run.store().paramCount(), ms, run.reduceNanos(), samSteps);
         }
     }
 
-    /** The reference script's settings for one of its optimizer names. */
+    /** AE-SAM's threshold and RST's schedule follow t/T: bench steps sit at the start of a 1000-step run. */
+    private static final long BENCH_TOTAL_STEPS = 1000;
+
+    /**
+     * The reference script's settings (SGD lr 0.05, momentum 0.9, wd 5e-4, rho 0.05, F-SAM lambda 0.6) with the
+     * SAM-family flags given; --stable, --adaptive and --friendly only on the names that take them.
+     */
     private TrainConfig benchConfig(String opt) {
-        String optimizer = baseName(opt);
         TrainConfig c = new TrainConfig();
         c.model = model;
         c.batch = batch;
-        c.optimizer = optimizer;
-        c.lambda = 0.6f;
-        c.stable = isStable(opt) && !optimizer.equals("sgd");
         c.threads = threads;
         c.backend = backend;
         c.allreduceBucketMb = allreduceBucketMb;
+        c.lambda = 0.6f;
+        sam.applyTo(c);
+        c.optimizer = opt;
+        boolean plain = opt.equals("sgd") || opt.equals("adamw");
+        if (plain) c.stable = c.adaptive = false;
+        if (!opt.matches("gsam|looksam|aesam|rst|esam")) c.friendly = false;
+        c = Optimizers.resolveAlias(c);
+        if (!Optimizers.NAMES.contains(c.optimizer)) throw ConfigException.unknown("optimizer", opt, Optimizers.acceptedNames());
+        if (!plain) Optimizers.samConfig(c, BENCH_TOTAL_STEPS); // refuses undefined combinations now
         return c;
+    }
+
+    /** The JSON line's name: the optimizer plus the flags that changed it, e.g. "gsam+adaptive". */
+    private String label(String opt) {
+        TrainConfig c = benchConfig(opt);
+        String l = opt;
+        if (c.stable && !opt.equals(Optimizers.STABLESAM)) l += "+stable";
+        if (c.adaptive) l += "+adaptive";
+        if (c.friendly) l += "+friendly";
+        return l;
     }
 
     private ObjectNode jsonLine(ObjectMapper json, String opt, Timed timed, double[] allMs, long reduceNanos, int ranks) {
@@ -226,17 +255,17 @@ final class BenchCommand implements Callable<Integer> {
         Arrays.sort(t);
         int k = t.length;
         double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
-        boolean st = isStable(opt) && !baseName(opt).equals("sgd");
         ObjectNode line = json.createObjectNode();
         line.put("impl", timed.impl());
         line.put("model", model);
         line.put("layout", timed.layout());
-        line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
+        line.put("opt", label(opt));
         line.put("batch", batch);
         line.put("threads", threads);
         line.put("params", timed.params());
         line.put("ms_step_median", round(median, 2));
         line.put("ms_step_min", round(t[0], 2));
+        if (benchConfig(opt).optimizer.matches("looksam|aesam|rst")) line.put("sam_fraction", round((double) timed.samSteps() / steps, 3));
         line.put("peak_rss_mb", peakRssMb());
         if (rounds > 1) line.put("rounds", rounds);
         if (ranks > 1) {
@@ -249,18 +278,6 @@ final class BenchCommand implements Callable<Integer> {
             line.put("reduce_wait_fraction", round(reduceNanos / 1e6 / sum, 3));
         }
         return line;
-    }
-
-    private static String baseName(String opt) {
-        return switch (opt) {
-            case "sgd", "sam", "fsam" -> opt;
-            case "stablesam" -> "sam";
-            default -> throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: sgd, sam, fsam, stablesam)");
-        };
-    }
-
-    private boolean isStable(String opt) {
-        return stable || opt.equals("stablesam");
     }
 
     private void runKernels() throws IOException {

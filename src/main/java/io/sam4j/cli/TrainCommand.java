@@ -11,6 +11,7 @@ import io.sam4j.train.Trainer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
@@ -59,35 +60,21 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             defaultValue = "cosine")
     String schedule;
 
-    @Option(names = "--optimizer", paramLabel = "O", description = "sgd, adamw, sam, usam, asam or fsam (default: ${DEFAULT-VALUE}).",
-            defaultValue = "sam")
+    @Option(names = "--optimizer", paramLabel = "O", description = "sgd, adamw, sam, usam, asam, fsam, stablesam (= sam --stable), "
+            + "gsam, looksam, aesam, rst or esam (default: ${DEFAULT-VALUE}).", defaultValue = "sam")
     String optimizer;
 
-    @Option(names = "--base", paramLabel = "O", description = "Base optimizer of the SAM family: sgd or adamw (default: ${DEFAULT-VALUE}).",
-            defaultValue = "sgd")
-    String base;
+    @Mixin
+    SamFamilyOptions sam = new SamFamilyOptions();
 
-    @Option(names = "--rho", description = "SAM-family perturbation radius (default: ${DEFAULT-VALUE}).", defaultValue = "0.05")
-    float rho;
+    @Option(names = "--accumulate", paramLabel = "N", description = "Split each batch into N micro-batches and average their "
+            + "gradients before the step (SAM: one perturbation from the accumulated gradient) (default: 1).", defaultValue = "1")
+    int accumulate;
 
-    @Option(names = "--sigma", description = "F-SAM: weight of the gradient EMA subtracted (default: ${DEFAULT-VALUE}).", defaultValue = "1")
-    float sigma;
-
-    @Option(names = "--lambda", description = "F-SAM: EMA decay (default: ${DEFAULT-VALUE}).", defaultValue = "0.9")
-    float lambda;
-
-    @Option(names = "--eta", description = "ASAM (official form): T = |w| + eta (default: ${DEFAULT-VALUE}).", defaultValue = "0.01")
-    float eta;
-
-    @Option(names = "--adaptive", description = "Adaptive (ASAM) direction on top of sam, usam or fsam.")
-    boolean adaptive;
-
-    @Option(names = "--asam-form", paramLabel = "F", description = "official (|w|+eta on weight tensors, SamsungLabs) or elementwise "
-            + "(|w| on every tensor, davda54) (default: ${DEFAULT-VALUE}).", defaultValue = "official")
-    String asamForm;
-
-    @Option(names = "--stable", description = "StableSAM: rescale the perturbed gradient to the norm of the exact one.")
-    boolean stable;
+    @Option(names = "--m", paramLabel = "M", description = "m-sharpness in one process: each micro-batch of M examples perturbs "
+            + "along its own gradient, the final gradients are averaged, as data-parallel local perturbations do "
+            + "(SAM family; default: off).", defaultValue = "0")
+    int m;
 
     @Option(names = "--grad-clip", paramLabel = "NORM", description = "Clip the final gradient's global norm (0 = off).", defaultValue = "0")
     float gradClip;
@@ -240,14 +227,9 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.weightDecay = weightDecay;
         c.schedule = sched;
         c.optimizer = optimizer;
-        c.base = base;
-        c.rho = rho;
-        c.sigma = sigma;
-        c.lambda = lambda;
-        c.eta = eta;
-        c.adaptive = adaptive;
-        c.asamForm = asamForm;
-        c.stable = stable;
+        sam.applyTo(c);
+        c.accumulate = accumulate;
+        c.m = m;
         c.gradClip = gradClip;
         c.labelNoise = labelNoise;
         c.labelSmoothing = labelSmoothing;

@@ -147,18 +147,18 @@ abstract class KernelSet implements Kernels {
     // ---- OptimizerKernels ----
 
     @Override
-    public final void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to, boolean friendly, float sigma, float eta, double[] acc) {
-        optimizer.directionStats(g, m, w, from, to, friendly, sigma, eta, acc);
+    public final void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to, boolean friendly, float sigma, Scaling t, double[] acc) {
+        optimizer.directionStats(g, m, w, from, to, friendly, sigma, t, acc);
     }
 
     @Override
-    public final void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to, float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc) {
-        optimizer.perturb(w, w0, g, m, from, to, s, friendly, sigma, emaMode, lambda, eta, acc);
+    public final void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to, float s, boolean friendly, float sigma, EmaUpdate ema, float lambda, Scaling t, double[] acc) {
+        optimizer.perturb(w, w0, g, m, from, to, s, friendly, sigma, ema, lambda, t, acc);
     }
 
     @Override
-    public final void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to, float eta, double[] acc) {
-        optimizer.adversarialStats(w, w0, g, from, to, eta, acc);
+    public final void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to, Scaling t, double[] acc) {
+        optimizer.adversarialStats(w, w0, g, from, to, t, acc);
     }
 
     @Override

@@ -10,24 +10,23 @@ import java.lang.foreign.MemorySegment;
  */
 public interface OptimizerKernels {
     // ---- SAM-family fused passes -----------------------------------------------------------
-    // T is ASAM's element-wise scaling: identity when eta is NaN, otherwise T_i = |w_i| + eta
-    // (eta = 0.01 for the official SamsungLabs form on weight tensors, eta = 0 for the davda54 form).
+    // T is ASAM's element-wise scaling (see Scaling): the identity, or T_i = |w_i| + eta.
 
     /**
      * Read-only pass before the ascent. d = friendly ? g - sigma*m : g.
      * acc[0] += sum (T g)^2,  acc[1] += sum (T d)^2.
      */
     void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to,
-                        boolean friendly, float sigma, float eta, double[] acc);
+                        boolean friendly, float sigma, Scaling t, double[] acc);
 
     /**
      * Save and perturb. d = friendly ? g - sigma*m : g;  e = s * T^2 d;  w0 = w;  w = w + e.
-     * EMA (F-SAM): emaMode 0 leaves m alone, 1 sets m = g, 2 sets m = lambda*m + (1-lambda)*g
-     * (computed from the OLD m, after d was formed).
+     * EMA (F-SAM): as {@code ema} says (KEEP, SET m = g, or BLEND m = lambda*m + (1-lambda)*g
+     * computed from the OLD m, after d was formed).
      * acc[0] += sum e^2,  acc[1] += sum e*g.
      */
     void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to,
-                 float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc);
+                 float s, boolean friendly, float sigma, EmaUpdate ema, float lambda, Scaling t, double[] acc);
 
     /**
      * Read-only pass over the adversarial gradient at w (= w0 + e).
@@ -35,7 +34,7 @@ public interface OptimizerKernels {
      * acc[2] += sum (w - w0)*g.
      */
     void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to,
-                          float eta, double[] acc);
+                          Scaling t, double[] acc);
 
     /**
      * Restore (w = w0 when w0 != null), then one PyTorch SGD step on gg = gScale*g + wd*w:

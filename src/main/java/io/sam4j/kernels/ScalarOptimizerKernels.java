@@ -8,28 +8,28 @@ import java.lang.foreign.MemorySegment;
 /**
  * The reference {@link OptimizerKernels}: plain loops, element-wise results in float exactly as the
  * formulas read, reductions accumulated in double directly. Buffers a call does not need may be null:
- * m in directionStats/perturb unless friendly (or emaMode 2), b in sgdStep when mu == 0, w in
- * directionStats when eta is NaN, w0 in sgdStep/adamwStep.
+ * m in directionStats/perturb unless friendly (or the EMA is updated), b in sgdStep when mu == 0, w in
+ * directionStats when T is the identity, w0 in sgdStep/adamwStep.
  */
 public final class ScalarOptimizerKernels implements OptimizerKernels {
     public static final ScalarOptimizerKernels INSTANCE = new ScalarOptimizerKernels();
 
     private ScalarOptimizerKernels() {}
 
-    /** ASAM's T_i: 1 when eta is NaN (identity), else |w_i| + eta. */
-    private static float t(MemorySegment w, long i, float eta) {
-        return Float.isNaN(eta) ? 1f : Math.abs(get(w, i)) + eta;
+    /** ASAM's T_i (w is not read when T is the identity, so it may be null). */
+    private static float t(MemorySegment w, long i, Scaling t) {
+        return t.adaptive() ? t.at(get(w, i)) : 1f;
     }
 
     @Override
     public void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to,
-                               boolean friendly, float sigma, float eta, double[] acc) {
+                               boolean friendly, float sigma, Scaling t, double[] acc) {
         double sg = 0, sd = 0;
         for (long i = from; i < to; i++) {
             float gi = get(g, i);
             float d = friendly ? gi - sigma * get(m, i) : gi;
-            float t = t(w, i, eta);
-            double tg = t * gi, td = t * d;
+            float ti = t(w, i, t);
+            double tg = ti * gi, td = ti * d;
             sg += tg * tg;
             sd += td * td;
         }
@@ -39,19 +39,19 @@ public final class ScalarOptimizerKernels implements OptimizerKernels {
 
     @Override
     public void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to,
-                        float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc) {
+                        float s, boolean friendly, float sigma, EmaUpdate ema, float lambda, Scaling t, double[] acc) {
         double ee = 0, eg = 0;
         for (long i = from; i < to; i++) {
             float gi = get(g, i);
             float wi = get(w, i);
-            float mi = friendly || emaMode == 2 ? get(m, i) : 0f;
+            float mi = friendly || ema == EmaUpdate.BLEND ? get(m, i) : 0f;
             float d = friendly ? gi - sigma * mi : gi; // from the old m, before the EMA below
-            float t = Float.isNaN(eta) ? 1f : Math.abs(wi) + eta;
-            float e = s * (t * t) * d;
+            float ti = t.at(wi);
+            float e = s * (ti * ti) * d;
             set(w0, i, wi);
             set(w, i, wi + e);
-            if (emaMode == 1) set(m, i, gi);
-            else if (emaMode == 2) set(m, i, lambda * mi + (1f - lambda) * gi);
+            if (ema == EmaUpdate.SET) set(m, i, gi);
+            else if (ema == EmaUpdate.BLEND) set(m, i, lambda * mi + (1f - lambda) * gi);
             ee += (double) e * e;
             eg += (double) e * gi;
         }
@@ -61,12 +61,12 @@ public final class ScalarOptimizerKernels implements OptimizerKernels {
 
     @Override
     public void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to,
-                                 float eta, double[] acc) {
+                                 Scaling t, double[] acc) {
         double gg = 0, tgtg = 0, eg = 0;
         for (long i = from; i < to; i++) {
             float gi = get(g, i);
             float wi = get(w, i);
-            double tg = t(w, i, eta) * gi;
+            double tg = t.at(wi) * gi;
             gg += (double) gi * gi;
             tgtg += tg * tg;
             eg += (double) (wi - get(w0, i)) * gi;

@@ -9,7 +9,7 @@ import jdk.incubator.vector.FloatVector;
 /**
  * Vector-API {@link OptimizerKernels} at the width {@link VectorSupport#S} (see {@link VectorWidth});
  * scalar tails go to {@link ScalarOptimizerKernels}. Flags are tested once per call: each common flag
- * combination is its own tight loop in its own method; rare ones (first step, emaMode 1) share a generic
+ * combination is its own tight loop in its own method; rare ones (first step, EMA SET) share a generic
  * loop (see {@link VectorSupport} for why one method per loop matters).
  */
 final class VectorOptimizerKernels implements OptimizerKernels {
@@ -20,9 +20,10 @@ final class VectorOptimizerKernels implements OptimizerKernels {
 
     @Override
     public void directionStats(MemorySegment g, MemorySegment m, MemorySegment w, long from, long to,
-                               boolean friendly, float sigma, float eta, double[] acc) {
+                               boolean friendly, float sigma, Scaling t, double[] acc) {
         long ve = vEnd(from, to);
-        boolean adaptive = !Float.isNaN(eta);
+        boolean adaptive = t.adaptive();
+        float eta = t.eta();
         if (!friendly && !adaptive) {
             double sg = MATH.sumSquares(g, from, ve); // d = g and T = 1
             acc[0] += sg;
@@ -36,7 +37,7 @@ final class VectorOptimizerKernels implements OptimizerKernels {
         } else {
             directionFriendlyAdaptive(g, m, w, from, ve, sigma, eta, acc);
         }
-        TAIL.directionStats(g, m, w, ve, to, friendly, sigma, eta, acc);
+        TAIL.directionStats(g, m, w, ve, to, friendly, sigma, t, acc);
     }
 
     /** Sum (T g)^2 with T = |w| + eta over whole vectors. */
@@ -105,19 +106,20 @@ final class VectorOptimizerKernels implements OptimizerKernels {
 
     @Override
     public void perturb(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m, long from, long to,
-                        float s, boolean friendly, float sigma, int emaMode, float lambda, float eta, double[] acc) {
+                        float s, boolean friendly, float sigma, EmaUpdate ema, float lambda, Scaling t, double[] acc) {
         long ve = vEnd(from, to);
-        boolean adaptive = !Float.isNaN(eta);
-        if (!friendly && emaMode == 0) { // SAM / ASAM
+        boolean adaptive = t.adaptive();
+        float eta = t.eta();
+        if (!friendly && ema == EmaUpdate.KEEP) { // SAM / ASAM
             if (adaptive) perturbSamAdaptive(w, w0, g, from, ve, s, eta, acc);
             else perturbSam(w, w0, g, from, ve, s, acc);
-        } else if (friendly && emaMode == 2) { // F-SAM after its first step
+        } else if (friendly && ema == EmaUpdate.BLEND) { // F-SAM after its first step
             if (adaptive) perturbFsamAdaptive(w, w0, g, m, from, ve, s, sigma, lambda, eta, acc);
             else perturbFsam(w, w0, g, m, from, ve, s, sigma, lambda, acc);
         } else {
-            perturbGeneric(w, w0, g, m, from, ve, s, friendly, sigma, emaMode, lambda, eta, acc);
+            perturbGeneric(w, w0, g, m, from, ve, s, friendly, sigma, ema, lambda, t, acc);
         }
-        TAIL.perturb(w, w0, g, m, ve, to, s, friendly, sigma, emaMode, lambda, eta, acc);
+        TAIL.perturb(w, w0, g, m, ve, to, s, friendly, sigma, ema, lambda, t, acc);
     }
 
     private static void perturbSam(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,
@@ -213,15 +215,16 @@ final class VectorOptimizerKernels implements OptimizerKernels {
         acc[1] += eg;
     }
 
-    /** Rare combinations (emaMode 1 on F-SAM's first step, EMA without friendly d, ...): flags in the loop. */
+    /** Rare combinations (EMA SET on F-SAM's first step, EMA without friendly d, ...): flags in the loop. */
     private static void perturbGeneric(MemorySegment w, MemorySegment w0, MemorySegment g, MemorySegment m,
-                                       long from, long ve, float s, boolean friendly, float sigma, int emaMode,
-                                       float lambda, float eta, double[] acc) {
+                                       long from, long ve, float s, boolean friendly, float sigma, EmaUpdate ema,
+                                       float lambda, Scaling t, double[] acc) {
         FloatVector vNegSigma = FloatVector.broadcast(S, -sigma), vLambda = FloatVector.broadcast(S, lambda);
         FloatVector vs = FloatVector.broadcast(S, s);
         float oneMinusLambda = 1f - lambda;
-        boolean adaptive = !Float.isNaN(eta);
-        boolean readM = friendly || emaMode == 2;
+        boolean adaptive = t.adaptive();
+        float eta = t.eta();
+        boolean readM = friendly || ema == EmaUpdate.BLEND;
         double ee = 0, eg = 0;
         for (long blk = from; blk < ve; blk += FOLD_BLOCK) {
             long end = blockEnd(blk, ve);
@@ -232,14 +235,14 @@ final class VectorOptimizerKernels implements OptimizerKernels {
                 FloatVector d = friendly ? mv.fma(vNegSigma, gv) : gv;
                 FloatVector f = vs;
                 if (adaptive) {
-                    FloatVector t = wv.abs().add(eta);
-                    f = t.mul(t).mul(s);
+                    FloatVector tv = wv.abs().add(eta);
+                    f = tv.mul(tv).mul(s);
                 }
                 FloatVector e = f.mul(d);
                 store(wv, w0, i);
                 store(wv.add(e), w, i);
-                if (emaMode == 1) store(gv, m, i);
-                else if (emaMode == 2) store(mv.fma(vLambda, gv.mul(oneMinusLambda)), m, i);
+                if (ema == EmaUpdate.SET) store(gv, m, i);
+                else if (ema == EmaUpdate.BLEND) store(mv.fma(vLambda, gv.mul(oneMinusLambda)), m, i);
                 aee = e.fma(e, aee);
                 aeg = e.fma(gv, aeg);
             }
@@ -252,11 +255,11 @@ final class VectorOptimizerKernels implements OptimizerKernels {
 
     @Override
     public void adversarialStats(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long to,
-                                 float eta, double[] acc) {
+                                 Scaling t, double[] acc) {
         long ve = vEnd(from, to);
-        if (Float.isNaN(eta)) adversarialPlain(w, w0, g, from, ve, acc);
-        else adversarialAdaptive(w, w0, g, from, ve, eta, acc);
-        TAIL.adversarialStats(w, w0, g, ve, to, eta, acc);
+        if (!t.adaptive()) adversarialPlain(w, w0, g, from, ve, acc);
+        else adversarialAdaptive(w, w0, g, from, ve, t.eta(), acc);
+        TAIL.adversarialStats(w, w0, g, ve, to, t, acc);
     }
 
     private static void adversarialPlain(MemorySegment w, MemorySegment w0, MemorySegment g, long from, long ve,

@@ -99,6 +99,11 @@ public final class Model implements AutoCloseable {
         return loss.forward(net.forward(input(x, n), n, mode), labels, n, false);
     }
 
+    /** Example i's training loss in the last {@link #lossAndGrad} or {@link #loss} call (ESAM's selection). */
+    public double exampleLoss(int i) {
+        return loss.exampleLoss(i);
+    }
+
     /** Evaluation forward: summed loss and correct predictions. */
     public SoftmaxCrossEntropy.Eval evaluate(MemorySegment x, int[] labels, int n) {
         return loss.evaluate(net.forward(input(x, n), n, Mode.EVAL), labels, n);

@@ -13,6 +13,8 @@ public final class SoftmaxCrossEntropy {
     private final float smoothing;
     private final Context ctx;
     private MemorySegment dlogits, probs, rdlogits;
+    /** The per-example losses of the last forward (grown, never shrunk: no per-step allocation). */
+    private double[] perExample = new double[0];
 
     public SoftmaxCrossEntropy(int classes, float smoothing, Context ctx) {
         if (smoothing < 0 || smoothing >= 1) throw new IllegalArgumentException("label smoothing must be in [0, 1)");
@@ -30,6 +32,7 @@ public final class SoftmaxCrossEntropy {
             dlogits = ctx.ensure(dlogits, (long) n * classes);
             probs = ctx.ensure(probs, (long) n * classes);
         }
+        if (perExample.length < n) perExample = new double[n];
         double total = 0;
         float off = smoothing / classes;
         float on = 1f - smoothing + off;
@@ -52,9 +55,15 @@ public final class SoftmaxCrossEntropy {
                     probs.setAtIndex(JAVA_FLOAT, row + j, (float) Math.exp(logp));
                 }
             }
+            perExample[i] = li;
             total += li;
         }
         return total / n;
+    }
+
+    /** Example i's loss in the last {@link #forward} (entries beyond its n are stale). */
+    public double exampleLoss(int i) {
+        return perExample[i];
     }
 
     public MemorySegment grad() {

@@ -17,13 +17,27 @@ public interface Optimizer {
         base().setSteps(steps);
     }
 
+    /** Whether this optimizer can run a second, perturbed pass (the SAM family); plain ones never do. */
+    default boolean perturbs() {
+        return false;
+    }
+
     /** The base update rule (SGD or AdamW). */
     BaseOptimizer base();
 
-    /** All state buffers (base moments, F-SAM EMA), named for checkpoints. */
+    /** All state buffers (base moments, F-SAM EMA, LookSAM's component), named for checkpoints. */
     Map<String, MemorySegment> stateBuffers();
 
-    /** Scalar state for checkpoints (step counter, F-SAM's EMA flag), as strings. */
+    /**
+     * The state buffers that follow each worker's own gradient under local perturbations (F-SAM's EMA,
+     * LookSAM's stored component): a data-parallel checkpoint keeps every worker's copy. A subset of
+     * {@link #stateBuffers()}.
+     */
+    default Map<String, MemorySegment> perWorkerState() {
+        return Map.of();
+    }
+
+    /** Scalar state for checkpoints (step counter, F-SAM's EMA flag, AE-SAM's moments), as strings. */
     default Map<String, String> scalars() {
         return Map.of("steps", Long.toString(steps()));
     }

@@ -12,7 +12,8 @@ package io.sam4j.optim;
  * @param perturbNorm   ||e||, the effective perturbation length
  * @param curvature     e^T (g_adv - g) / ||e||^2: a forward-difference estimate of the Hessian's
  *                      curvature along e (<= lambda_max up to O(rho))
- * @param gradScale     factor applied to the final gradient (StableSAM and clipping), 1 if none
+ * @param gradScale     factor applied to the final gradient (StableSAM, GSAM and clipping), 1 if none
+ * @param sharpnessStep whether the step ran the second, perturbed forward/backward
  */
 public record StepStats(double loss, double lossAdv, double gradNorm, double advGradNorm, double cosine,
-                        double perturbNorm, double curvature, double gradScale) {}
+                        double perturbNorm, double curvature, double gradScale, boolean sharpnessStep) {}

@@ -1,10 +1,14 @@
 /**
  * The optimizers over a {@code nn.ParameterStore}: the bases ({@link io.sam4j.optim.Sgd},
  * {@link io.sam4j.optim.AdamW}), {@link io.sam4j.optim.Plain} and the SAM family as one composed optimizer
- * ({@link io.sam4j.optim.SharpnessAware}; see docs/sam-family.md), what a step reports
+ * ({@link io.sam4j.optim.SharpnessAware}; see docs/sam-family.md) with its efficient-SAM choices
+ * ({@link io.sam4j.optim.Descent}, {@link io.sam4j.optim.RhoSchedule}, {@link io.sam4j.optim.PerturbPolicy},
+ * {@link io.sam4j.optim.Esam}; docs/efficient-sam.md) and micro-batches ({@link io.sam4j.optim.Accumulated},
+ * {@link io.sam4j.optim.MicroBatchLoss}), what a step reports
  * ({@link io.sam4j.optim.StepStats}), and the two callbacks a step needs: the model side
  * ({@link io.sam4j.optim.LossFunction}, called with {@code nn.Mode.TRAIN} at w and
- * {@code nn.Mode.TRAIN_FROZEN_STATS} at w + e) and the data-parallel {@link io.sam4j.optim.GradientReducer}.
+ * {@code nn.Mode.TRAIN_FROZEN_STATS} at w + e; {@link io.sam4j.optim.ExampleLossFunction} adds the
+ * per-example losses ESAM selects by) and the data-parallel {@link io.sam4j.optim.GradientReducer}.
  *
  * <p>Why here: an optimizer sees flat buffers and a loss callback, never a model, a data set or MPI.
  *

@@ -7,8 +7,11 @@ final class EpochStats {
     private final double[] sum = new double[8];
     private final int[] count = new int[8];
     long correct, seen;
+    private long steps, sharpnessSteps;
 
     void add(StepStats s) {
+        steps++;
+        if (s.sharpnessStep()) sharpnessSteps++;
         double[] v = {s.loss(), s.lossAdv(), s.lossAdv() - s.loss(), s.gradNorm(), s.advGradNorm(), s.cosine(),
                 s.perturbNorm(), s.curvature()};
         for (int i = 0; i < v.length; i++) {
@@ -31,4 +34,7 @@ final class EpochStats {
     double cosine() { return mean(5); }
     double perturbNorm() { return mean(6); }
     double curvature() { return mean(7); }
+
+    /** The fraction of this epoch's steps that ran the second, perturbed pass. */
+    double samFraction() { return steps == 0 ? Double.NaN : (double) sharpnessSteps / steps; }
 }

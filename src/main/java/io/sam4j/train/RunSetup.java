@@ -30,6 +30,7 @@ public final class RunSetup implements AutoCloseable {
     private final Model model;
     private final FlatOps ops;
     private Optimizer optimizer;
+    private long totalSteps;
     private GradientAllReduce reducer;
 
     /**
@@ -38,6 +39,7 @@ public final class RunSetup implements AutoCloseable {
      */
     public RunSetup(TrainConfig config, int[] inShape, int classes, PrintStream log) {
         this.config = config;
+        this.totalSteps = Math.max(1, config.steps);
         Parallel.setCommonThreads(config.threads);
         Context context = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(config.backend, Parallel.common(), log));
         try {
@@ -73,9 +75,15 @@ public final class RunSetup implements AutoCloseable {
         return ops;
     }
 
+    /** The run's length in steps, which AE-SAM's threshold and RST's schedule follow; set before {@link #optimizer()}. */
+    public void setTotalSteps(long totalSteps) {
+        if (optimizer != null) throw new IllegalStateException("the optimizer was already created");
+        this.totalSteps = totalSteps;
+    }
+
     /** The optimizer the config names, created on first use (the sharpness diagnostics need none). */
     public Optimizer optimizer() {
-        if (optimizer == null) optimizer = Optimizers.create(config, model.store(), ops);
+        if (optimizer == null) optimizer = Optimizers.create(config, model.store(), ops, totalSteps);
         return optimizer;
     }
 
@@ -105,9 +113,12 @@ public final class RunSetup implements AutoCloseable {
         if (reducer != null) reducer.resetBlockedNanos();
     }
 
-    /** The loss of the model on the first {@code n} examples of {@code x}/{@code labels}, as the optimizer calls it. */
-    public LossFunction loss(MemorySegment x, int[] labels, int n) {
-        return mode -> model.lossAndGrad(x, labels, n, mode);
+    /**
+     * The loss of the model on the first {@code n} examples of {@code x}/{@code labels}, as the optimizer calls
+     * it, with the per-example losses and subset evaluation ESAM uses.
+     */
+    public ExampleBatch loss(MemorySegment x, int[] labels, int n) {
+        return new ExampleBatch(model, x, labels, n);
     }
 
     /** Activation layout of the model, as logs and bench lines report it. */

@@ -24,7 +24,7 @@ public final class TrainConfig {
     public boolean nesterov;
     public float weightDecay = 5e-4f;
     public Schedule schedule = Schedule.COSINE;
-    /** sgd | adamw | sam | usam | asam | fsam. */
+    /** sgd | adamw | sam | usam | asam | fsam | stablesam | gsam | looksam | aesam | rst | esam. */
     public String optimizer = "sam";
     /** sgd | adamw: the base of the SAM family. */
     public String base = "sgd";
@@ -36,6 +36,27 @@ public final class TrainConfig {
     /** official | elementwise. */
     public String asamForm = "official";
     public boolean stable;
+    /** F-SAM's direction on the two-pass steps of gsam, looksam, aesam and rst. */
+    public boolean friendly;
+    /** GSAM: weight of the ascent along the part of g orthogonal to g_adv. */
+    public float gsamAlpha = 0.4f;
+    /** Non-null: rho follows the learning rate from this value (at the last lr) to rho (at the first), as GSAM's. */
+    public Float rhoMin;
+    public int lookSamK = 5;
+    public float lookSamAlpha = 0.7f;
+    public float aeDelta = 0.9f;
+    public float aeLambda1 = -1f;
+    public float aeLambda2 = 1f;
+    /** RST's probability of a SAM step: constant:P, piecewise:PA:PB:TAU0, linear:PS:PE or trig:PS:PE. */
+    public String rstSchedule = "constant:0.5";
+    /** ESAM: probability that a parameter tensor is perturbed (1 = all). */
+    public float esamBeta = 0.6f;
+    /** ESAM: fraction of the batch in the second pass (>= 0.99 = all). */
+    public float esamGamma = 0.5f;
+    /** > 1: the batch is split into this many micro-batches whose gradients are averaged before the step. */
+    public int accumulate = 1;
+    /** > 0: m-sharpness, each micro-batch of m examples perturbs along its own gradient (SAM family). */
+    public int m;
     public float gradClip;
     public float labelNoise;
     public float labelSmoothing;
@@ -92,6 +113,24 @@ public final class TrainConfig {
             throw ConfigException.mustBe("allreduceBucketMb", ">= 0", allreduceBucketMb);
         }
         if (init != null && !Files.isRegularFile(init)) throw new ConfigException("{init}: no such file " + init);
+        validateMicroBatches();
+    }
+
+    /** --accumulate and --m: one way of splitting the batch, and only where the optimizer defines it. */
+    private void validateMicroBatches() {
+        if (accumulate < 1) throw ConfigException.mustBe("accumulate", ">= 1", accumulate);
+        if (m < 0) throw ConfigException.mustBe("m", ">= 0", m);
+        if (optimizer.equals("esam") && (m > 0 || accumulate > 1)) {
+            throw new ConfigException("{optimizer} esam with {m} or {accumulate} is undefined (its selection needs the whole batch)");
+        }
+        if (m > 0 && accumulate > 1) throw new ConfigException("{m} and {accumulate} both split the batch: {m} M already runs micro-batches of M");
+        if (m > 0 && (Optimizers.isPlain(this) || optimizer.matches("looksam|aesam|rst"))) {
+            throw new ConfigException("{m} with {optimizer} " + optimizer + " is undefined (m-sharpness needs a SAM step on every "
+                    + "micro-batch; looksam, aesam and rst decide on the whole step's gradient)");
+        }
+        if (m > 0 && perturbation.equals("global")) {
+            throw new ConfigException("{m} and {perturbation} global contradict each other (one perturbation for all)");
+        }
     }
 
     public TrainConfig copy() {

@@ -119,14 +119,15 @@ public final class Trainer {
         Data data = loadData(out);
         try (RunSetup run = new RunSetup(c, data.inShape(), data.train().numClasses(), System.err)) {
             if (c.init != null) out.println("init: loaded " + c.init);
-            Optimizer opt = run.optimizer();
-            run.distribute(comm, c.perturbation.equals("global"));
             Batcher batcher = new Batcher(data.train(), data.norm(), c.batch, c.seed, c.shuffle);
             int perEpoch = batcher.batchesPerEpoch();
             if (perEpoch == 0) {
                 throw new ConfigException("{batch} " + c.batch + " is larger than the training set (" + data.train().size() + ")");
             }
             long total = c.steps > 0 ? c.steps : (long) c.epochs * perEpoch;
+            run.setTotalSteps(total); // AE-SAM's threshold and RST's schedule follow t/T
+            Optimizer opt = run.optimizer();
+            run.distribute(comm, c.perturbation.equals("global"));
             Path outDir = comm.isRoot() ? outDir() : c.out;
             long step = 0;
             if (resume) {

@@ -3,6 +3,7 @@ package io.sam4j.train;
 import static io.sam4j.train.Trainer.JSON;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sam4j.config.ConfigException;
 import io.sam4j.data.BatchLoader;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.Dataset;
@@ -15,6 +16,8 @@ import io.sam4j.nn.Model;
 import io.sam4j.nn.ParameterStore;
 import io.sam4j.nn.SoftmaxCrossEntropy;
 import io.sam4j.optim.LossFunction;
+import io.sam4j.optim.SharpnessAware;
+import io.sam4j.optim.Accumulated;
 import io.sam4j.optim.StepStats;
 import io.sam4j.sharpness.Sharpness;
 import io.sam4j.sharpness.SharpnessProbe;
@@ -60,7 +63,10 @@ final class TrainingLoop implements AutoCloseable {
     private final MemorySegment x;
     private final int[] labels, labelsLocal;
     private final LossFunction loss;
-    private MemorySegment gathered;
+    /** --accumulate N / --m M: the batch's micro-batches (null for neither); --m steps per micro-batch. */
+    private final MicroBatches micro;
+    private final SharpnessAware perMicroBatch;
+    private final Map<String, MemorySegment> gathered = new java.util.LinkedHashMap<>();
 
     TrainingLoop(TrainConfig c, Communicator comm, PrintStream out, RunSetup run, Trainer.Data data, Batcher batcher,
                  long total, Path outDir, boolean resume, List<StepListener> listeners, List<RunListener> hooks) {
@@ -83,7 +89,22 @@ final class TrainingLoop implements AutoCloseable {
         this.labels = new int[c.batch];
         this.labelsLocal = new int[local];
         MemorySegment xLocal = x.asSlice(4L * comm.rank() * local * inputSize, 4L * local * inputSize);
-        this.loss = run.loss(xLocal, labelsLocal, local);
+        this.micro = microBatches(xLocal, local);
+        this.loss = c.accumulate > 1 ? new Accumulated(micro, run.store(), run.ops()) : run.loss(xLocal, labelsLocal, local);
+        this.perMicroBatch = c.m > 0 ? (SharpnessAware) run.optimizer() : null;
+    }
+
+    /** The micro-batches of --accumulate N or --m M over this rank's share of the batch; null for neither. */
+    private MicroBatches microBatches(MemorySegment xLocal, int local) {
+        if (c.m > 0) {
+            if (local % c.m != 0) throw new ConfigException("{m} " + c.m + " does not divide the per-rank batch " + local);
+            return new MicroBatches(run.model(), xLocal, labelsLocal, local, c.m);
+        }
+        if (c.accumulate <= 1) return null;
+        if (local % c.accumulate != 0) {
+            throw new ConfigException("{accumulate} " + c.accumulate + " does not divide the per-rank batch " + local);
+        }
+        return new MicroBatches(run.model(), xLocal, labelsLocal, local, local / c.accumulate);
     }
 
     /** Trains from {@code step} to the end; {@code t0} is when the run started (for the summary line). */
@@ -129,7 +150,8 @@ final class TrainingLoop implements AutoCloseable {
     private void step(Epoch e, ProgressLine progress) {
         int epoch = epochOf(e.step);
         e.lr = c.schedule.lr(c.lr, e.step, total);
-        StepStats s = run.optimizer().step(loss, e.lr);
+        if (micro != null) micro.refresh();
+        StepStats s = perMicroBatch != null ? perMicroBatch.stepPerMicroBatch(micro, e.lr) : run.optimizer().step(loss, e.lr);
         if (!Double.isFinite(s.loss())) {
             progress.clear();
             throw new IllegalStateException(String.format(Locale.ROOT,
@@ -221,18 +243,21 @@ final class TrainingLoop implements AutoCloseable {
     }
 
     /**
-     * F-SAM's EMA follows each rank's own gradient under local perturbations, so every rank's copy goes into
-     * the checkpoint: gathered with one all-reduce of a zeroed [ranks x params] buffer (at epoch ends only).
+     * Per-worker optimizer state (F-SAM's EMA, LookSAM's component) follows each rank's own gradient under
+     * local perturbations, so every rank's copy goes into the checkpoint: gathered with one all-reduce of a
+     * zeroed [ranks x params] buffer per state buffer (at epoch ends only).
      */
     private Map<String, MemorySegment> gatherPerRankState() {
-        MemorySegment ema = run.optimizer().stateBuffers().get("fsam_ema");
-        if (comm.size() == 1 || ema == null || !c.perturbation.equals("local")) return Map.of();
+        Map<String, MemorySegment> state = run.optimizer().perWorkerState();
+        if (comm.size() == 1 || state.isEmpty() || !c.perturbation.equals("local")) return Map.of();
         long n = run.store().paramLength();
-        if (gathered == null) gathered = arena.allocate(4L * n * comm.size(), 64);
-        gathered.fill((byte) 0);
-        MemorySegment.copy(ema, 0, gathered, 4L * n * comm.rank(), 4L * n);
-        comm.allReduceSum(gathered, n * comm.size());
-        return Map.of("fsam_ema", gathered);
+        for (Map.Entry<String, MemorySegment> b : state.entrySet()) {
+            MemorySegment all = gathered.computeIfAbsent(b.getKey(), k -> arena.allocate(4L * n * comm.size(), 64));
+            all.fill((byte) 0);
+            MemorySegment.copy(b.getValue(), 0, all, 4L * n * comm.rank(), 4L * n);
+            comm.allReduceSum(all, n * comm.size());
+        }
+        return gathered;
     }
 
     /** BatchNorm running statistics stay per rank in training; ranks agree on their mean before evaluating or saving. */
@@ -292,6 +317,7 @@ final class TrainingLoop implements AutoCloseable {
         putFinite(o, "cos_e_gadv", es.cosine());
         putFinite(o, "perturb_norm", es.perturbNorm());
         putFinite(o, "curvature", es.curvature());
+        if (run.optimizer().perturbs()) putFinite(o, "sam_fraction", es.samFraction());
         if (sharp != null) {
             o.put("lambda_max", sharp.lambdaMax());
             o.put("hessian", sharp.hvp()); // "exact" (R-operator) unless the probe was set to finite differences

@@ -47,7 +47,8 @@ class CliTest {
         for (String flag : new String[] {"--model", "--data", "--epochs", "--steps", "--batch", "--lr", "--momentum",
                 "--nesterov", "--weight-decay", "--schedule", "--optimizer", "--rho", "--seed", "--threads", "--no-shuffle",
                 "--no-augment", "--init", "--save", "--out", "--base", "--sigma", "--lambda", "--eta", "--adaptive",
-                "--asam-form", "--stable", "--grad-clip", "--label-noise", "--label-smoothing"}) {
+                "--asam-form", "--stable", "--grad-clip", "--label-noise", "--label-smoothing", "--friendly", "--gsam-alpha",
+                "--rho-min", "--looksam-k", "--looksam-alpha", "--ae-delta", "--ae-lambda1", "--ae-lambda2", "--rst-schedule"}) {
             assertTrue(r.out().contains(flag), flag);
         }
     }
@@ -66,6 +67,14 @@ class CliTest {
                 "--init");
         assertOneLineError(run("train", "--data", tmp.resolve("nowhere").toString(), "--out", out.toString()), "nowhere");
         assertOneLineError(run("train", "--no-such-flag"), "--no-such-flag");
+        // Undefined combinations of the composition table are refused, naming the combination and the reason.
+        assertOneLineError(run("train", "--optimizer", "gsam", "--stable", "--out", out.toString()), "--optimizer gsam --stable: GSAM with StableSAM");
+        assertOneLineError(run("train", "--optimizer", "looksam", "--stable", "--out", out.toString()), "LookSAM with StableSAM");
+        assertOneLineError(run("train", "--optimizer", "sam", "--friendly", "--out", out.toString()), "--friendly");
+        assertOneLineError(run("train", "--optimizer", "looksam", "--looksam-k", "0", "--out", out.toString()), "--looksam-k");
+        assertOneLineError(run("train", "--optimizer", "rst", "--rst-schedule", "linear:2", "--out", out.toString()), "--rst-schedule");
+        assertOneLineError(run("train", "--optimizer", "gsam", "--gsam-alpha", "-1", "--out", out.toString()), "--gsam-alpha");
+        assertOneLineError(run("bench", "--opts", "gsam", "--stable"), "GSAM with StableSAM");
         assertFalse(Files.exists(out), "nothing written for a bad command");
     }
 
@@ -133,6 +142,19 @@ class CliTest {
         assertEquals(269322, j.get("params").asInt());
         assertOneLineError(run("bench", "--opts", "adam"), "--optimizer");
         assertOneLineError(run("bench", "--rounds", "0"), "--rounds");
+    }
+
+    @Test
+    void benchTakesTheEfficientVariantsAndTheirFlags() throws Exception {
+        Run r = run("bench", "--model", "mlp", "--opts", "gsam,looksam,aesam,rst", "--looksam-k", "2", "--gsam-alpha", "0.1",
+                "--rst-schedule", "constant:1", "--steps", "4", "--warmup", "0", "--warmup-seconds", "0", "--threads", "1", "--dist", "none");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(4, lines.length, r.out());
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        assertEquals("gsam", json.readTree(lines[0]).get("opt").asText());
+        assertEquals(0.5, json.readTree(lines[1]).get("sam_fraction").asDouble(), 1e-9, "looksam k = 2 over 4 steps");
+        assertEquals(1.0, json.readTree(lines[3]).get("sam_fraction").asDouble(), 1e-9, "rst with p = 1");
     }
 
     @Test

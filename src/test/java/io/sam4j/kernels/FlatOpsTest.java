@@ -81,11 +81,11 @@ class FlatOpsTest {
             double whole = k.sumSquares(x, 0, N);
             assertEquals(whole, s2, 1e-12 * whole);
             // Multi-output reductions through reduce().
-            double[] r1 = f1.reduce(N, 3, (from, to, acc) -> k.adversarialStats(x, y, x, from, to, 0.01f, acc));
-            double[] r2 = f2.reduce(N, 3, (from, to, acc) -> k.adversarialStats(x, y, x, from, to, 0.01f, acc));
+            double[] r1 = f1.reduce(N, 3, (from, to, acc) -> k.adversarialStats(x, y, x, from, to, Scaling.absPlus(0.01f), acc));
+            double[] r2 = f2.reduce(N, 3, (from, to, acc) -> k.adversarialStats(x, y, x, from, to, Scaling.absPlus(0.01f), acc));
             assertArrayEquals(r1, r2, 0.0);
             double[] direct = new double[3];
-            k.adversarialStats(x, y, x, 0, N, 0.01f, direct);
+            k.adversarialStats(x, y, x, 0, N, Scaling.absPlus(0.01f), direct);
             for (int j = 0; j < 3; j++) assertEquals(direct[j], r2[j], 1e-12 * Math.abs(direct[0]), "acc " + j);
             assertTrue(r2[0] > 0);
         }

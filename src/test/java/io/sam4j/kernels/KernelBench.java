@@ -30,22 +30,22 @@ public final class KernelBench {
             bench("axpy", 12, reps, ks, k -> { k.axpy(1e-9f, g, m, 0, N); return 0; });
             bench("directionStats friendly ASAM", 12, reps, ks, k -> {
                 double[] acc = new double[2];
-                k.directionStats(g, m, w, 0, N, true, 0.5f, 0.01f, acc);
+                k.directionStats(g, m, w, 0, N, true, 0.5f, Scaling.absPlus(0.01f), acc);
                 return acc[0];
             });
             bench("perturb SAM", 16, reps, ks, k -> {
                 double[] acc = new double[2];
-                k.perturb(w, w0, g, null, 0, N, 1e-9f, false, 0f, 0, 0f, Float.NaN, acc);
+                k.perturb(w, w0, g, null, 0, N, 1e-9f, false, 0f, EmaUpdate.KEEP, 0f, Scaling.IDENTITY, acc);
                 return acc[0];
             });
             bench("perturb F-SAM", 24, reps, ks, k -> {
                 double[] acc = new double[2];
-                k.perturb(w, w0, g, m, 0, N, 1e-9f, true, 0.5f, 2, 0.9f, Float.NaN, acc);
+                k.perturb(w, w0, g, m, 0, N, 1e-9f, true, 0.5f, EmaUpdate.BLEND, 0.9f, Scaling.IDENTITY, acc);
                 return acc[0];
             });
             bench("adversarialStats", 12, reps, ks, k -> {
                 double[] acc = new double[3];
-                k.adversarialStats(w, w0, g, 0, N, Float.NaN, acc);
+                k.adversarialStats(w, w0, g, 0, N, Scaling.IDENTITY, acc);
                 return acc[0];
             });
             bench("sgdStep momentum (w,g,b -> b,w)", 20, reps, ks, k -> {

@@ -25,7 +25,7 @@ class KernelParityTest {
     private static final long[] FROMS = {0, 3};
     private static final int GUARD = 5; // untouched floats after `to`
     private static final double REL = 1e-6;
-    private static final float[] ETAS = {Float.NaN, 0f, 0.01f};
+    private static final Scaling[] ETAS = {Scaling.IDENTITY, Scaling.absPlus(0f), Scaling.absPlus(0.01f)};
 
     private final Kernels ref = ScalarKernels.INSTANCE;
     private final Kernels vec = new VectorKernels();
@@ -359,10 +359,10 @@ class KernelParityTest {
         forAllRanges("directionStats", (a, rnd, from, to, ctx) -> {
             MemorySegment g = buf(a, rnd, to, -1, 1), m = buf(a, rnd, to, -1, 1), w = buf(a, rnd, to, -1, 1);
             for (boolean friendly : new boolean[] {false, true}) {
-                for (float eta : ETAS) {
-                    String c = ctx + " friendly=" + friendly + " eta=" + eta;
+                for (Scaling eta : ETAS) {
+                    String c = ctx + " friendly=" + friendly + " T=" + eta;
                     // Buffers the formula does not need are passed as null: neither kernel may read them.
-                    MemorySegment[] in = {g, friendly ? m : null, Float.isNaN(eta) ? null : w};
+                    MemorySegment[] in = {g, friendly ? m : null, eta.adaptive() ? w : null};
                     Result r = run(a, c, from, to, in, 2, (k, b, acc) ->
                             k.directionStats(b[0], b[1], b[2], from, to, friendly, 0.6f, eta, acc));
                     assertSum(c + " acc0", r.refAcc()[0], r.vecAcc()[0], r.refAcc()[0], REL);
@@ -379,13 +379,12 @@ class KernelParityTest {
             MemorySegment g = buf(a, rnd, to, -1, 1), m = buf(a, rnd, to, -1, 1);
             double gg = ref.sumSquares(g, from, to);
             for (boolean friendly : new boolean[] {false, true}) {
-                for (int ema = 0; ema <= 2; ema++) {
-                    for (float eta : ETAS) {
-                        String c = ctx + " friendly=" + friendly + " ema=" + ema + " eta=" + eta;
-                        int emaMode = ema;
-                        MemorySegment[] in = {w, w0, g, friendly || ema != 0 ? m : null};
+                for (EmaUpdate ema : EmaUpdate.values()) {
+                    for (Scaling eta : ETAS) {
+                        String c = ctx + " friendly=" + friendly + " ema=" + ema + " T=" + eta;
+                        MemorySegment[] in = {w, w0, g, friendly || ema != EmaUpdate.KEEP ? m : null};
                         Result r = run(a, c, from, to, in, 2, (k, b, acc) ->
-                                k.perturb(b[0], b[1], b[2], b[3], from, to, 0.05f, friendly, 0.6f, emaMode, 0.95f, eta, acc));
+                                k.perturb(b[0], b[1], b[2], b[3], from, to, 0.05f, friendly, 0.6f, ema, 0.95f, eta, acc));
                         assertSame(c + " w0 saved", w.asSlice(4 * from, 4 * (to - from)), r.vec()[1].asSlice(4 * from, 4 * (to - from)));
                         double ee = r.refAcc()[0];
                         assertSum(c + " sum e^2", ee, r.vecAcc()[0], ee, REL);
@@ -402,8 +401,8 @@ class KernelParityTest {
             MemorySegment w = buf(a, rnd, to, -1, 1), w0 = buf(a, rnd, to, -1, 1), g = buf(a, rnd, to, -1, 1);
             double eScale = 0; // sum |(w - w0) g|
             for (long i = from; i < to; i++) eScale += Math.abs((double) (at(w, i) - at(w0, i)) * at(g, i));
-            for (float eta : ETAS) {
-                String c = ctx + " eta=" + eta;
+            for (Scaling eta : ETAS) {
+                String c = ctx + " T=" + eta;
                 Result r = run(a, c, from, to, new MemorySegment[] {w, w0, g}, 3, (k, b, acc) ->
                         k.adversarialStats(b[0], b[1], b[2], from, to, eta, acc));
                 assertSum(c + " acc0", r.refAcc()[0], r.vecAcc()[0], r.refAcc()[0], REL);

@@ -230,11 +230,11 @@ class KernelReferenceTest {
             MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W);
             double[] acc = new double[2];
             // friendly, ASAM: T = |w| + 0.01 = {1.01, 2.01, 0.51}; d = g - 0.5 m = {0.375, -1.5, 2.5}
-            k.directionStats(g, m, w, 0, n(), true, 0.5f, 0.01f, acc);
+            k.directionStats(g, m, w, 0, n(), true, 0.5f, Scaling.absPlus(0.01f), acc);
             assertTotal("sum (Tg)^2", sq(1.01 * 0.5) + sq(2.01 * -1.25) + sq(0.51 * 2), acc[0]);
             assertTotal("sum (Td)^2", sq(1.01 * 0.375) + sq(2.01 * -1.5) + sq(0.51 * 2.5), acc[1]);
             // plain: T = 1, d = g; adds to what is already there
-            k.directionStats(g, null, null, 0, n(), false, 0.5f, Float.NaN, acc);
+            k.directionStats(g, null, null, 0, n(), false, 0.5f, Scaling.IDENTITY, acc);
             double gg = 0.25 + 1.5625 + 4;
             assertTotal("acc0 accumulates", sq(1.01 * 0.5) + sq(2.01 * -1.25) + sq(0.51 * 2) + gg, acc[0]);
             assertTotal("acc1 accumulates", sq(1.01 * 0.375) + sq(2.01 * -1.5) + sq(0.51 * 2.5) + gg, acc[1]);
@@ -247,7 +247,7 @@ class KernelReferenceTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W), w0 = tiled(a, 0, 0, 0);
             double[] acc = new double[2];
-            k.perturb(w, w0, g, m, 0, n(), 0.1f, true, 0.5f, 2, 0.9f, 0.01f, acc);
+            k.perturb(w, w0, g, m, 0, n(), 0.1f, true, 0.5f, EmaUpdate.BLEND, 0.9f, Scaling.absPlus(0.01f), acc);
             // d uses the OLD m: {0.375, -1.5, 2.5}; e = 0.1 T^2 d
             double e0 = 0.1 * sq(1.01) * 0.375, e1 = 0.1 * sq(2.01) * -1.5, e2 = 0.1 * sq(0.51) * 2.5;
             assertPattern("w0 = old w", w0, 1, -2, 0.5);
@@ -264,7 +264,7 @@ class KernelReferenceTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W), w0 = tiled(a, 0, 0, 0);
             double[] acc = new double[2];
-            k.perturb(w, w0, g, m, 0, n(), 0.1f, false, 0.5f, 1, 0.9f, Float.NaN, acc);
+            k.perturb(w, w0, g, m, 0, n(), 0.1f, false, 0.5f, EmaUpdate.SET, 0.9f, Scaling.IDENTITY, acc);
             assertPattern("w = w + 0.1 g", w, 1.05, -2.125, 0.7);
             assertPattern("m = g", m, 0.5, -1.25, 2);
             assertTotal("sum e^2", 0.01 * (0.25 + 1.5625 + 4), acc[0]);
@@ -278,7 +278,7 @@ class KernelReferenceTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = tiled(a, G), m = tiled(a, M), w = tiled(a, W), w0 = tiled(a, 0, 0, 0);
             double[] acc = new double[2];
-            k.perturb(w, w0, g, m, 0, n(), 0.1f, false, 0.5f, 0, 0.9f, 0f, acc); // T = |w|
+            k.perturb(w, w0, g, m, 0, n(), 0.1f, false, 0.5f, EmaUpdate.KEEP, 0.9f, Scaling.absPlus(0f), acc); // T = |w|
             double e0 = 0.1 * 1 * 0.5, e1 = 0.1 * 4 * -1.25, e2 = 0.1 * 0.25 * 2;
             assertPattern("w", w, 1 + e0, -2 + e1, 0.5 + e2);
             assertPattern("m untouched", m, 0.25, 0.5, -1);
@@ -292,7 +292,7 @@ class KernelReferenceTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment g = tiled(a, G), w = tiled(a, W), w0 = tiled(a, 0.9f, -2.25f, 0.25f);
             double[] acc = new double[3];
-            k.adversarialStats(w, w0, g, 0, n(), 0.01f, acc);
+            k.adversarialStats(w, w0, g, 0, n(), Scaling.absPlus(0.01f), acc);
             assertTotal("sum g^2", 0.25 + 1.5625 + 4, acc[0]);
             assertTotal("sum (Tg)^2, T from current w", sq(1.01 * 0.5) + sq(2.01 * -1.25) + sq(0.51 * 2), acc[1]);
             assertTotal("sum (w - w0) g", (1 - 0.9) * 0.5 + (-2 + 2.25) * -1.25 + (0.5 - 0.25) * 2, acc[2]);

@@ -54,49 +54,18 @@ class OptimizerStepTest {
             return q.isWeight(i) ? Math.abs(wi) + cfg.eta() : 1;
         }
 
+        // The efficient-SAM state: LookSAM's component, AE-SAM's moments.
+        double[] gv;
+        double gvNorm, aeMean, aeVar;
+
         void step(double lr) {
             t++;
             int n = q.n;
             double[] g = q.grad(w);
             double[] fin;
-            if (cfg == null) {
-                fin = g;
-            } else {
-                double[] d = g.clone();
-                boolean friendly = cfg.direction() == Direction.FRIENDLY;
-                if (friendly && ema != null) for (int i = 0; i < n; i++) d[i] = g[i] - cfg.sigma() * ema[i];
-                if (friendly) {
-                    if (ema == null) ema = g.clone();
-                    else for (int i = 0; i < n; i++) ema[i] = cfg.lambda() * ema[i] + (1 - cfg.lambda()) * g[i];
-                }
-                double n1 = 0, nd = 0;
-                for (int i = 0; i < n; i++) {
-                    double ti = tOf(i, w[i]);
-                    n1 += ti * g[i] * ti * g[i];
-                    nd += ti * d[i] * ti * d[i];
-                }
-                n1 = Math.sqrt(n1);
-                nd = Math.sqrt(nd);
-                double eps = cfg.adaptive() == Adaptive.OFFICIAL ? 1e-16 : 1e-12;
-                double s = cfg.normalized() ? cfg.rho() / (nd + eps) : cfg.rho();
-                double[] wp = new double[n];
-                for (int i = 0; i < n; i++) {
-                    double ti = tOf(i, w[i]);
-                    wp[i] = w[i] + s * ti * ti * d[i];
-                }
-                double[] ga = q.grad(wp);
-                double scale = 1;
-                if (cfg.stable()) {
-                    double n2 = 0;
-                    for (int i = 0; i < n; i++) {
-                        double ti = tOf(i, wp[i]);
-                        n2 += ti * ga[i] * ti * ga[i];
-                    }
-                    scale = n1 / (Math.sqrt(n2) + 1e-12);
-                }
-                fin = new double[n];
-                for (int i = 0; i < n; i++) fin[i] = ga[i] * scale;
-            }
+            if (cfg == null) fin = g;
+            else if (twoPass(g)) fin = twoPassGradient(g, lr);
+            else fin = onePassGradient(g);
             if (base.equals("sgd")) {
                 for (int i = 0; i < n; i++) {
                     double gg = fin[i] + WD * w[i];
@@ -114,6 +83,96 @@ class OptimizerStepTest {
                     w[i] -= lr / bc1 * m1[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + eps);
                 }
             }
+        }
+        /** The perturb policy's decision at step t - 1 (AE-SAM updates its moments here, every step). */
+        boolean twoPass(double[] g) {
+            long step = t - 1;
+            return switch (cfg.policy()) {
+                case PerturbPolicy.EveryStep e -> true;
+                case PerturbPolicy.LookSam l -> step % l.k() == 0;
+                case PerturbPolicy.AdaptiveRule a -> {
+                    double s = 0;
+                    for (double x : g) s += x * x;
+                    aeMean = a.delta() * aeMean + (1 - a.delta()) * s;
+                    aeVar = a.delta() * aeVar + (1 - a.delta()) * (s - aeMean) * (s - aeMean);
+                    double tau = (double) step / a.totalSteps();
+                    yield s >= aeMean + (a.lambda1() * tau + a.lambda2() * (1 - tau)) * Math.sqrt(aeVar);
+                }
+                case PerturbPolicy.RandomSwitch r -> r.uniform(step) < r.schedule().p((double) step / r.totalSteps());
+            };
+        }
+
+        /** A step without pass 2: g (F-SAM's EMA still follows it), LookSAM adds its rescaled component. */
+        double[] onePassGradient(double[] g) {
+            int n = q.n;
+            if (cfg.direction() == Direction.FRIENDLY) {
+                if (ema == null) ema = g.clone();
+                else for (int i = 0; i < n; i++) ema[i] = cfg.lambda() * ema[i] + (1 - cfg.lambda()) * g[i];
+            }
+            double[] fin = g.clone();
+            if (cfg.policy() instanceof PerturbPolicy.LookSam l) {
+                double c = l.alpha() * norm(g) / (gvNorm + 1e-8);
+                for (int i = 0; i < n; i++) fin[i] += c * gv[i];
+            }
+            return fin;
+        }
+
+        double rhoAt(double lr) {
+            if (!(cfg.rhoSchedule() instanceof RhoSchedule.LearningRate r)) return cfg.rho();
+            if (r.lrMax() == r.lrMin()) return cfg.rho();
+            return r.rhoMin() + (cfg.rho() - r.rhoMin()) * (lr - r.lrMin()) / (r.lrMax() - r.lrMin());
+        }
+
+        double[] twoPassGradient(double[] g, double lr) {
+            int n = q.n;
+            double[] d = g.clone();
+            boolean friendly = cfg.direction() == Direction.FRIENDLY;
+            if (friendly && ema != null) for (int i = 0; i < n; i++) d[i] = g[i] - cfg.sigma() * ema[i];
+            if (friendly) {
+                if (ema == null) ema = g.clone();
+                else for (int i = 0; i < n; i++) ema[i] = cfg.lambda() * ema[i] + (1 - cfg.lambda()) * g[i];
+            }
+            double n1 = 0, nd = 0;
+            for (int i = 0; i < n; i++) {
+                double ti = tOf(i, w[i]);
+                n1 += ti * g[i] * ti * g[i];
+                nd += ti * d[i] * ti * d[i];
+            }
+            n1 = Math.sqrt(n1);
+            nd = Math.sqrt(nd);
+            double eps = cfg.adaptive() == Adaptive.OFFICIAL ? 1e-16 : 1e-12;
+            double s = cfg.normalized() ? rhoAt(lr) / (nd + eps) : rhoAt(lr);
+            double[] wp = new double[n];
+            for (int i = 0; i < n; i++) {
+                double ti = tOf(i, w[i]);
+                wp[i] = w[i] + s * ti * ti * d[i];
+            }
+            double[] ga = q.grad(wp);
+            double scale = 1;
+            if (cfg.stable()) {
+                double n2 = 0;
+                for (int i = 0; i < n; i++) {
+                    double ti = tOf(i, wp[i]);
+                    n2 += ti * ga[i] * ti * ga[i];
+                }
+                scale = n1 / (Math.sqrt(n2) + 1e-12);
+            }
+            double[] fin = new double[n];
+            for (int i = 0; i < n; i++) fin[i] = ga[i] * scale;
+            double gh = 0;
+            for (int i = 0; i < n; i++) gh += g[i] * ga[i];
+            double gn = norm(g), hn = norm(ga);
+            if (cfg.descent() instanceof Descent.Gsam gsam) {
+                // d = h - alpha g_perp, g_perp = g - cos |g| h/(|h| + eps) (GSAM's PyTorch epsilons)
+                double cos = gh / (gn * hn + 1e-12);
+                for (int i = 0; i < n; i++) fin[i] = ga[i] - gsam.alpha() * (g[i] - cos * gn * ga[i] / (hn + 1e-12));
+            }
+            if (cfg.policy() instanceof PerturbPolicy.LookSam) {
+                gv = new double[n];
+                for (int i = 0; i < n; i++) gv[i] = ga[i] - gh / (gn * gn) * g[i];
+                gvNorm = norm(gv);
+            }
+            return fin;
         }
     }
 
@@ -133,8 +192,33 @@ class OptimizerStepTest {
                     }
                 }
             }
+            efficientVariants(s, base);
         }
         return s.build();
+    }
+
+    /** GSAM, LookSAM, AE-SAM and RST with the step rules they compose with. */
+    static void efficientVariants(Stream.Builder<Arguments> s, String base) {
+        Descent gsam = new Descent.Gsam(0.3f);
+        RhoSchedule withLr = new RhoSchedule.LearningRate(0.05f, 0f, 0.4f);
+        PerturbPolicy look = new PerturbPolicy.LookSam(2, 0.7f);
+        PerturbPolicy ae = new PerturbPolicy.AdaptiveRule(0.9f, -1f, 1f, 4);
+        PerturbPolicy rst = new PerturbPolicy.RandomSwitch(PerturbPolicy.Schedule.parse("linear:0.25:1"), 3, 4);
+        for (Direction dir : Direction.values()) {
+            for (Adaptive ad : new Adaptive[] {Adaptive.NONE, Adaptive.OFFICIAL}) {
+                Config plain = new Config(dir, ad, true, false, RHO, SIGMA, LAMBDA, ETA, 0f);
+                Config stable = new Config(dir, ad, true, true, RHO, SIGMA, LAMBDA, ETA, 0f);
+                for (Config c : new Config[] {plain.withDescent(gsam), plain.withDescent(gsam).withRhoSchedule(withLr),
+                        plain.withPolicy(look), plain.withPolicy(ae), stable.withPolicy(ae), plain.withPolicy(rst),
+                        stable.withPolicy(rst)}) {
+                    s.add(Arguments.of(c.describe(), c, base, false));
+                }
+            }
+        }
+        Config usam = new Config(Direction.GRADIENT, Adaptive.ELEMENTWISE, false, false, RHO, SIGMA, LAMBDA, ETA, 0f);
+        s.add(Arguments.of(usam.withPolicy(look).describe(), usam.withPolicy(look), base, false));
+        Config rstGsam = Config.sam(RHO).withDescent(gsam).withPolicy(rst);
+        s.add(Arguments.of(rstGsam.describe(), rstGsam, base, false));
     }
 
     static Optimizer build(Quadratic q, Config cfg, String base, boolean nesterov, Kernels k) {
@@ -151,8 +235,9 @@ class OptimizerStepTest {
             Quadratic q = new Quadratic(7);
             Reference ref = new Reference(q, cfg, base, nesterov);
             Optimizer opt = build(q, cfg, base, nesterov, k);
-            for (int step = 1; step <= 3; step++) {
-                float lr = LR * step; // a changing lr, as a schedule gives
+            int steps = cfg == null || cfg.policy() instanceof PerturbPolicy.EveryStep ? 3 : 6;
+            for (int step = 1; step <= steps; step++) {
+                float lr = LR * (step <= 3 ? step : 1); // a changing lr, as a schedule gives
                 opt.step(q, lr);
                 ref.step(lr);
                 double[] got = q.weights();

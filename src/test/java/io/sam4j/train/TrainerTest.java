@@ -1,6 +1,7 @@
 package io.sam4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -78,7 +79,7 @@ class TrainerTest {
     @Test
     void resumeEndsWithTheSameWeightsAsAnUninterruptedRun() throws Exception {
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
-        for (String opt : new String[] {"fsam", "sam"}) {
+        for (String opt : new String[] {"fsam", "sam", "looksam", "aesam"}) {
             TrainConfig base = config(opt, 0, null, null, null);
             TrainConfig whole = withOut(base, tmp.resolve(opt + "-whole"), tmp.resolve(opt + "-whole.safetensors"));
             TrainConfig broken = withOut(base, tmp.resolve(opt + "-broken"), tmp.resolve(opt + "-broken.safetensors"));
@@ -95,8 +96,45 @@ class TrainerTest {
             float[] a = SafeTensors.read(whole.save).tensors().get("fc1.weight").values();
             float[] b = SafeTensors.read(broken.save).tensors().get("fc1.weight").values();
             org.junit.jupiter.api.Assertions.assertArrayEquals(a, b, opt + ": resumed weights differ");
-            assertEquals(2, Files.readAllLines(broken.out.resolve("metrics.jsonl")).size());
+            List<String> metrics = Files.readAllLines(broken.out.resolve("metrics.jsonl"));
+            assertEquals(2, metrics.size());
+            double samFraction = new ObjectMapper().readTree(metrics.get(1)).get("sam_fraction").asDouble();
+            if (opt.equals("looksam")) assertEquals(0.2, samFraction, 0.01, "a SAM step every 5th step");
+            if (opt.equals("aesam")) assertTrue(samFraction > 0 && samFraction < 1, "AE-SAM mixes both kinds: " + samFraction);
         }
+    }
+
+    @Test
+    void mEqualToTheBatchIsSamBitForBitAndSmallerMDiffers() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        float[][] w = new float[3][];
+        int[] ms = {0, 64, 16};
+        for (int i = 0; i < 3; i++) {
+            TrainConfig c = config("sam", 20, tmp.resolve("m" + ms[i]), tmp.resolve("m" + ms[i] + ".safetensors"), null);
+            c.m = ms[i];
+            new Trainer(c, quiet).run();
+            w[i] = SafeTensors.read(c.save).tensors().get("fc1.weight").values();
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(w[0], w[1], "--m 64 with batch 64 is plain SAM");
+        assertFalse(java.util.Arrays.equals(w[0], w[2]), "--m 16: four perturbations per step");
+    }
+
+    @Test
+    void accumulatedSgdEqualsTheWholeBatchStepWithinRounding() throws Exception {
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        float[][] w = new float[2][];
+        for (int i = 0; i < 2; i++) {
+            TrainConfig c = config("sgd", 20, tmp.resolve("acc" + i), tmp.resolve("acc" + i + ".safetensors"), null);
+            c.accumulate = i == 0 ? 1 : 4;
+            new Trainer(c, quiet).run();
+            w[i] = SafeTensors.read(c.save).tensors().get("fc1.weight").values();
+        }
+        double maxDiff = 0, maxW = 0;
+        for (int j = 0; j < w[0].length; j++) {
+            maxDiff = Math.max(maxDiff, Math.abs(w[0][j] - w[1][j]));
+            maxW = Math.max(maxW, Math.abs(w[0][j]));
+        }
+        assertTrue(maxDiff < 1e-5 * maxW, "accumulated SGD (mlp, no BatchNorm) drifts by " + maxDiff);
     }
 
     private static TrainConfig withOut(TrainConfig c, Path out, Path save) {

@@ -1,6 +1,8 @@
 package io.sam4j.bench;
 
+import io.sam4j.kernels.EmaUpdate;
 import io.sam4j.kernels.Kernels;
+import io.sam4j.kernels.Scaling;
 import io.sam4j.kernels.KernelsProvider;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -142,21 +144,21 @@ public abstract class KernelBench {
     /** SAM's first pass, ||g||^2. Reads g: 4 B/element. */
     @Benchmark
     public double directionStats() {
-        k.directionStats(g, null, null, 0, n, false, SIGMA, Float.NaN, acc);
+        k.directionStats(g, null, null, 0, n, false, SIGMA, Scaling.IDENTITY, acc);
         return acc[0];
     }
 
     /** F-SAM's first pass, ||g||^2 and ||g - sigma m||^2. Reads g, m: 8 B/element. */
     @Benchmark
     public double directionStatsFriendly() {
-        k.directionStats(g, m, null, 0, n, true, SIGMA, Float.NaN, acc);
+        k.directionStats(g, m, null, 0, n, true, SIGMA, Scaling.IDENTITY, acc);
         return acc[1];
     }
 
     /** SAM's save + perturb: w0 = w, w += s g, sums e^2, e.g. Reads w, g, writes w0, w: 16 B/element. */
     @Benchmark
     public double perturb() {
-        k.perturb(w, w0, g, null, 0, n, RHO_SCALE, false, SIGMA, 0, LAMBDA, Float.NaN, acc);
+        k.perturb(w, w0, g, null, 0, n, RHO_SCALE, false, SIGMA, EmaUpdate.KEEP, LAMBDA, Scaling.IDENTITY, acc);
         return acc[0];
     }
 
@@ -166,14 +168,14 @@ public abstract class KernelBench {
      */
     @Benchmark
     public double perturbFriendly() {
-        k.perturb(w, w0, g, m, 0, n, RHO_SCALE, true, SIGMA, 2, LAMBDA, Float.NaN, acc);
+        k.perturb(w, w0, g, m, 0, n, RHO_SCALE, true, SIGMA, EmaUpdate.BLEND, LAMBDA, Scaling.IDENTITY, acc);
         return acc[0];
     }
 
     /** ||g_adv||^2 and (w - w0).g_adv. Reads w, w0, g: 12 B/element. */
     @Benchmark
     public double adversarialStats() {
-        k.adversarialStats(w, w0, g, 0, n, Float.NaN, acc);
+        k.adversarialStats(w, w0, g, 0, n, Scaling.IDENTITY, acc);
         return acc[2];
     }
 
