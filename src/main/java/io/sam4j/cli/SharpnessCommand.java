@@ -116,7 +116,8 @@ final class SharpnessCommand implements Callable<Integer> {
         try (Model m = Models.create(c.model, in, train.numClasses(), c.labelSmoothing, ctx)) {
             m.initialize(c.seed);
             if (source.weights != null) {
-                StateDict.load(m.store(), source.weights);
+                String note = StateDict.load(m.store(), source.weights).note(source.weights.toString());
+                if (note != null) System.err.println("note: " + note);
             } else {
                 Path f = Checkpoint.path(source.run);
                 if (!Files.isRegularFile(f)) throw new IllegalArgumentException("--run: no " + Checkpoint.FILE + " in " + source.run);

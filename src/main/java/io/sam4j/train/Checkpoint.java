@@ -4,7 +4,10 @@ import io.sam4j.nn.ParameterStore;
 import io.sam4j.nn.SafeTensors;
 import io.sam4j.nn.StateDict;
 import io.sam4j.optim.Optimizer;
+import io.sam4j.data.DataException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,8 +43,7 @@ public final class Checkpoint {
      */
     public static void save(Path runDir, ParameterStore store, Optimizer opt, long step, Map<String, MemorySegment> perRank,
                             int ranks) {
-        List<SafeTensors.Entry> entries = new ArrayList<>();
-        for (ParameterStore.Tensor t : store.allTensors()) entries.add(new SafeTensors.Entry(t.name(), t.shape(), store.slice(t)));
+        List<SafeTensors.Entry> entries = new ArrayList<>(StateDict.entries(store));
         for (Map.Entry<String, MemorySegment> b : opt.stateBuffers().entrySet()) {
             for (ParameterStore.Tensor t : store.paramTensors()) {
                 entries.add(new SafeTensors.Entry(PREFIX + b.getKey() + "." + t.name(), t.shape(), store.stateSlice(b.getValue(), t)));
@@ -69,10 +71,16 @@ public final class Checkpoint {
         return load(runDir, store, opt, 0);
     }
 
-    /** As above for data-parallel rank {@code rank}: its own copy of per-rank buffers where the file has one. */
+    /**
+     * As above for data-parallel rank {@code rank}: its own copy of per-rank buffers where the file has one.
+     *
+     * @throws DataException one line naming the file for a missing, malformed or mismatched checkpoint
+     */
     public static long load(Path runDir, ParameterStore store, Optimizer opt, int rank) {
         Path file = path(runDir);
-        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--resume: no " + FILE + " in " + runDir);
+        if (!Files.isRegularFile(file)) {
+            throw new DataException(runDir + ": no " + FILE + " (not a run folder, or no epoch of it finished)");
+        }
         SafeTensors.Loaded loaded = SafeTensors.read(file);
         StateDict.load(store, loaded, file.toString(), name -> name.startsWith(PREFIX));
         for (Map.Entry<String, MemorySegment> b : opt.stateBuffers().entrySet()) {
@@ -80,18 +88,36 @@ public final class Checkpoint {
                 String name = PREFIX + b.getKey() + "." + t.name();
                 SafeTensors.Tensor v = loaded.tensors().get(PREFIX + b.getKey() + ".rank" + rank + "." + t.name());
                 if (v == null) v = loaded.tensors().get(name);
-                if (v == null) throw new IllegalArgumentException(file + ": missing optimizer state " + name);
-                MemorySegment.copy(v.values(), 0, store.stateSlice(b.getValue(), t), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
-                        v.values().length);
+                if (v == null) throw new DataException(file + ": missing optimizer state " + name);
+                if (!Arrays.equals(v.shape(), t.shape())) {
+                    throw new DataException(file + ": optimizer state " + name + " has shape " + Arrays.toString(v.shape())
+                            + ", the model needs " + t.shapeString());
+                }
+                MemorySegment.copy(v.values(), 0, store.stateSlice(b.getValue(), t), ValueLayout.JAVA_FLOAT, 0, v.values().length);
             }
         }
         Map<String, String> scalars = new LinkedHashMap<>();
         loaded.metadata().forEach((k, v) -> {
             if (k.startsWith(PREFIX)) scalars.put(k.substring(PREFIX.length()), v);
         });
-        opt.restoreScalars(scalars);
-        String step = loaded.metadata().get("step");
-        if (step == null) throw new IllegalArgumentException(file + ": no step in the metadata");
-        return Long.parseLong(step);
+        try {
+            opt.restoreScalars(scalars);
+        } catch (NumberFormatException e) {
+            throw new DataException(file + ": optimizer counters in the metadata are not numbers: " + scalars);
+        }
+        return step(loaded.metadata(), file);
+    }
+
+    /** The step a checkpoint was taken at, from its metadata. */
+    static long step(Map<String, String> metadata, Path file) {
+        String step = metadata.get("step");
+        if (step == null) throw new DataException(file + ": no step in the metadata");
+        try {
+            long s = Long.parseLong(step);
+            if (s < 0) throw new NumberFormatException();
+            return s;
+        } catch (NumberFormatException e) {
+            throw new DataException(file + ": step '" + step + "' in the metadata is not a non-negative integer");
+        }
     }
 }

@@ -130,8 +130,8 @@ public final class Trainer {
              Arena arena = Arena.ofShared()) {
             model.initialize(c.seed);
             if (c.init != null) {
-                StateDict.load(model.store(), c.init);
-                out.println("init: loaded " + c.init);
+                String note = StateDict.load(model.store(), c.init).note(c.init.toString());
+                out.println("init: loaded " + c.init + (note != null ? "\nnote: " + note : ""));
             }
             FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
             Optimizer opt = Optimizers.create(c, model.store(), ops);
