@@ -6,6 +6,7 @@ import io.sam4j.data.AtomicFile;
 import io.sam4j.data.Augmentation;
 import io.sam4j.data.BatchLoader;
 import io.sam4j.data.Batcher;
+import io.sam4j.data.DataException;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
@@ -91,18 +92,37 @@ public final class Trainer {
         return this;
     }
 
-    /** The configuration a run folder was started with (its config.json). */
+    /**
+     * The configuration a run folder was started with (its config.json), checked as the flags are.
+     *
+     * @throws DataException one line naming the file when it is missing, not JSON, or holds a bad value
+     */
     public static TrainConfig readConfig(Path runDir) {
         Path f = runDir.resolve("config.json");
-        if (!Files.isRegularFile(f)) throw new IllegalArgumentException("--resume: " + runDir + " has no config.json");
-        try {
-            TrainConfig c = JSON.copy().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
-                    .readValue(f.toFile(), TrainConfig.class);
-            c.out = runDir;
-            return c;
-        } catch (IOException e) {
-            throw new IllegalArgumentException("--resume: cannot read " + f + ": " + e.getMessage());
+        if (Files.isDirectory(runDir) && !Files.exists(f)) {
+            throw new DataException(runDir + ": no config.json, not a sam4j run folder");
         }
+        TrainConfig c;
+        try {
+            c = JSON.copy().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
+                    .readValue(Files.readAllBytes(f), TrainConfig.class);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new DataException(runDir + ": no such run folder");
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            var loc = e.getLocation();
+            throw new DataException(f + ": not a valid config: " + String.valueOf(e.getOriginalMessage()).replaceAll("\\s+", " ")
+                    + (loc != null ? " (line " + loc.getLineNr() + ", column " + loc.getColumnNr() + ")" : ""));
+        } catch (IOException e) {
+            throw new DataException(f + ": cannot read: " + e.getMessage());
+        }
+        if (c == null) throw new DataException(f + ": not a valid config: empty");
+        try {
+            ConfigCheck.check(c);
+        } catch (IllegalArgumentException e) {
+            throw new DataException(f + ": " + e.getMessage());
+        }
+        c.out = runDir;
+        return c;
     }
 
     public Result run() {
@@ -395,20 +415,7 @@ public final class Trainer {
 
     /** One-line errors naming the flag. */
     static void validate(TrainConfig c) {
-        if (c.epochs < 1 && c.steps <= 0) throw new IllegalArgumentException("--epochs must be >= 1, got " + c.epochs);
-        if (c.steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + c.steps);
-        if (c.batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + c.batch);
-        if (!(c.lr > 0) || Float.isInfinite(c.lr)) throw new IllegalArgumentException("--lr must be > 0, got " + c.lr);
-        if (c.threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + c.threads);
-        if (!(c.labelNoise >= 0 && c.labelNoise < 1)) {
-            throw new IllegalArgumentException("--label-noise must be in [0, 1), got " + c.labelNoise);
-        }
-        if (!(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
-            throw new IllegalArgumentException("--label-smoothing must be in [0, 1), got " + c.labelSmoothing);
-        }
-        if (!c.perturbation.equals("local") && !c.perturbation.equals("global")) {
-            throw new IllegalArgumentException("--perturbation: unknown '" + c.perturbation + "' (known: local, global)");
-        }
+        ConfigCheck.check(c);
         if (c.init != null && !Files.isRegularFile(c.init)) {
             throw new IllegalArgumentException("--init: no such file " + c.init);
         }
