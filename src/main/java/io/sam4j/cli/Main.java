@@ -44,8 +44,19 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"sam4j " + (v != null ? v : "dev") + " on Java " + Runtime.version()};
+            return new String[] {"sam4j " + version() + " on Java " + Runtime.version()};
+        }
+    }
+
+    /** The Maven project version, from the filtered io/sam4j/version.properties ("dev" if absent). */
+    public static String version() {
+        try (java.io.InputStream in = Main.class.getResourceAsStream("/io/sam4j/version.properties")) {
+            if (in == null) return "dev";
+            java.util.Properties p = new java.util.Properties();
+            p.load(in);
+            return p.getProperty("version", "dev");
+        } catch (java.io.IOException e) {
+            return "dev";
         }
     }
 }

@@ -180,9 +180,9 @@ public final class Trainer {
                 if (comm.isRoot()) keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
                 out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
             }
-            out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
-                            + "%d threads, %s kernels%n", c.model, model.store().paramCount(), opt.describe(), c.lr,
-                    c.schedule.name().toLowerCase(Locale.ROOT), c.batch, total, epochs, c.threads, ctx.kernels().name());
+            out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %s (%s) | %s, %s kernels%n",
+                    c.model, model.store().paramCount(), opt.describe(), c.lr, c.schedule.name().toLowerCase(Locale.ROOT),
+                    c.batch, count(total, "step"), count(epochs, "epoch"), count(c.threads, "thread"), ctx.kernels().name());
             if (model.usesConvolutions()) {
                 out.println("convolutions: " + ctx.convBackend().summary() + "; activations " + (model.blocked() ? "nChw8c" : "NCHW"));
             }
@@ -269,13 +269,18 @@ public final class Trainer {
                 last = evaluate(model, test, norm, x, labels);
             }
             double seconds = (System.nanoTime() - t0) / 1e9;
-            out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
-                    100 * last.accuracy, last.loss, step, seconds);
+            out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %s in %.1f s%n",
+                    100 * last.accuracy, last.loss, count(step, "step"), seconds);
             return new Result(last.accuracy, last.loss, trainLoss, step, seconds, outDir);
         }
     }
 
     record Eval(double loss, double accuracy) {}
+
+    /** "1 epoch", "6 epochs". */
+    static String count(long n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
+    }
 
     /** The training split as the run trains on it: with its seeded label noise, if any. */
     public static Dataset trainingSet(DataSource.Split split, TrainConfig c) {
