@@ -1,5 +1,6 @@
 package io.sam4j.cli;
 
+import io.sam4j.train.Trainer;
 import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -14,7 +15,11 @@ public final class Main implements Runnable {
         new CommandLine(this).usage(System.out);
     }
 
+    /** True in the real sam4j process (not when tests call {@link #execute}): only then are signal handlers installed. */
+    static volatile boolean standalone;
+
     public static void main(String[] args) {
+        standalone = true;
         System.exit(execute(args));
     }
 
@@ -28,11 +33,24 @@ public final class Main implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, c, parseResult) -> {
+            if (ex instanceof Trainer.Stopped stopped) { // SIGTERM/SIGINT: checkpointed, not an error
+                c.getErr().println("sam4j: " + stopped.getMessage());
+                return stopped.exitCode();
+            }
             c.getErr().println("sam4j: error: " + message(ex));
             if (System.getenv("SAM4J_DEBUG") != null) ex.printStackTrace(c.getErr());
-            return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException ? 2 : 1;
+            return exitCode(ex);
         });
         return cl.execute(args);
+    }
+
+    /**
+     * 2 for a usage or input error (a bad flag, file or folder, found before training started), 1 for a failure
+     * of the run itself (divergence, a write that failed during training, anything unexpected).
+     */
+    static int exitCode(Throwable ex) {
+        if (ex instanceof Trainer.TrainingFailure) return 1;
+        return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException ? 2 : 1;
     }
 
     static String message(Throwable ex) {

@@ -62,6 +62,7 @@ public final class Checkpoint {
         meta.put("format", "pt");
         meta.put("producer", "sam4j");
         meta.put("step", Long.toString(step));
+        meta.put("ranks", Integer.toString(ranks));
         for (Map.Entry<String, String> e : opt.scalars().entrySet()) meta.put(PREFIX + e.getKey(), e.getValue());
         SafeTensors.write(path(runDir), entries, meta);
     }
@@ -106,6 +107,19 @@ public final class Checkpoint {
             throw new DataException(file + ": optimizer counters in the metadata are not numbers: " + scalars);
         }
         return step(loaded.metadata(), file);
+    }
+
+    /** The number of data-parallel ranks that wrote the run's checkpoint (1 for checkpoints that do not say). */
+    public static int ranks(Path runDir) {
+        Path file = path(runDir);
+        String r = SafeTensors.read(file).metadata().getOrDefault("ranks", "1");
+        try {
+            int n = Integer.parseInt(r);
+            if (n < 1) throw new NumberFormatException();
+            return n;
+        } catch (NumberFormatException e) {
+            throw new DataException(file + ": ranks '" + r + "' in the metadata is not a positive integer");
+        }
     }
 
     /** The step a checkpoint was taken at, from its metadata. */

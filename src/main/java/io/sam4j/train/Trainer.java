@@ -20,6 +20,7 @@ import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
 import io.sam4j.nn.ParameterStore;
+import io.sam4j.nn.SafeTensors;
 import io.sam4j.nn.SoftmaxCrossEntropy;
 import io.sam4j.nn.StateDict;
 import io.sam4j.optim.LossFunction;
@@ -38,8 +39,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -59,6 +58,8 @@ public final class Trainer {
     private final PrintStream out;
     private final List<StepListener> listeners = new ArrayList<>();
     private boolean resume;
+    private boolean overwrite;
+    private StopSignal stop;
     private Communicator comm = SingleProcess.INSTANCE;
 
     public Trainer(TrainConfig config, PrintStream out) {
@@ -90,6 +91,45 @@ public final class Trainer {
         if (c.out == null) throw new IllegalArgumentException("--resume needs the run folder");
         this.resume = true;
         return this;
+    }
+
+    /** A new run may replace the files of a previous run in a non-empty {@code --out} folder. */
+    public Trainer overwrite(boolean overwrite) {
+        this.overwrite = overwrite;
+        return this;
+    }
+
+    /**
+     * On SIGTERM or SIGINT the run finishes its step, writes a checkpoint and ends with {@link Stopped}
+     * (a second signal ends the process at once, see {@link StopSignal}). Single-process runs only.
+     */
+    public Trainer stopOn(StopSignal stop) {
+        this.stop = stop;
+        return this;
+    }
+
+    /** A run stopped by a signal after checkpointing; {@link #exitCode()} is 128 + the signal number. */
+    public static final class Stopped extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final int exitCode;
+
+        Stopped(String message, int exitCode) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+
+        public int exitCode() {
+            return exitCode;
+        }
+    }
+
+    /** A failure after training started (divergence, a write that failed): exit status 1, not a usage error. */
+    public static final class TrainingFailure extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        TrainingFailure(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     /**
@@ -132,6 +172,9 @@ public final class Trainer {
             throw new IllegalArgumentException("--batch " + c.batch + " does not divide among " + ranks + " ranks");
         }
         int local = c.batch / ranks;
+        // Outputs and the --init file are checked before any data is loaded; nothing is written yet.
+        RunFolder folder = comm.isRoot() ? RunFolder.check(c, resume, overwrite) : null;
+        SafeTensors.Loaded initWeights = c.init != null ? SafeTensors.read(c.init) : null;
         PrintStream out = comm.isRoot() ? this.out : new PrintStream(java.io.OutputStream.nullOutputStream());
         long t0 = System.nanoTime();
         Parallel.setCommonThreads(c.threads);
@@ -149,8 +192,10 @@ public final class Trainer {
         try (Model model = Models.create(c.model, inShape, train.numClasses(), c.labelSmoothing, ctx);
              Arena arena = Arena.ofShared()) {
             model.initialize(c.seed);
-            if (c.init != null) {
-                String note = StateDict.load(model.store(), c.init).note(c.init.toString());
+            if (initWeights != null) {
+                String note = StateDict.load(model.store(), initWeights, c.init.toString(), n -> false).note(c.init.toString());
+                String bad = NonFinite.firstIn(model.store(), false);
+                if (bad != null) throw new IllegalArgumentException("--init " + c.init + ": " + bad + "; initial weights must be finite");
                 out.println("init: loaded " + c.init + (note != null ? "\nnote: " + note : ""));
             }
             FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
@@ -166,19 +211,19 @@ public final class Trainer {
                 }, c.perturbation.equals("global"));
             }
 
+            if (c.batch > train.size()) {
+                throw new IllegalArgumentException("--batch " + c.batch + " is larger than the training set (" + train.size()
+                        + " examples of " + train.name() + ")");
+            }
             Batcher batcher = new Batcher(train, norm, c.batch, c.seed, c.shuffle);
             int perEpoch = batcher.batchesPerEpoch();
-            if (perEpoch == 0) {
-                throw new IllegalArgumentException("--batch " + c.batch + " is larger than the training set (" + train.size() + ")");
-            }
             long total = c.steps > 0 ? c.steps : (long) c.epochs * perEpoch;
             int epochs = (int) ((total + perEpoch - 1) / perEpoch);
-            Path outDir = comm.isRoot() ? outDir() : c.out;
+            Path outDir = folder != null ? folder.dir() : c.out;
             long step = 0;
             if (resume) {
-                step = Checkpoint.load(outDir, model.store(), opt, rank);
-                if (comm.isRoot()) keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
-                out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
+                step = resumeFrom(outDir, model.store(), opt, rank, ranks, total, perEpoch, out);
+                if (step == total) return finished(outDir, model.store(), step, epochs, t0, out);
             }
             out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %s (%s) | %s, %s kernels%n",
                     c.model, model.store().paramCount(), opt.describe(), c.lr, c.schedule.name().toLowerCase(Locale.ROOT),
@@ -191,7 +236,13 @@ public final class Trainer {
                         ranks, local, local, c.perturbation);
             }
             out.println("run folder: " + outDir);
-            if (!resume && comm.isRoot()) writeConfig(outDir, model, opt);
+            if (folder != null) {
+                folder.create();
+                if (resume) keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
+                writeConfig(outDir, model, opt); // on resume too: --epochs may have extended the run
+            }
+            boolean started = false;
+            try {
 
             MemorySegment x = arena.allocate(4L * c.batch * model.inputSize(), 64);
             int[] labels = new int[c.batch];
@@ -221,10 +272,10 @@ public final class Trainer {
                     System.arraycopy(labels, rank * local, labelsLocal, 0, local);
                     float lr = c.schedule.lr(c.lr, step, total);
                     StepStats s = opt.step(f, lr);
-                    if (!Double.isFinite(s.loss())) {
+                    started = true;
+                    if (NonFinite.in(s)) {
                         progress.clear();
-                        throw new IllegalStateException(String.format(Locale.ROOT,
-                                "training diverged at step %d (loss %s); lower --lr or --rho", step + 1, s.loss()));
+                        throw diverged(step + 1, s, model.store(), outDir);
                     }
                     es.add(s);
                     step++;
@@ -245,15 +296,21 @@ public final class Trainer {
                         }
                         Map<String, MemorySegment> perRank = gatherPerRankState(opt, store, arena);
                         if (comm.isRoot()) {
-                            Checkpoint.save(outDir, model.store(), opt, step, perRank, ranks);
+                            // Metrics first: a resume drops lines past its checkpoint, so a crash between the
+                            // two writes loses nothing.
                             writeMetrics(metrics, epoch + 1, step, lr, es, trainLoss, last, secs, sharp);
                             if (sharp != null) {
                                 Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
                                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                             }
+                            Checkpoint.save(outDir, model.store(), opt, step, perRank, ranks);
                         }
                         es = new EpochStats();
                         epochStart = System.nanoTime();
+                    }
+                    if (stop != null && stop.requested() != null && step < total) {
+                        progress.clear();
+                        throw stopAt(step, outDir, model.store(), opt, ranks);
                     }
                 }
             } catch (IOException e) {
@@ -264,18 +321,88 @@ public final class Trainer {
                 StateDict.save(model.store(), c.save);
                 out.println("saved weights to " + c.save);
             }
-            if (last == null) { // resumed a finished run
-                syncBatchNormStatistics(store, ops);
-                last = evaluate(model, test, norm, x, labels);
-            }
             double seconds = (System.nanoTime() - t0) / 1e9;
             out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %s in %.1f s%n",
                     100 * last.accuracy, last.loss, count(step, "step"), seconds);
             return new Result(last.accuracy, last.loss, trainLoss, step, seconds, outDir);
+            } catch (RuntimeException e) {
+                if (!started && folder != null) folder.discardIfUnused();
+                // After the first step a failure is one of the run (exit 1), whatever its type.
+                if (!started || e instanceof Stopped || e instanceof TrainingFailure) throw e;
+                throw new TrainingFailure(e.getMessage() != null ? e.getMessage() : e.toString(), e);
+            }
         }
     }
 
     record Eval(double loss, double accuracy) {}
+
+    /**
+     * Loads the run's checkpoint (a run killed before its first checkpoint starts again from step 0) and
+     * checks it against the resumed settings: the same rank count, and a total not below the step reached.
+     */
+    private long resumeFrom(Path dir, ParameterStore store, Optimizer opt, int rank, int ranks, long total, int perEpoch,
+                            PrintStream out) {
+        if (!Files.exists(Checkpoint.path(dir))) {
+            out.println("resume: " + dir + " has no checkpoint yet (stopped before its first epoch ended); starting from step 0");
+            return 0;
+        }
+        long step = Checkpoint.load(dir, store, opt, rank);
+        int saved = Checkpoint.ranks(dir);
+        if (saved != ranks) {
+            throw new IllegalArgumentException("--resume " + dir + ": the run was trained on " + count(saved, "rank") + ", this is "
+                    + count(ranks, "process") + "; resume it under mpirun -np " + saved);
+        }
+        if (step > total) {
+            long reached = (step + perEpoch - 1) / perEpoch;
+            throw new IllegalArgumentException("--resume " + dir + ": the run is already at step " + step + " (epoch " + reached
+                    + "), beyond the " + count(total, "step") + " asked for; a run can be extended, not shortened");
+        }
+        out.printf(Locale.ROOT, "resumed from %s at step %d of %d%n", Checkpoint.path(dir), step, total);
+        return step;
+    }
+
+    /** Resuming a run that has reached its total: say so, make sure its --save file exists, and return its last metrics. */
+    private Result finished(Path dir, ParameterStore store, long step, int epochs, long t0, PrintStream out) {
+        if (c.save != null && comm.isRoot() && !Files.exists(c.save)) {
+            StateDict.save(store, c.save);
+            out.println("saved weights to " + c.save);
+        }
+        double acc = Double.NaN, loss = Double.NaN, trainLoss = Double.NaN;
+        try {
+            Path metrics = dir.resolve("metrics.jsonl");
+            List<String> lines = Files.exists(metrics) ? Files.readAllLines(metrics) : List.of();
+            if (!lines.isEmpty()) {
+                var m = JSON.readTree(lines.getLast());
+                acc = m.path("test_acc").asDouble(Double.NaN);
+                loss = m.path("test_loss").asDouble(Double.NaN);
+                trainLoss = m.path("train_loss").asDouble(Double.NaN);
+            }
+        } catch (IOException e) {
+            // the line below then shows NaN
+        }
+        out.printf(Locale.ROOT, "run %s is finished (%s, %s; test accuracy %.2f %%): nothing to do; to train further: "
+                + "./sam4j train --resume %s --epochs %d%n", dir, count(step, "step"), count(epochs, "epoch"), 100 * acc, dir, epochs + 1);
+        return new Result(acc, loss, trainLoss, step, (System.nanoTime() - t0) / 1e9, dir);
+    }
+
+    /** The error for a step whose loss or gradient is not finite, naming the first tensor that holds it. */
+    private TrainingFailure diverged(long step, StepStats s, ParameterStore store, Path dir) {
+        String where = NonFinite.firstIn(store, true);
+        String checkpoint = Files.exists(Checkpoint.path(dir)) ? "the last good checkpoint is " + Checkpoint.path(dir)
+                + " (--resume " + dir + ")" : "no checkpoint was written yet";
+        boolean plain = c.optimizer.equals("sgd") || c.optimizer.equals("adamw");
+        return new TrainingFailure(String.format(Locale.ROOT, "training diverged at step %d: loss %s, gradient norm %s%s; %s; "
+                        + "try a lower --lr (now %s)%s, or --grad-clip 1", step, s.loss(), s.gradNorm(),
+                where != null ? "; " + where : "", checkpoint, c.lr, plain ? "" : " or --rho (now " + c.rho + ")"), null);
+    }
+
+    /** A signal arrived: checkpoint the current step and end with the exact resume command. */
+    private Stopped stopAt(long step, Path dir, ParameterStore store, Optimizer opt, int ranks) {
+        String signal = stop.requested();
+        if (comm.isRoot()) Checkpoint.save(dir, store, opt, step, Map.of(), ranks);
+        return new Stopped(String.format(Locale.ROOT, "stopped by SIG%s at step %d, checkpoint written; resume with: "
+                + "./sam4j train --resume %s", signal, step, dir), StopSignal.exitCode(signal));
+    }
 
     /** "1 epoch", "6 epochs". */
     static String count(long n, String noun) {
@@ -334,7 +461,8 @@ public final class Trainer {
      * several ranks each evaluates a contiguous share and the sums are all-reduced.
      */
     private Eval evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
-        Batcher seq = new Batcher(test, norm, labels.length, 0, false);
+        // Chunks of at most the training batch: any batch size works with any test-set size.
+        Batcher seq = new Batcher(test, norm, Math.min(labels.length, test.size()), 0, false);
         double loss = 0;
         long correct = 0;
         int share = (test.size() + comm.size() - 1) / comm.size();
@@ -353,22 +481,6 @@ public final class Trainer {
             correct = Math.round(sums[1]);
         }
         return new Eval(loss / test.size(), (double) correct / test.size());
-    }
-
-    private Path outDir() {
-        Path dir = c.out;
-        if (dir == null) {
-            String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-            String opt = c.optimizer + (c.stable ? "-stable" : "") + (c.adaptive ? "-adaptive" : "");
-            dir = Path.of("runs", stamp + "-" + c.model + "-" + opt);
-            for (int i = 2; Files.exists(dir); i++) dir = Path.of("runs", stamp + "-" + c.model + "-" + opt + "-" + i);
-        }
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("--out: cannot create " + dir + ": " + e.getMessage(), e);
-        }
-        return dir;
     }
 
     private void writeConfig(Path dir, Model model, Optimizer opt) {
@@ -422,7 +534,7 @@ public final class Trainer {
     static void validate(TrainConfig c) {
         ConfigCheck.check(c);
         if (c.init != null && !Files.isRegularFile(c.init)) {
-            throw new IllegalArgumentException("--init: no such file " + c.init);
+            throw new IllegalArgumentException("--init " + c.init + ": " + (Files.exists(c.init) ? "not a regular file" : "no such file"));
         }
     }
 }
