@@ -85,6 +85,12 @@ public final class RunFolder {
             if (overwrite && !resume) {
                 for (String f : RUN_FILES) Files.deleteIfExists(dir.resolve(f));
             }
+            // A process killed while writing leaves its temporary file (see AtomicFile); the real file is intact.
+            for (String f : RUN_FILES) {
+                try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "." + f + ".*.tmp")) {
+                    for (Path t : stale) Files.deleteIfExists(t);
+                }
+            }
             created = true;
         } catch (IOException e) {
             throw new IllegalArgumentException("--out " + dir + ": cannot create it: " + reason(e));
