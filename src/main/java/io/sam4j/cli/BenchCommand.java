@@ -2,20 +2,18 @@ package io.sam4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sam4j.dist.Communicator;
-import io.sam4j.dist.Communicators;
+import io.sam4j.distributed.Communicator;
+import io.sam4j.distributed.Communicators;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelBandwidth;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.Context;
-import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
-import io.sam4j.optim.Pass;
-import io.sam4j.train.Backends;
+import io.sam4j.conv.ConvBackends;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Optimizers;
 import java.io.IOException;
@@ -143,7 +141,7 @@ final class BenchCommand implements Callable<Integer> {
                 c.lambda = 0.6f;
                 c.stable = isStable(opt) && !optimizer.equals("sgd");
                 c.threads = threads;
-                Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
+                Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(backend, Parallel.common(), System.err));
                 try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
                     m.initialize(0);
                     FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
@@ -164,7 +162,7 @@ final class BenchCommand implements Callable<Integer> {
                     MemorySegment x = arena.allocate(4 * len, 64);
                     for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
                     int[] labels = r.ints(local, 0, 10).toArray();
-                    LossFunction f = pass -> m.lossAndGrad(x, labels, local, pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+                    LossFunction f = mode -> m.lossAndGrad(x, labels, local, mode);
                     // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
                     // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
                     long warmEnd = System.nanoTime() + (long) (round == 0 ? warmupSeconds * 1e9 : 0);

@@ -50,7 +50,8 @@ public final class Main implements Runnable {
      */
     static int exitCode(Throwable ex) {
         if (ex instanceof Trainer.TrainingFailure) return 1;
-        return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException ? 2 : 1;
+        return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException
+                || ex instanceof io.sam4j.formats.FormatException ? 2 : 1;
     }
 
     static String message(Throwable ex) {

@@ -8,13 +8,13 @@ import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.Context;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
-import io.sam4j.nn.SafeTensors;
-import io.sam4j.nn.StateDict;
+import io.sam4j.formats.SafeTensors;
+import io.sam4j.formats.StateDict;
 import io.sam4j.sharpness.Sharpness;
 import io.sam4j.sharpness.SharpnessReport;
-import io.sam4j.train.Backends;
-import io.sam4j.train.Checkpoint;
-import io.sam4j.train.SharpnessProbe;
+import io.sam4j.conv.ConvBackends;
+import io.sam4j.formats.Checkpoint;
+import io.sam4j.sharpness.SharpnessProbe;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Trainer;
 import java.nio.file.Files;
@@ -108,7 +108,7 @@ final class SharpnessCommand implements Callable<Integer> {
         }
         Path report = out != null ? out : source.run != null ? source.run.resolve("sharpness.json") : Path.of("sharpness.json");
         Parallel.setCommonThreads(c.threads);
-        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(backend, Parallel.common(), System.err));
+        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(backend, Parallel.common(), System.err));
         DataSource.Split split = DataSource.load(c.data);
         Dataset train = Trainer.trainingSet(split, c);
         Normalizer norm = Normalizer.fit(train);

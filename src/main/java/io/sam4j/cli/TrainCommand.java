@@ -1,7 +1,7 @@
 package io.sam4j.cli;
 
-import io.sam4j.dist.Communicator;
-import io.sam4j.dist.Communicators;
+import io.sam4j.distributed.Communicator;
+import io.sam4j.distributed.Communicators;
 import io.sam4j.nn.Models;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

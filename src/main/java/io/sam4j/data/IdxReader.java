@@ -1,5 +1,6 @@
 package io.sam4j.data;
 
+import io.sam4j.formats.AtomicFile;
 import java.io.BufferedInputStream;
 import java.io.EOFException;
 import java.io.IOException;

@@ -3,8 +3,8 @@ package io.sam4j.dnnl;
 import static io.sam4j.dnnl.Dnnl.*;
 
 import io.sam4j.dnnl.Workspace.Slot;
-import io.sam4j.nn.ConvKernel;
-import io.sam4j.nn.ConvShape;
+import io.sam4j.conv.Convolution;
+import io.sam4j.conv.ConvShape;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -24,7 +24,7 @@ import java.util.List;
  * the caller's segments with dnnl_memory_set_data_handle. Internal buffers come from the backend's shared
  * {@link Workspace}; scratchpads are passed explicitly (scratchpad mode user), see {@link OneDnnConvBackend}.
  */
-final class OneDnnConv implements ConvKernel {
+final class OneDnnConv implements Convolution {
     private final OneDnnConvBackend backend;
     private final ConvShape shape;
     private final boolean hasBias;

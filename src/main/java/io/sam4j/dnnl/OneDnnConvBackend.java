@@ -1,8 +1,8 @@
 package io.sam4j.dnnl;
 
-import io.sam4j.nn.ConvBackend;
-import io.sam4j.nn.ConvKernel;
-import io.sam4j.nn.ConvShape;
+import io.sam4j.conv.ConvBackend;
+import io.sam4j.conv.Convolution;
+import io.sam4j.conv.ConvShape;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -110,13 +110,13 @@ public final class OneDnnConvBackend implements ConvBackend {
      * layer), so callers keep it per shape. Throws {@link DnnlException} if oneDNN rejects the shape.
      */
     @Override
-    public ConvKernel conv(ConvShape shape, boolean bias) {
+    public Convolution conv(ConvShape shape, boolean bias) {
         return conv(shape, bias, false);
     }
 
     /** With {@code blocked}, activations are nChw8c: the layout oneDNN's AVX2 kernels compute in. */
     @Override
-    public synchronized ConvKernel conv(ConvShape shape, boolean bias, boolean blocked) {
+    public synchronized Convolution conv(ConvShape shape, boolean bias, boolean blocked) {
         if (closed) throw new IllegalStateException("oneDNN backend is closed");
         OneDnnConv k = new OneDnnConv(this, shape, bias, blocked);
         kernels.add(k);

@@ -1,5 +1,9 @@
 package io.sam4j.nn;
 
+import io.sam4j.conv.ConvBackend;
+import io.sam4j.conv.ConvShape;
+import io.sam4j.conv.Convolution;
+import io.sam4j.conv.JavaConvBackend;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
@@ -11,8 +15,8 @@ import java.util.List;
 /**
  * What layers share: the thread team, the element-wise kernel implementation, the convolution
  * backend, the layout of 4-D activations, and the arena their activation workspaces live in (shared,
- * because the team's threads write them). Closing the context (with the model) closes the convolution
- * kernels made through it, the backend, and the arena.
+ * because the team's threads write them). Closing the context (with the model) closes the convolutions
+ * made through it, the backend, and the arena.
  *
  * <p>Layout: a {@link Model} decides once, after declaring its layers, whether its {C, H, W}
  * activations are plain NCHW or {@link BlockedLayout} nChw8c: blocked when the backend prefers it
@@ -24,7 +28,7 @@ public final class Context implements AutoCloseable {
     private final Parallel par;
     private final Kernels kernels;
     private final ConvBackend convBackend;
-    private final List<ConvKernel> convKernels = new ArrayList<>();
+    private final List<Convolution> convolutions = new ArrayList<>();
     private final Arena arena = Arena.ofShared();
     private boolean allowBlocked = blockedProperty();
     private boolean blocked;
@@ -57,15 +61,13 @@ public final class Context implements AutoCloseable {
         return convBackend;
     }
 
-    /** A kernel from the backend, closed with this context (layers cache it per batch size). */
-    public synchronized ConvKernel convKernel(ConvShape shape, boolean bias) {
-        return convKernel(shape, bias, false);
-    }
-
-    /** Like {@link #convKernel(ConvShape, boolean)}, with activations in nChw8c when {@code blocked}. */
-    public synchronized ConvKernel convKernel(ConvShape shape, boolean bias, boolean blocked) {
-        ConvKernel k = convBackend.conv(shape, bias, blocked);
-        convKernels.add(k);
+    /**
+     * A convolution from the backend, with activations in nChw8c when {@code blocked}; closed with this
+     * context (layers cache it per batch size).
+     */
+    public synchronized Convolution convolution(ConvShape shape, boolean bias, boolean blocked) {
+        Convolution k = convBackend.conv(shape, bias, blocked);
+        convolutions.add(k);
         return k;
     }
 
@@ -113,8 +115,8 @@ public final class Context implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        for (ConvKernel k : convKernels) k.close();
-        convKernels.clear();
+        for (Convolution k : convolutions) k.close();
+        convolutions.clear();
         convBackend.close();
         arena.close();
     }

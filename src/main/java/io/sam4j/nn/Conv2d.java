@@ -1,5 +1,7 @@
 package io.sam4j.nn;
 
+import io.sam4j.conv.ConvShape;
+import io.sam4j.conv.Convolution;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -9,21 +11,21 @@ import java.util.SplittableRandom;
 /**
  * 2-D convolution, NCHW (or nChw8c when {@link Context#blocked()}), square kernel/stride, symmetric zero
  * padding; PyTorch's names ({@code weight} [k, c, r, s], optional {@code bias} [k]). The compute comes from
- * {@link Context#convBackend()}: one {@link ConvKernel} per batch size, created on first use and kept (a
+ * {@link Context#convBackend()}: one {@link Convolution} per batch size, created on first use and kept (a
  * step uses one or two sizes).
  */
 public final class Conv2d implements Layer {
     private final int outChannels, kernel, stride, padding;
     private final boolean hasBias;
     private Context ctx;
-    /** The problem for one example; kernels are made for {@code perExample.withBatch(n)}. */
+    /** The problem for one example; convolutions are made for {@code perExample.withBatch(n)}. */
     private ConvShape perExample;
     private int[] inShape, outShape;
     private ParameterStore.Tensor wT, bT;
     private MemorySegment w, b, dw, db;
-    private final Map<Integer, ConvKernel> kernels = new HashMap<>();
-    /** The kernel of the last forward, reused by its backward. */
-    private ConvKernel current;
+    private final Map<Integer, Convolution> convolutions = new HashMap<>();
+    /** The convolution of the last forward, reused by its backward. */
+    private Convolution current;
     private int currentN;
     private MemorySegment x, y, dx;
 
@@ -72,7 +74,7 @@ public final class Conv2d implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         this.x = x;
         if (current == null || currentN != n) {
-            current = kernels.computeIfAbsent(n, batch -> ctx.convKernel(perExample.withBatch(batch), hasBias, ctx.blocked()));
+            current = convolutions.computeIfAbsent(n, batch -> ctx.convolution(perExample.withBatch(batch), hasBias, ctx.blocked()));
             currentN = n;
         }
         y = ctx.ensure(y, n * ctx.activationSize(outShape));
@@ -90,7 +92,7 @@ public final class Conv2d implements Layer {
         return dx;
     }
 
-    /** The kernel implementation in use (after the first forward), for logs. */
+    /** The convolution implementation in use (after the first forward), for logs. */
     public String implementation() {
         return current == null ? ctx.convBackend().name() : current.implementation();
     }

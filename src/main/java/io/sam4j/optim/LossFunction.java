@@ -1,11 +1,15 @@
 package io.sam4j.optim;
 
+import io.sam4j.nn.Mode;
+
 /**
  * The model side of a step as the optimizer sees it: evaluate the loss on the current batch at the
- * current weights and write its gradient (no weight decay) into the store's gradient buffer.
- * Data-parallel training all-reduces inside this callback.
+ * current weights and write its local gradient (no weight decay) into the store's gradient buffer.
+ * The optimizer calls it with {@link Mode#TRAIN} for the gradient at w and, in a sharpness-aware step,
+ * with {@link Mode#TRAIN_FROZEN_STATS} for the gradient at w + e. Data-parallel averaging is not done
+ * here: the optimizer calls its {@link GradientReducer} after the callback returns.
  */
 @FunctionalInterface
 public interface LossFunction {
-    double lossAndGrad(Pass pass);
+    double lossAndGrad(Mode mode);
 }

@@ -1,5 +1,6 @@
 package io.sam4j.optim;
 
+import io.sam4j.nn.Mode;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.nn.ParameterStore;
 import java.lang.foreign.MemorySegment;
@@ -24,7 +25,7 @@ public final class Plain implements Optimizer {
 
     @Override
     public StepStats step(LossFunction f, float lr) {
-        double loss = f.lossAndGrad(Pass.FIRST);
+        double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null) reducer.reduce();
         double norm = Math.sqrt(ops.sumSquares(store.grads(), store.paramLength()));
         float scale = SharpnessAware.clipScale(norm, clip);

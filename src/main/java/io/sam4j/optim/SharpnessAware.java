@@ -1,5 +1,6 @@
 package io.sam4j.optim;
 
+import io.sam4j.nn.Mode;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.nn.ParameterStore;
@@ -157,7 +158,7 @@ public final class SharpnessAware implements Optimizer {
         MemorySegment w = store.params(), g = store.grads();
         float sigma = cfg.sigma(), lambda = cfg.lambda();
 
-        double loss = f.lossAndGrad(Pass.FIRST);
+        double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
         // 1. ||T g|| (StableSAM's numerator) and ||T d|| of the ascent direction. F-SAM's first step is SAM's.
@@ -173,7 +174,7 @@ public final class SharpnessAware implements Optimizer {
         double[] pert = pass((a, b, eta, acc) -> k.perturb(w, saved, g, ema, a, b, s, friendly, sigma, emaMode, lambda, eta, acc));
         if (ema != null) emaReady = true;
 
-        double lossAdv = f.lossAndGrad(Pass.SECOND);
+        double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
         // 3. ||g_adv||, ||T_{w+e} g_adv|| (taken before the restore, as StableSAM's code does), <e, g_adv>.

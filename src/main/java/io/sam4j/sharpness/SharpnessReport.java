@@ -5,7 +5,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -95,7 +95,7 @@ public record SharpnessReport(
         }
     }
 
-    /** Writes {@link #toJson()} atomically (temporary file, then rename); a DataException names the file on failure. */
+    /** Writes {@link #toJson()} atomically (temporary file, then rename); a FormatException names the file on failure. */
     public void write(Path file) {
         byte[] bytes = (toJson() + "\n").getBytes(StandardCharsets.UTF_8);
         AtomicFile.write(file, out -> out.write(bytes));

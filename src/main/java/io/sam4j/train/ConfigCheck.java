@@ -1,5 +1,6 @@
 package io.sam4j.train;
 
+import io.sam4j.conv.ConvBackends;
 import io.sam4j.data.Augmentation;
 import io.sam4j.nn.Models;
 import java.util.ArrayList;
@@ -26,7 +27,7 @@ public final class ConfigCheck {
         oneOf("--optimizer", c.optimizer, Optimizers.NAMES);
         oneOf("--base", c.base, List.of("sgd", "adamw"));
         oneOf("--asam-form", c.asamForm, List.of("official", "elementwise"));
-        oneOf("--backend", c.backend, Backends.NAMES);
+        oneOf("--backend", c.backend, ConvBackends.NAMES);
         oneOf("--perturbation", c.perturbation, List.of("local", "global"));
         if (c.schedule == null) throw new IllegalArgumentException("--schedule: missing (known: cosine, constant)");
         if (c.steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + c.steps);

@@ -1,5 +1,6 @@
 package io.sam4j.train;
 
+import io.sam4j.formats.Checkpoint;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

@@ -1,31 +1,32 @@
 package io.sam4j.train;
 
+import io.sam4j.conv.ConvBackends;
+import io.sam4j.formats.Checkpoint;
+import io.sam4j.sharpness.SharpnessProbe;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sam4j.data.AtomicFile;
+import io.sam4j.formats.AtomicFile;
 import io.sam4j.data.Augmentation;
 import io.sam4j.data.BatchLoader;
 import io.sam4j.data.Batcher;
-import io.sam4j.data.DataException;
+import io.sam4j.formats.FormatException;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
-import io.sam4j.dist.Communicator;
-import io.sam4j.dist.SingleProcess;
+import io.sam4j.distributed.Communicator;
+import io.sam4j.distributed.SingleProcess;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.Context;
-import io.sam4j.nn.Mode;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
 import io.sam4j.nn.ParameterStore;
-import io.sam4j.nn.SafeTensors;
+import io.sam4j.formats.SafeTensors;
 import io.sam4j.nn.SoftmaxCrossEntropy;
-import io.sam4j.nn.StateDict;
+import io.sam4j.formats.StateDict;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
-import io.sam4j.optim.Pass;
 import io.sam4j.optim.StepStats;
 import io.sam4j.sharpness.Sharpness;
 import io.sam4j.sharpness.SharpnessReport;
@@ -135,31 +136,31 @@ public final class Trainer {
     /**
      * The configuration a run folder was started with (its config.json), checked as the flags are.
      *
-     * @throws DataException one line naming the file when it is missing, not JSON, or holds a bad value
+     * @throws FormatException one line naming the file when it is missing, not JSON, or holds a bad value
      */
     public static TrainConfig readConfig(Path runDir) {
         Path f = runDir.resolve("config.json");
         if (Files.isDirectory(runDir) && !Files.exists(f)) {
-            throw new DataException(runDir + ": no config.json, not a sam4j run folder");
+            throw new FormatException(runDir + ": no config.json, not a sam4j run folder");
         }
         TrainConfig c;
         try {
             c = JSON.copy().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
                     .readValue(Files.readAllBytes(f), TrainConfig.class);
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new DataException(runDir + ": no such run folder");
+            throw new FormatException(runDir + ": no such run folder");
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             var loc = e.getLocation();
-            throw new DataException(f + ": not a valid config: " + String.valueOf(e.getOriginalMessage()).replaceAll("\\s+", " ")
+            throw new FormatException(f + ": not a valid config: " + String.valueOf(e.getOriginalMessage()).replaceAll("\\s+", " ")
                     + (loc != null ? " (line " + loc.getLineNr() + ", column " + loc.getColumnNr() + ")" : ""));
         } catch (IOException e) {
-            throw new DataException(f + ": cannot read: " + e.getMessage());
+            throw new FormatException(f + ": cannot read: " + e.getMessage());
         }
-        if (c == null) throw new DataException(f + ": not a valid config: empty");
+        if (c == null) throw new FormatException(f + ": not a valid config: empty");
         try {
             ConfigCheck.check(c);
         } catch (IllegalArgumentException e) {
-            throw new DataException(f + ": " + e.getMessage());
+            throw new FormatException(f + ": " + e.getMessage());
         }
         c.out = runDir;
         return c;
@@ -178,7 +179,7 @@ public final class Trainer {
         PrintStream out = comm.isRoot() ? this.out : new PrintStream(java.io.OutputStream.nullOutputStream());
         long t0 = System.nanoTime();
         Parallel.setCommonThreads(c.threads);
-        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), Backends.create(c.backend, Parallel.common(), System.err));
+        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(c.backend, Parallel.common(), System.err));
 
         DataSource.Split split = DataSource.load(c.data);
         Dataset train = trainingSet(split, c);
@@ -249,16 +250,15 @@ public final class Trainer {
             // Every rank loads the whole global batch (same order, same augmentation) and trains on its slice.
             MemorySegment xLocal = x.asSlice(4L * rank * local * model.inputSize(), 4L * local * model.inputSize());
             int[] labelsLocal = new int[local];
-            LossFunction f = pass -> model.lossAndGrad(xLocal, labelsLocal, local,
-                    pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+            LossFunction f = mode -> model.lossAndGrad(xLocal, labelsLocal, local, mode);
 
             SharpnessProbe probe = c.sharpnessEvery > 0
                     ? new SharpnessProbe(model, train, norm, c.sharpnessSubset, c.batch, "eval",
                             Sharpness.Options.defaults().withRho(Double.parseDouble(Float.toString(c.rho))).withTraceTol(0).withTraceSamples(30).withMaxIter(50))
                     : null;
-            Progress progress = new Progress(step, total);
+            ProgressLine progress = new ProgressLine(step, total);
             EpochStats es = new EpochStats();
-            Eval last = null;
+            Evaluation last = null;
             double trainLoss = Double.NaN;
             try (BatchLoader loader = new BatchLoader(batcher, aug, step, total);
                  Writer metrics = comm.isRoot() ? Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
@@ -334,7 +334,8 @@ public final class Trainer {
         }
     }
 
-    record Eval(double loss, double accuracy) {}
+    /** Mean loss and accuracy over the test split. */
+    record Evaluation(double loss, double accuracy) {}
 
     /**
      * Loads the run's checkpoint (a run killed before its first checkpoint starts again from step 0) and
@@ -460,7 +461,7 @@ public final class Trainer {
      * Accuracy and mean loss over the whole test split, in order, in batches of the training size; with
      * several ranks each evaluates a contiguous share and the sums are all-reduced.
      */
-    private Eval evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
+    private Evaluation evaluate(Model model, Dataset test, Normalizer norm, MemorySegment x, int[] labels) {
         // Chunks of at most the training batch: any batch size works with any test-set size.
         Batcher seq = new Batcher(test, norm, Math.min(labels.length, test.size()), 0, false);
         double loss = 0;
@@ -480,7 +481,7 @@ public final class Trainer {
             loss = sums[0];
             correct = Math.round(sums[1]);
         }
-        return new Eval(loss / test.size(), (double) correct / test.size());
+        return new Evaluation(loss / test.size(), (double) correct / test.size());
     }
 
     private void writeConfig(Path dir, Model model, Optimizer opt) {
@@ -495,7 +496,7 @@ public final class Trainer {
         }
     }
 
-    private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Eval ev,
+    private static void writeMetrics(Writer w, int epoch, long step, float lr, EpochStats es, double trainLoss, Evaluation ev,
                                      double secs, SharpnessReport sharp) throws IOException {
         ObjectNode o = JSON.createObjectNode();
         o.put("epoch", epoch);

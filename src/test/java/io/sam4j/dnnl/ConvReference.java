@@ -3,7 +3,7 @@ package io.sam4j.dnnl;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import io.sam4j.kernels.GemmReference;
-import io.sam4j.nn.ConvShape;
+import io.sam4j.conv.ConvShape;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 

@@ -2,8 +2,8 @@ package io.sam4j.dnnl;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
-import io.sam4j.nn.ConvKernel;
-import io.sam4j.nn.ConvShape;
+import io.sam4j.conv.Convolution;
+import io.sam4j.conv.ConvShape;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
@@ -40,7 +40,7 @@ public final class OneDnnConvBench {
         }
         io.sam4j.kernels.Parallel.setCommonThreads(threads);
         try (Arena a = Arena.ofShared();
-             io.sam4j.nn.ConvBackend backend = java ? new io.sam4j.nn.JavaConvBackend(io.sam4j.kernels.Parallel.common())
+             io.sam4j.conv.ConvBackend backend = java ? new io.sam4j.conv.JavaConvBackend(io.sam4j.kernels.Parallel.common())
                      : OneDnnConvBackend.create(threads)) {
             SplittableRandom rnd = new SplittableRandom(1);
             MemorySegment x = random(a, s.inputSize(), rnd), w = random(a, s.weightSize(), rnd);
@@ -48,7 +48,7 @@ public final class OneDnnConvBench {
             MemorySegment y = a.allocate(4 * s.outputSize(), 64), dx = a.allocate(4 * s.inputSize(), 64);
             MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = a.allocate(4L * s.k(), 64);
             long t0 = System.nanoTime();
-            try (ConvKernel k = backend.conv(s, true)) {
+            try (Convolution k = backend.conv(s, true)) {
                 System.out.printf("%s, %d threads, %.2f GFLOP per pass, kernel setup %.0f ms, %s%n", s,
                         threads, gflop, (System.nanoTime() - t0) / 1e6, k.implementation());
                 time("forward", gflop, reps, () -> k.forward(x, w, b, y));
@@ -60,7 +60,7 @@ public final class OneDnnConvBench {
 
     private static void blockedVsPlain(ConvShape s, int threads, int reps, double gflop) {
         try (Arena a = Arena.ofShared(); OneDnnConvBackend backend = OneDnnConvBackend.create(threads);
-             ConvKernel plain = backend.conv(s, true, false); ConvKernel blocked = backend.conv(s, true, true)) {
+             Convolution plain = backend.conv(s, true, false); Convolution blocked = backend.conv(s, true, true)) {
             SplittableRandom rnd = new SplittableRandom(1);
             // C = K = 64: both layouts take the same number of floats.
             MemorySegment x = random(a, s.inputSize(), rnd), w = random(a, s.weightSize(), rnd);
@@ -74,7 +74,7 @@ public final class OneDnnConvBench {
                 double[][] ms = new double[2][reps];
                 for (int i = -3; i < reps; i++) {
                     for (int l = 0; l < 2; l++) {
-                        ConvKernel k = l == 0 ? plain : blocked;
+                        Convolution k = l == 0 ? plain : blocked;
                         long t = System.nanoTime();
                         switch (pass) {
                             case 0 -> k.forward(x, w, b, y);

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.sam4j.TestUtil;
-import io.sam4j.nn.ConvKernel;
-import io.sam4j.nn.ConvShape;
+import io.sam4j.conv.Convolution;
+import io.sam4j.conv.ConvShape;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -79,7 +79,7 @@ class OneDnnConvTest {
             if (bias) assertClose("bias grad " + s, ConvReference.biasGrad(s, dy), db, plane);
         }
 
-        void runAll(ConvKernel k, boolean bias) {
+        void runAll(Convolution k, boolean bias) {
             k.forward(xs, ws, bias ? bs : null, y);
             checkForward(bias);
             k.backwardData(dys, ws, dx);
@@ -149,7 +149,7 @@ class OneDnnConvTest {
     @ParameterizedTest(name = "{0} bias={1}")
     @MethodSource("shapes")
     void matchesReference(ConvShape s, boolean bias) {
-        try (Arena a = Arena.ofConfined(); ConvKernel k = backend.conv(s, bias)) {
+        try (Arena a = Arena.ofConfined(); Convolution k = backend.conv(s, bias)) {
             new Case(a, s, new Random(s.hashCode())).runAll(k, bias);
         }
     }
@@ -163,7 +163,7 @@ class OneDnnConvTest {
     @MethodSource("shapes")
     void blockedMatchesReference(ConvShape s, boolean bias) {
         int n = s.n(), inPlane = s.h() * s.w(), outPlane = s.outH() * s.outW();
-        try (Arena a = Arena.ofConfined(); ConvKernel k = backend.conv(s, bias, true)) {
+        try (Arena a = Arena.ofConfined(); Convolution k = backend.conv(s, bias, true)) {
             Case c = new Case(a, s, new Random(s.hashCode()));
             float[] xb = TestUtil.blocked(c.x, n, s.c(), inPlane), dyb = TestUtil.blocked(c.dy, n, s.k(), outPlane);
             MemorySegment xs = seg(a, xb), dys = seg(a, dyb), y = nans(a, dyb.length), dx = nans(a, xb.length);
@@ -205,7 +205,7 @@ class OneDnnConvTest {
         ConvShape s = new ConvShape(2, 5, 9, 9, 7, 3, 3, 1, 1);
         long liveBefore = Dnnl.liveObjects();
         try (OneDnnConvBackend own = OneDnnConvBackend.create(2); Arena a = Arena.ofConfined()) {
-            ConvKernel k = own.conv(s, true);
+            Convolution k = own.conv(s, true);
             long created = Dnnl.primitivesCreated(), live = Dnnl.liveObjects(), workspace = -1;
             Random rnd = new Random(3);
             for (int round = 0; round < 3; round++) { // new data each round: stale results would show
@@ -223,7 +223,7 @@ class OneDnnConvTest {
     @Test
     void smallKernelStillRightAfterALargerOneGrewTheWorkspace() {
         ConvShape small = new ConvShape(1, 8, 6, 6, 8, 3, 3, 1, 1), large = new ConvShape(4, 16, 12, 12, 24, 3, 3, 1, 1);
-        try (Arena a = Arena.ofConfined(); ConvKernel k1 = backend.conv(small, true); ConvKernel k2 = backend.conv(large, true)) {
+        try (Arena a = Arena.ofConfined(); Convolution k1 = backend.conv(small, true); Convolution k2 = backend.conv(large, true)) {
             Random rnd = new Random(5);
             new Case(a, small, rnd).runAll(k1, true);
             new Case(a, large, rnd).runAll(k2, true);
@@ -234,7 +234,7 @@ class OneDnnConvTest {
     @Test
     void kernelRunsOnAThreadOtherThanItsCreator() throws InterruptedException {
         ConvShape s = new ConvShape(2, 8, 8, 8, 16, 3, 3, 1, 1);
-        try (Arena a = Arena.ofShared(); ConvKernel k = backend.conv(s, false)) {
+        try (Arena a = Arena.ofShared(); Convolution k = backend.conv(s, false)) {
             Case c = new Case(a, s, new Random(11));
             AtomicReference<Throwable> failure = new AtomicReference<>();
             Thread t = Thread.ofPlatform().start(() -> {
@@ -252,7 +252,7 @@ class OneDnnConvTest {
 
     @Test
     void fastPathOnThisMachine() {
-        try (ConvKernel k = backend.conv(new ConvShape(2, 16, 16, 16, 16, 3, 3, 1, 1), true)) {
+        try (Convolution k = backend.conv(new ConvShape(2, 16, 16, 16, 16, 3, 3, 1, 1), true)) {
             String impl = k.implementation();
             System.out.println("3x3 16->16: " + impl + ", " + ((OneDnnConv) k).reorderCount() + " reorders");
             assertTrue(impl.startsWith("onednn:"), impl);
@@ -266,7 +266,7 @@ class OneDnnConvTest {
     @Test
     void nullBiasMeansZeroAndNoGradient() {
         ConvShape s = new ConvShape(1, 3, 6, 6, 5, 3, 3, 1, 1);
-        try (Arena a = Arena.ofConfined(); ConvKernel k = backend.conv(s, true)) {
+        try (Arena a = Arena.ofConfined(); Convolution k = backend.conv(s, true)) {
             Case c = new Case(a, s, new Random(2));
             k.forward(c.xs, c.ws, null, c.y);
             c.checkForward(false);
@@ -278,7 +278,7 @@ class OneDnnConvTest {
     @Test
     void rejectsBadArguments() {
         ConvShape s = new ConvShape(1, 3, 6, 6, 5, 3, 3, 1, 1);
-        try (Arena a = Arena.ofConfined(); ConvKernel k = backend.conv(s, false)) {
+        try (Arena a = Arena.ofConfined(); Convolution k = backend.conv(s, false)) {
             Case c = new Case(a, s, new Random(2));
             assertThrows(IllegalArgumentException.class, () -> k.forward(c.xs, c.ws, c.bs, c.y), "bias without bias");
             MemorySegment heap = MemorySegment.ofArray(new float[(int) s.inputSize()]);
@@ -291,7 +291,7 @@ class OneDnnConvTest {
     @Test
     void closedKernelsAndBackendsRefuseWork() {
         ConvShape s = new ConvShape(1, 3, 6, 6, 5, 1, 1, 1, 0);
-        ConvKernel k;
+        Convolution k;
         try (Arena a = Arena.ofConfined()) {
             Case c = new Case(a, s, new Random(2));
             try (OneDnnConvBackend own = OneDnnConvBackend.create(1)) {

@@ -36,8 +36,7 @@ class LibraryExampleTest {
             Optimizer opt = new SharpnessAware(model.store(), ops,
                     new Sgd(model.store(), ops, 0.9f, false, 5e-4f),
                     SharpnessAware.Config.sam(0.05f));                 // or FRIENDLY / ADAPTIVE / stable ...
-            LossFunction f = pass -> model.lossAndGrad(batch.x(), batch.labels(), batch.size(),
-                    pass == Pass.FIRST ? Mode.TRAIN : Mode.TRAIN_FROZEN_STATS);
+            LossFunction f = mode -> model.lossAndGrad(batch.x(), batch.labels(), batch.size(), mode); // TRAIN at w, TRAIN_FROZEN_STATS at w + e
             for (int step = 1; step <= 20; step++) {
                 StepStats s = opt.step(f, 0.05f);                     // loss, loss at w+e, norms, cosine, ...
                 System.out.printf("step %d loss %.4f%n", step, s.loss());

@@ -1,8 +1,8 @@
 package io.sam4j.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.sam4j.data.DataException;
-import io.sam4j.train.Checkpoint;
+import io.sam4j.formats.FormatException;
+import io.sam4j.formats.Checkpoint;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +16,7 @@ class CheckpointFuzzTest {
         Files.write(Checkpoint.path(DIR), bytes);
         try {
             FuzzFiles.TinyRun.INSTANCE.load(DIR);
-        } catch (DataException expected) {
+        } catch (FormatException expected) {
             // the documented failure
         }
     }

@@ -1,7 +1,7 @@
 package io.sam4j.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.sam4j.data.DataException;
+import io.sam4j.formats.FormatException;
 import io.sam4j.train.Trainer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -16,7 +16,7 @@ class ConfigFuzzTest {
         Files.write(DIR.resolve("config.json"), bytes);
         try {
             Trainer.readConfig(DIR);
-        } catch (DataException expected) {
+        } catch (FormatException expected) {
             // the documented failure
         }
     }

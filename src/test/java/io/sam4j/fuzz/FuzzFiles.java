@@ -9,7 +9,7 @@ import io.sam4j.nn.Linear;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.Sequential;
 import io.sam4j.optim.Optimizer;
-import io.sam4j.train.Checkpoint;
+import io.sam4j.formats.Checkpoint;
 import io.sam4j.train.Optimizers;
 import io.sam4j.train.TrainConfig;
 import java.io.IOException;
@@ -53,11 +53,11 @@ final class FuzzFiles {
         }
 
         long load(Path runDir) {
-            return Checkpoint.load(runDir, model.store(), opt);
+            return Checkpoint.load(runDir, model.store(), opt, 0);
         }
 
         void save(Path runDir, long step) {
-            Checkpoint.save(runDir, model.store(), opt, step);
+            Checkpoint.save(runDir, model.store(), opt, step, java.util.Map.of(), 1);
         }
     }
 }

@@ -1,8 +1,8 @@
 package io.sam4j.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import io.sam4j.data.DataException;
-import io.sam4j.nn.SafeTensors;
+import io.sam4j.formats.FormatException;
+import io.sam4j.formats.SafeTensors;
 
 /** safetensors images: a DataException or tensors whose element counts match their shapes. */
 class SafeTensorsFuzzTest {
@@ -15,7 +15,7 @@ class SafeTensorsFuzzTest {
                 for (long d : t.shape()) n *= d;
                 if (n != t.values().length) throw new AssertionError("shape and values disagree");
             }
-        } catch (DataException expected) {
+        } catch (FormatException expected) {
             // the documented failure
         }
     }

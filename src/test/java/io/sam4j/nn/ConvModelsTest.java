@@ -1,5 +1,10 @@
 package io.sam4j.nn;
 
+import io.sam4j.conv.ConvBackend;
+import io.sam4j.conv.ConvShape;
+import io.sam4j.conv.Convolution;
+import io.sam4j.conv.JavaConvBackend;
+import io.sam4j.formats.StateDict;
 import static io.sam4j.TestUtil.get;
 import static io.sam4j.TestUtil.random;
 import static io.sam4j.TestUtil.toArray;
@@ -310,7 +315,7 @@ class ConvModelsTest {
             }
 
             @Override
-            public ConvKernel conv(ConvShape shape, boolean bias) {
+            public Convolution conv(ConvShape shape, boolean bias) {
                 made.add(shape);
                 return java.conv(shape, bias);
             }

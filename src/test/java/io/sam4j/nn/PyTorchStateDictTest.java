@@ -1,5 +1,7 @@
 package io.sam4j.nn;
 
+import io.sam4j.formats.StateDict;
+import io.sam4j.formats.SafeTensors;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -132,7 +134,7 @@ class PyTorchStateDictTest {
             asFloat.put("bn1.num_batches_tracked", new SafeTensors.Tensor("F32", new long[0], new float[] {2.5f}));
             try {
                 StateDict.load(m.store(), new SafeTensors.Loaded(Map.of(), asFloat), "f32.safetensors", n -> false);
-            } catch (io.sam4j.data.DataException e) {
+            } catch (io.sam4j.formats.FormatException e) {
                 problems.add(e.getMessage());
             }
             assertEquals(1, problems.size());

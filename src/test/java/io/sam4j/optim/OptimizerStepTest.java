@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.sam4j.nn.Mode;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.kernels.KernelsProvider;
@@ -186,9 +187,9 @@ class OptimizerStepTest {
         }
 
         @Override
-        public double lossAndGrad(Pass pass) {
-            double l = q.lossAndGrad(pass);
-            if (pass == Pass.FIRST) atFirst = q.lastSeen;
+        public double lossAndGrad(Mode mode) {
+            double l = q.lossAndGrad(mode);
+            if (mode == Mode.TRAIN) atFirst = q.lastSeen;
             else atSecond = q.lastSeen;
             return l;
         }

@@ -2,6 +2,7 @@ package io.sam4j.optim;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
+import io.sam4j.nn.Mode;
 import io.sam4j.nn.ParameterStore;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
@@ -19,7 +20,7 @@ final class Quadratic implements LossFunction {
     final long[] offsets;
     /** Weights seen by each call, for the tests that look at the perturbation. */
     double[] lastSeen;
-    Pass lastPass;
+    Mode lastMode;
 
     Quadratic(long seed) {
         ParameterStore.Builder sb = ParameterStore.builder();
@@ -86,10 +87,10 @@ final class Quadratic implements LossFunction {
     }
 
     @Override
-    public double lossAndGrad(Pass pass) {
+    public double lossAndGrad(Mode mode) {
         double[] w = weights();
         lastSeen = w;
-        lastPass = pass;
+        lastMode = mode;
         double[] g = grad(w);
         MemorySegment gs = store.grads();
         for (int i = 0; i < n; i++) gs.setAtIndex(JAVA_FLOAT, offsets[i], (float) g[i]);

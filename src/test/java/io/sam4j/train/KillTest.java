@@ -1,5 +1,6 @@
 package io.sam4j.train;
 
+import io.sam4j.formats.Checkpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,6 @@
 package io.sam4j.train;
 
+import io.sam4j.formats.Checkpoint;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -41,7 +42,7 @@ class SignalStopTest {
         assertEquals(130, e.exitCode());
         assertEquals("stopped by SIGINT at step " + (perEpoch + 7) + ", checkpoint written; resume with: ./sam4j train --resume "
                 + stopped.out, e.getMessage());
-        assertEquals(perEpoch + 7, Long.parseLong(io.sam4j.nn.SafeTensors.read(Checkpoint.path(stopped.out)).metadata().get("step")));
+        assertEquals(perEpoch + 7, Long.parseLong(io.sam4j.formats.SafeTensors.read(Checkpoint.path(stopped.out)).metadata().get("step")));
 
         new Trainer(Trainer.readConfig(stopped.out), quiet).resume().run();
         assertArrayEquals(Files.readAllBytes(Checkpoint.path(whole.out)), Files.readAllBytes(Checkpoint.path(stopped.out)));

@@ -2,10 +2,10 @@ package io.sam4j.bench;
 
 import io.sam4j.dnnl.OneDnnConvBackend;
 import io.sam4j.kernels.Parallel;
-import io.sam4j.nn.ConvBackend;
-import io.sam4j.nn.ConvKernel;
-import io.sam4j.nn.ConvShape;
-import io.sam4j.nn.JavaConvBackend;
+import io.sam4j.conv.ConvBackend;
+import io.sam4j.conv.Convolution;
+import io.sam4j.conv.ConvShape;
+import io.sam4j.conv.JavaConvBackend;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.SplittableRandom;
@@ -50,7 +50,7 @@ public class ConvBench {
     private Arena arena;
     private Parallel par;
     private ConvBackend conv;
-    private ConvKernel kernel;
+    private Convolution kernel;
     private MemorySegment x, w, bias, y, dy, dx, dw, db;
 
     @Setup

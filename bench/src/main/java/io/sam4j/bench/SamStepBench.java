@@ -8,9 +8,8 @@ import io.sam4j.nn.Model;
 import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
-import io.sam4j.optim.Pass;
 import io.sam4j.optim.StepStats;
-import io.sam4j.train.Backends;
+import io.sam4j.conv.ConvBackends;
 import io.sam4j.train.Optimizers;
 import io.sam4j.train.TrainConfig;
 import java.lang.foreign.Arena;
@@ -83,7 +82,7 @@ public class SamStepBench {
         c.stable = opt.equals("stablesam");
         Parallel.setCommonThreads(threads);
         Parallel par = Parallel.common();
-        Context ctx = new Context(par, KernelsProvider.get(), Backends.create(backend, par, System.err));
+        Context ctx = new Context(par, KernelsProvider.get(), ConvBackends.create(backend, par, System.err));
         m = Models.create(model, new int[] {1, 28, 28}, 10, 0f, ctx);
         m.initialize(0);
         o = Optimizers.create(c, m.store(), new FlatOps(ctx.kernels(), par));
@@ -94,7 +93,7 @@ public class SamStepBench {
         for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
         int[] labels = r.ints(batch, 0, 10).toArray();
         int n = batch;
-        f = pass -> m.lossAndGrad(x, labels, n, pass == Pass.FIRST ? io.sam4j.nn.Mode.TRAIN : io.sam4j.nn.Mode.TRAIN_FROZEN_STATS);
+        f = mode -> m.lossAndGrad(x, labels, n, mode);
         System.out.println("\n" + model + " " + o.describe() + ", " + ctx.kernels().name() + " kernels, "
                 + ctx.convBackend().summary() + ", " + m.store().paramCount() + " parameters");
     }
