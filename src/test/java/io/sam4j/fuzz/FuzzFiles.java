@@ -1,6 +1,8 @@
 package io.sam4j.fuzz;
 
 import io.sam4j.kernels.FlatOps;
+import io.sam4j.kernels.KernelsProvider;
+import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.BatchNorm2d;
 import io.sam4j.nn.Context;
 import io.sam4j.nn.Conv2d;
@@ -44,7 +46,7 @@ final class FuzzFiles {
         private TinyRun() {
             Sequential net = new Sequential().add("conv1", new Conv2d(2, 3, 1, 1, false)).add("bn1", new BatchNorm2d(2))
                     .add(null, new Flatten()).add("fc", new Linear(3));
-            Context ctx = Context.defaults();
+            Context ctx = new Context(new Parallel(1), KernelsProvider.get()); // pure Java: nothing native to load
             model = new Model("tiny", net, new int[] {1, 4, 4}, 3, 0f, ctx);
             model.initialize(1);
             TrainConfig c = new TrainConfig();
