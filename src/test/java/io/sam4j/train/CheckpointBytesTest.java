@@ -23,6 +23,7 @@ class CheckpointBytesTest {
         PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
         TrainConfig whole = TrainerTest.config("fsam", 0, tmp.resolve("whole"), null, null);
         whole.epochs = 2;
+        whole.batch = 200;
         new Trainer(whole, quiet).run();
 
         TrainConfig broken = whole.copy();

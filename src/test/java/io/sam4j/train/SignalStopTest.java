@@ -24,6 +24,7 @@ class SignalStopTest {
     private TrainConfig twoEpochs(String name) {
         TrainConfig c = TrainerTest.config("fsam", 0, tmp.resolve(name), tmp.resolve(name + ".safetensors"), null);
         c.epochs = 2;
+        c.batch = 200;
         return c;
     }
 
