@@ -87,10 +87,8 @@ public final class RunFolder {
                 for (String f : RUN_FILES) Files.deleteIfExists(dir.resolve(f));
             }
             // A process killed while writing leaves its temporary file (see AtomicFile); the real file is intact.
-            for (String f : RUN_FILES) {
-                try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, "." + f + ".*.tmp")) {
-                    for (Path t : stale) Files.deleteIfExists(t);
-                }
+            try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, RunFolder::isStaleTemporary)) {
+                for (Path t : stale) Files.deleteIfExists(t);
             }
             created = true;
         } catch (IOException e) {
@@ -122,13 +120,20 @@ public final class RunFolder {
         return dir;
     }
 
+    /** No files in it but, perhaps, the temporary files of a run killed while writing (see {@link #isStaleTemporary}). */
     private static boolean isEmpty(Path dir) {
         if (!Files.isDirectory(dir)) return true;
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir, f -> !isStaleTemporary(f))) {
             return !s.iterator().hasNext();
         } catch (IOException e) {
             return false;
         }
+    }
+
+    /** {@code .<run file>.<random>.tmp}: what AtomicFile leaves when the process dies in the middle of a write. */
+    private static boolean isStaleTemporary(Path f) {
+        String n = f.getFileName().toString();
+        return n.endsWith(".tmp") && RUN_FILES.stream().anyMatch(r -> n.startsWith("." + r + "."));
     }
 
     private static Path nearestExisting(Path p) {

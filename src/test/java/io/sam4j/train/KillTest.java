@@ -52,8 +52,10 @@ class KillTest {
             }
             p.destroyForcibly(); // SIGKILL
             p.waitFor();
-            for (int resume = 0; resume < 3; resume++) {
-                if (Sam4jProcess.run(log, "train", "--resume", out.toString()) == 0) break;
+            for (int attempt = 0; attempt < 3; attempt++) {
+                // killed before its config.json was written, the run never started: start it again
+                String[] again = Files.exists(out.resolve("config.json")) ? new String[] {"train", "--resume", out.toString()} : args;
+                if (Sam4jProcess.run(log, again) == 0) break;
             }
             String text = Files.readString(log);
             assertArrayEquals(checkpoint, Files.readAllBytes(Checkpoint.path(out)), "trial " + trial + "\n" + text);
