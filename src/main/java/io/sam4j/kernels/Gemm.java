@@ -46,7 +46,8 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Gemm {
     private Gemm() {}
 
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /** The kernels' vector width ({@link VectorWidth}): the micro-kernel is written for any width. */
+    private static final VectorSpecies<Float> S = VectorSupport.S;
     private static final int VL = S.length();
     private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 

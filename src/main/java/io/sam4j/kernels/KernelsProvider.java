@@ -10,6 +10,7 @@ import java.util.Optional;
  * loaded reflectively, so this class (and everything that calls it) loads and runs without
  * {@code --add-modules jdk.incubator.vector}. System property {@code sam4j.kernels=scalar|vector}
  * forces a choice; forcing vector where the module is missing is an error rather than a silent fallback.
+ * {@code sam4j.vectorBits=128|256|512} picks the vector width ({@link VectorWidth}).
  */
 public final class KernelsProvider {
     static final String PROPERTY = "sam4j.kernels";
@@ -41,6 +42,7 @@ public final class KernelsProvider {
             default:
                 throw new IllegalArgumentException("-D" + PROPERTY + " must be scalar or vector, got '" + forced + "'");
         }
+        VectorWidth.bits(); // a bad -Dsam4j.vectorBits is an error here, not a fallback to scalar
         String why = vectorUnavailableReason();
         boolean moduleMissing = why != null;
         Kernels k = null;
