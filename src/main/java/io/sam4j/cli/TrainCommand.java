@@ -5,7 +5,6 @@ import io.sam4j.distributed.Communicators;
 import io.sam4j.nn.Models;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.sam4j.train.ConfigCheck;
 import io.sam4j.train.Schedule;
 import io.sam4j.train.StopSignal;
 import io.sam4j.train.TrainConfig;
@@ -25,7 +24,12 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a model. With no flags: the cnn with SAM on the embedded Fashion-MNIST subset (6 epochs).",
                 "Writes <out>/config.json and one JSON line per epoch to <out>/metrics.jsonl."})
-final class TrainCommand implements Callable<Integer> {
+final class TrainCommand implements Callable<Integer>, Main.FlagNames {
+    @Override
+    public String flagFor(String field) {
+        return field.equals("subset") ? "--sharpness-subset" : null; // SharpnessProbe's subset
+    }
+
     @Option(names = "--model", paramLabel = "NAME", description = "Architecture: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
             completionCandidates = ModelNames.class, defaultValue = "cnn")
     String model;
@@ -211,7 +215,7 @@ final class TrainCommand implements Callable<Integer> {
         if (pr.hasMatchedOption("--steps")) saved.steps = steps;
         if (pr.hasMatchedOption("--threads")) saved.threads = threads;
         else if (comm.size() > 1) saved.threads = Communicators.threadsPerRank();
-        ConfigCheck.check(saved);
+        saved.validate();
         return saved;
     }
 

@@ -69,7 +69,7 @@ public final class Checkpoint {
     public static long load(Path runDir, ParameterStore store, Optimizer opt, int rank) {
         Path file = path(runDir);
         if (!Files.isRegularFile(file)) {
-            throw new FormatException(runDir + ": no " + FILE + " (not a run folder, or no epoch of it finished)");
+            throw new FormatException(file + ": no such file, no checkpoint to resume from (no epoch of the run finished?)");
         }
         SafeTensors.Loaded loaded = SafeTensors.read(file);
         StateDict.load(store, loaded, file.toString(), name -> name.startsWith(PREFIX));

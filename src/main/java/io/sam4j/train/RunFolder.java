@@ -1,6 +1,7 @@
 package io.sam4j.train;
 
 import io.sam4j.formats.Checkpoint;
+import io.sam4j.config.ConfigException;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -14,7 +15,7 @@ import java.util.concurrent.ThreadLocalRandom;
 /**
  * The output side of a run, checked before any data is loaded: the run folder ({@code --out}, or the one
  * {@code --resume} names) and the {@code --save} file. Every check is a one-line
- * {@link IllegalArgumentException} naming the flag; the folder itself is created only by {@link #create()},
+ * {@link ConfigException} naming the setting (the CLI prints its flag); the folder itself is created only by {@link #create()},
  * once the run is about to start, and {@link #discardIfUnused()} removes what a run that never took a step
  * left there.
  */
@@ -41,34 +42,35 @@ public final class RunFolder {
      */
     public static RunFolder check(TrainConfig c, boolean resume, boolean overwrite) {
         Path dir = c.out != null ? c.out : defaultDir(c);
-        String flag = resume ? "--resume" : "--out";
+        String flag = resume ? "{resume}" : "{out}";
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
-            throw new IllegalArgumentException(flag + " " + dir + ": exists and is not a folder");
+            throw new ConfigException(flag + " " + dir + ": exists and is not a folder");
         }
         if (resume) {
-            if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--resume " + dir + ": no such run folder");
+            if (!Files.isDirectory(dir)) throw new ConfigException("{resume} " + dir + ": no such run folder");
             probeWritable(flag + " " + dir, dir);
         } else {
             if (!overwrite && !isEmpty(dir)) {
-                throw new IllegalArgumentException("--out " + dir + ": not empty (a previous run?); continue it with --resume "
+                throw new ConfigException("{out} " + dir + ": not empty (a previous run?); continue it with --resume "
                         + dir + ", or replace it with --overwrite");
             }
             Path existing = nearestExisting(dir);
             if (!Files.isDirectory(existing)) {
-                throw new IllegalArgumentException("--out " + dir + ": cannot create it, " + existing + " is not a folder");
+                throw new ConfigException("{out} " + dir + ": cannot create it, " + existing + " is not a folder");
             }
-            probeWritable("--out " + dir, existing);
+            probeWritable("{out} " + dir, existing);
         }
-        if (c.save != null) checkOutputFile("--save", c.save);
+        if (c.save != null) checkOutputFile("save", c.save);
         return new RunFolder(dir, resume, overwrite);
     }
 
-    /** An output file path: not a folder, in an existing folder we can create files in. */
-    public static void checkOutputFile(String flag, Path file) {
-        if (Files.isDirectory(file)) throw new IllegalArgumentException(flag + " " + file + ": is a folder, expected a file name");
+    /** An output file path for the setting {@code field}: not a folder, in an existing folder we can create files in. */
+    public static void checkOutputFile(String field, Path file) {
+        String flag = "{" + field + "}";
+        if (Files.isDirectory(file)) throw new ConfigException(flag + " " + file + ": is a folder, expected a file name");
         Path parent = file.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent)) {
-            throw new IllegalArgumentException(flag + " " + file + ": folder " + parent + " does not exist");
+            throw new ConfigException(flag + " " + file + ": folder " + parent + " does not exist");
         }
         probeWritable(flag + " " + file, parent);
     }
@@ -92,7 +94,7 @@ public final class RunFolder {
             }
             created = true;
         } catch (IOException e) {
-            throw new IllegalArgumentException("--out " + dir + ": cannot create it: " + reason(e));
+            throw new ConfigException("{out} " + dir + ": cannot create it: " + reason(e));
         }
     }
 
@@ -149,7 +151,7 @@ public final class RunFolder {
             Files.createFile(probe);
             Files.delete(probe);
         } catch (IOException e) {
-            throw new IllegalArgumentException(what + ": cannot write in " + dir + ": " + reason(e));
+            throw new ConfigException(what + ": cannot write in " + dir + ": " + reason(e));
         }
     }
 

@@ -1,11 +1,14 @@
 package io.sam4j.train;
 
+import java.nio.file.Files;
+import io.sam4j.config.ConfigException;
 import java.nio.file.Path;
 
 /**
  * Everything a training run needs, with the CLI's defaults. A plain mutable settings object: set the
- * fields you care about, keep the rest. It is written to {@code <out>/config.json} and read back by
- * {@code --resume}, so every field must stay JSON-friendly.
+ * fields you care about, keep the rest; {@link #validate()} checks them, naming the field. It is written to
+ * {@code <out>/config.json} and read back by {@code --resume}, so every field must stay JSON-friendly (its
+ * field names are config.json's keys, which is why it is not a record with a builder).
  */
 public final class TrainConfig {
     public String model = "cnn";
@@ -54,6 +57,15 @@ public final class TrainConfig {
     public float beta1 = 0.9f;
     public float beta2 = 0.999f;
     public float adamEps = 1e-8f;
+
+    /**
+     * Checks the values no other constructor checks (the optimizer's settings are checked by its own
+     * config); a {@link ConfigException} names the field.
+     */
+    public void validate() {
+        ConfigCheck.check(this);
+        if (init != null && !Files.isRegularFile(init)) throw new ConfigException("{init}: no such file " + init);
+    }
 
     public TrainConfig copy() {
         TrainConfig c = new TrainConfig();
