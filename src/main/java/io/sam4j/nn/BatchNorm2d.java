@@ -27,6 +27,12 @@ import java.util.function.IntConsumer;
  * planes across the team, then per block the merge of its planes in image order (the same arithmetic as
  * above, whatever the thread count), then the affine map over all block planes across the team. The
  * padded lanes get scale and shift 0, so their outputs and input gradients stay 0.
+ *
+ * <p><b>SyncBatchNorm</b> ({@link Context#batchStatisticsSum()} set): batch statistics are summed over the
+ * data-parallel ranks between computing them and normalising, and so are the backward's two sums (sum dy,
+ * sum dy*(x - mean)) before the input gradient; gamma's and beta's gradients stay per rank (the gradient
+ * all-reduce averages them). N ranks then normalise and back-propagate as one process on the global batch,
+ * in both SAM passes, as {@link Mode} rules them; the running statistics follow the global statistics.
  */
 public final class BatchNorm2d implements Layer {
     static final double EPS = 1e-5;
@@ -39,6 +45,12 @@ public final class BatchNorm2d implements Layer {
     private MemorySegment gamma, beta, dGamma, dBeta, runningMean, runningVar, numBatchesTracked;
     /** Statistics the last forward normalised with, kept for its backward (padded to whole blocks). */
     private double[] mean, invStd;
+    /** Per channel: squared deviations from the mean, then (backward) sum dy and sum dy*(x - mean). */
+    private double[] devSq, sumDy, sumDyDev;
+    /** Values per channel the batch statistics cover: this rank's, or all ranks' under SyncBatchNorm. */
+    private long count;
+    private CrossRankSum sync;
+    private double[] statsBuffer, gradSumsBuffer; // what SyncBatchNorm sums over the ranks
     /** Blocked path, per channel: the affine maps' coefficients and the mean in float. */
     private float[] laneA, laneB, laneC, meanF, zeros;
     /** Blocked path, per block plane p (8 entries at 8 p): plane sums and squared deviations (or dot products). */
@@ -51,7 +63,15 @@ public final class BatchNorm2d implements Layer {
     private MemorySegment x, y, dy, dx;
     // Built once so that forward/backward hand the team no new lambda each call.
     private final IntConsumer forwardChannel = this::forwardChannel;
+    private final IntConsumer channelStats = this::channelStats;
+    private final IntConsumer normaliseChannel = this::normaliseChannel;
     private final IntConsumer backwardChannel = this::backwardChannel;
+    private final IntConsumer channelGradSums = this::channelGradSums;
+    private final IntConsumer channelInputGrad = this::channelInputGrad;
+    private final IntConsumer mergeForwardBlock = this::mergeForwardBlock;
+    private final IntConsumer normaliseBlock = this::normaliseBlock;
+    private final IntConsumer mergeBackwardBlock = this::mergeBackwardBlock;
+    private final IntConsumer gradCoefficientsBlock = this::gradCoefficientsBlock;
     private final PlaneBlocks statsPlanes = new PlaneBlocks(this::statsPlane);
     private final IntConsumer finishForwardBlock = this::finishForwardBlock;
     private final PlaneBlocks affinePlanes = new PlaneBlocks(this::affinePlane);
@@ -81,6 +101,11 @@ public final class BatchNorm2d implements Layer {
         int padded = blocks * BlockedLayout.LANES;
         mean = new double[padded];
         invStd = new double[padded];
+        devSq = new double[padded];
+        sumDy = new double[padded];
+        sumDyDev = new double[padded];
+        statsBuffer = new double[3 * channels];
+        gradSumsBuffer = new double[2 * channels];
         laneA = new float[padded];
         laneB = new float[padded];
         laneC = new float[padded];
@@ -119,17 +144,31 @@ public final class BatchNorm2d implements Layer {
         this.n = n;
         this.mode = mode;
         this.lastUsedBatchStats = mode.training();
+        this.count = (long) n * plane;
+        this.sync = lastUsedBatchStats ? ctx.batchStatisticsSum() : null;
         if (ctx.blocked()) {
             int planes = n * blocks;
             long region = (long) plane * BlockedLayout.LANES;
             y = ctx.ensure(y, planes * region);
             ensurePlaneArrays(planes);
             if (lastUsedBatchStats) statsPlanes.run(ctx.parallel(), planes, region);
-            ctx.parallel().forEach(blocks, finishForwardBlock);
+            if (sync == null) {
+                ctx.parallel().forEach(blocks, finishForwardBlock);
+            } else {
+                ctx.parallel().forEach(blocks, mergeForwardBlock);
+                syncStatistics();
+                ctx.parallel().forEach(blocks, normaliseBlock);
+            }
             affinePlanes.run(ctx.parallel(), planes, region);
         } else {
             y = ctx.ensure(y, (long) n * channels * plane);
-            ctx.parallel().forEach(channels, forwardChannel);
+            if (sync == null) {
+                ctx.parallel().forEach(channels, forwardChannel);
+            } else {
+                ctx.parallel().forEach(channels, channelStats);
+                syncStatistics();
+                ctx.parallel().forEach(channels, normaliseChannel);
+            }
         }
         if (mode == Mode.TRAIN) {
             numBatchesTracked.set(JAVA_LONG, 0, numBatchesTracked.get(JAVA_LONG, 0) + 1);
@@ -142,25 +181,37 @@ public final class BatchNorm2d implements Layer {
      * sums are added in image order, so the statistics do not depend on the thread count.
      */
     private void forwardChannel(int ch) {
+        if (lastUsedBatchStats) channelStats(ch);
+        normaliseChannel(ch);
+    }
+
+    /** This rank's batch mean and squared deviations of one channel, into mean[ch] and devSq[ch]. */
+    private void channelStats(int ch) {
+        Kernels k = ctx.kernels();
+        // Per plane, the mean and then the squared deviations from it (a second read that hits L1;
+        // E[x^2] - E[x]^2 would cancel); planes are merged in image order as Chan et al.'s
+        // pairwise update: one read of the channel from memory for its statistics.
+        double m = 0, sq = 0;
+        for (int i = 0; i < n; i++) {
+            long from = offset(i, ch), to = from + plane;
+            double pm = k.sum(x, from, to) / plane;
+            double psq = k.sumSquaredDeviation(x, (float) pm, from, to);
+            long before = (long) i * plane;
+            double delta = pm - m;
+            m += delta * plane / (before + plane);
+            sq += psq + delta * delta * before * plane / (before + plane);
+        }
+        mean[ch] = m;
+        devSq[ch] = sq;
+    }
+
+    /** y = gamma * (x - mean) * invStd + beta for one channel, with the batch statistics or the running ones. */
+    private void normaliseChannel(int ch) {
         Kernels k = ctx.kernels();
         double m, inv;
         if (lastUsedBatchStats) {
-            // Per plane, the mean and then the squared deviations from it (a second read that hits L1;
-            // E[x^2] - E[x]^2 would cancel); planes are merged in image order as Chan et al.'s
-            // pairwise update: one read of the channel from memory for its statistics.
-            long count = (long) n * plane;
-            m = 0;
-            double sq = 0;
-            for (int i = 0; i < n; i++) {
-                long from = offset(i, ch), to = from + plane;
-                double pm = k.sum(x, from, to) / plane;
-                double psq = k.sumSquaredDeviation(x, (float) pm, from, to);
-                long before = (long) i * plane;
-                double delta = pm - m;
-                m += delta * plane / (before + plane);
-                sq += psq + delta * delta * before * plane / (before + plane);
-            }
-            inv = batchInvStd(ch, m, sq, count);
+            m = mean[ch];
+            inv = batchInvStd(ch, m, devSq[ch], count);
         } else {
             m = runningMean.getAtIndex(JAVA_FLOAT, ch);
             inv = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, ch) + EPS);
@@ -183,14 +234,26 @@ public final class BatchNorm2d implements Layer {
             int planes = n * blocks;
             long region = (long) plane * BlockedLayout.LANES;
             gradStatsPlanes.run(ctx.parallel(), planes, region);
-            ctx.parallel().forEach(blocks, finishBackwardBlock);
+            if (sync == null) {
+                ctx.parallel().forEach(blocks, finishBackwardBlock);
+            } else {
+                ctx.parallel().forEach(blocks, mergeBackwardBlock);
+                syncGradSums();
+                ctx.parallel().forEach(blocks, gradCoefficientsBlock);
+            }
             if (needInputGrad) {
                 dx = ctx.ensure(dx, planes * region);
                 gradAffinePlanes.run(ctx.parallel(), planes, region);
             }
         } else {
             if (needInputGrad) dx = ctx.ensure(dx, (long) n * channels * plane);
-            ctx.parallel().forEach(channels, backwardChannel);
+            if (sync == null) {
+                ctx.parallel().forEach(channels, backwardChannel);
+            } else {
+                ctx.parallel().forEach(channels, channelGradSums);
+                syncGradSums();
+                ctx.parallel().forEach(channels, channelInputGrad);
+            }
         }
         return needInputGrad ? dx : null;
     }
@@ -201,26 +264,37 @@ public final class BatchNorm2d implements Layer {
      * a*dy + b*x + c per channel, one pass; with running statistics dx = gamma*invStd*dy.
      */
     private void backwardChannel(int ch) {
+        channelGradSums(ch);
+        channelInputGrad(ch);
+    }
+
+    /** sum dy and sum dy*(x - mean) of one channel on this rank, and gamma's and beta's gradients from them. */
+    private void channelGradSums(int ch) {
         Kernels k = ctx.kernels();
-        double m = mean[ch], inv = invStd[ch];
-        float meanF = (float) m;
-        double sumDy = 0, sumDyDev = 0;
+        float meanF = (float) mean[ch];
+        double sDy = 0, sDyDev = 0;
         // Plane by plane, so that the second read of dy comes from L1.
         for (int i = 0; i < n; i++) {
             long from = offset(i, ch), to = from + plane;
-            sumDy += k.sum(dy, from, to);
-            sumDyDev += k.dotDeviation(dy, x, meanF, from, to);
+            sDy += k.sum(dy, from, to);
+            sDyDev += k.dotDeviation(dy, x, meanF, from, to);
         }
-        double sumDyXhat = sumDyDev * inv;
-        dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sumDy);
-        dGamma.setAtIndex(JAVA_FLOAT, ch, (float) sumDyXhat);
+        sumDy[ch] = sDy;
+        sumDyDev[ch] = sDyDev;
+        dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sDy);
+        dGamma.setAtIndex(JAVA_FLOAT, ch, (float) (sDyDev * invStd[ch]));
+    }
+
+    private void channelInputGrad(int ch) {
         if (!needInputGrad) return;
+        Kernels k = ctx.kernels();
+        double m = mean[ch], inv = invStd[ch];
+        double sumDy = this.sumDy[ch], sumDyXhat = sumDyDev[ch] * inv;
         double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
         if (!lastUsedBatchStats) {
             for (int i = 0; i < n; i++) k.affine(dy, dx, (float) a, 0f, offset(i, ch), offset(i, ch) + plane);
             return;
         }
-        long count = (long) n * plane;
         // a*(dy - sumDy/M - (x - mean)*inv*dgamma/M) = a*dy + b*x + c
         double b = -a * inv * sumDyXhat / count;
         double c = -a * sumDy / count - b * m;
@@ -240,6 +314,38 @@ public final class BatchNorm2d implements Layer {
                     (float) ((1 - MOMENTUM) * runningVar.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * unbiasedVar));
         }
         return 1.0 / Math.sqrt(sq / count + EPS);
+    }
+
+    /**
+     * SyncBatchNorm, forward: every rank's (count, sum, sum of squares) per channel summed over the ranks,
+     * then the global mean and squared deviations from it (Chan et al.'s merge of the ranks' statistics).
+     */
+    private void syncStatistics() {
+        for (int ch = 0; ch < channels; ch++) {
+            statsBuffer[3 * ch] = count;
+            statsBuffer[3 * ch + 1] = count * mean[ch];
+            statsBuffer[3 * ch + 2] = devSq[ch] + count * mean[ch] * mean[ch];
+        }
+        sync.sum(statsBuffer);
+        for (int ch = 0; ch < channels; ch++) {
+            double total = statsBuffer[3 * ch], sum = statsBuffer[3 * ch + 1];
+            mean[ch] = sum / total;
+            devSq[ch] = Math.max(0, statsBuffer[3 * ch + 2] - sum * mean[ch]);
+        }
+        count = (long) statsBuffer[0];
+    }
+
+    /** SyncBatchNorm, backward: sum dy and sum dy*(x - mean) over the ranks (gamma's and beta's gradients stay local). */
+    private void syncGradSums() {
+        for (int ch = 0; ch < channels; ch++) {
+            gradSumsBuffer[2 * ch] = sumDy[ch];
+            gradSumsBuffer[2 * ch + 1] = sumDyDev[ch];
+        }
+        sync.sum(gradSumsBuffer);
+        for (int ch = 0; ch < channels; ch++) {
+            sumDy[ch] = gradSumsBuffer[2 * ch];
+            sumDyDev[ch] = gradSumsBuffer[2 * ch + 1];
+        }
     }
 
     private long offset(int image, int ch) {
@@ -280,6 +386,29 @@ public final class BatchNorm2d implements Layer {
      * the running statistics, and the affine map's scale and shift (0 and 0 on padded lanes).
      */
     private void finishForwardBlock(int block) {
+        if (lastUsedBatchStats) mergeForwardBlock(block);
+        normaliseBlock(block);
+    }
+
+    /** This rank's batch statistics of a block's channels: its planes merged in image order, into mean and devSq. */
+    private void mergeForwardBlock(int block) {
+        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
+        for (int l = 0; l < real; l++) {
+            double m = 0, sq = 0;
+            for (int i = 0; i < n; i++) {
+                int q = (i * blocks + block) * lanes + l;
+                double pm = planeSum[q] / plane, delta = pm - m;
+                long before = (long) i * plane;
+                m += delta * plane / (before + plane);
+                sq += planeSq[q] + delta * delta * before * plane / (before + plane);
+            }
+            mean[at + l] = m;
+            devSq[at + l] = sq;
+        }
+    }
+
+    /** The affine maps' coefficients of a block's channels (0 on padded lanes). */
+    private void normaliseBlock(int block) {
         int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
@@ -293,17 +422,8 @@ public final class BatchNorm2d implements Layer {
             }
             double m, inv;
             if (lastUsedBatchStats) {
-                long count = (long) n * plane;
-                m = 0;
-                double sq = 0;
-                for (int i = 0; i < n; i++) {
-                    int q = (i * blocks + block) * lanes + l;
-                    double pm = planeSum[q] / plane, delta = pm - m;
-                    long before = (long) i * plane;
-                    m += delta * plane / (before + plane);
-                    sq += planeSq[q] + delta * delta * before * plane / (before + plane);
-                }
-                inv = batchInvStd(ch, m, sq, count);
+                m = mean[ch];
+                inv = batchInvStd(ch, m, devSq[ch], count);
             } else {
                 m = runningMean.getAtIndex(JAVA_FLOAT, ch);
                 inv = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, ch) + EPS);
@@ -339,23 +459,38 @@ public final class BatchNorm2d implements Layer {
 
     /** {@link #backwardChannel}'s sums for 8 channels in image order, the gradients, and dx's coefficients. */
     private void finishBackwardBlock(int block) {
+        mergeBackwardBlock(block);
+        gradCoefficientsBlock(block);
+    }
+
+    /** A block's per-plane sums added in image order, and gamma's and beta's gradients from them. */
+    private void mergeBackwardBlock(int block) {
         int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
-        long count = (long) n * plane;
+        for (int l = 0; l < real; l++) {
+            int ch = at + l;
+            double sDy = 0, sDyDev = 0;
+            for (int i = 0; i < n; i++) {
+                int q = (i * blocks + block) * lanes + l;
+                sDy += planeSum[q];
+                sDyDev += planeSq[q];
+            }
+            sumDy[ch] = sDy;
+            sumDyDev[ch] = sDyDev;
+            dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sDy);
+            dGamma.setAtIndex(JAVA_FLOAT, ch, (float) (sDyDev * invStd[ch]));
+        }
+    }
+
+    /** dx's coefficients a, b, c of a block's channels (0 on padded lanes). */
+    private void gradCoefficientsBlock(int block) {
+        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
             if (l >= real) { // padded channels: dx = 0
                 laneA[ch] = laneB[ch] = laneC[ch] = 0f;
                 continue;
             }
-            double sumDy = 0, sumDyDev = 0;
-            for (int i = 0; i < n; i++) {
-                int q = (i * blocks + block) * lanes + l;
-                sumDy += planeSum[q];
-                sumDyDev += planeSq[q];
-            }
-            double inv = invStd[ch], sumDyXhat = sumDyDev * inv;
-            dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sumDy);
-            dGamma.setAtIndex(JAVA_FLOAT, ch, (float) sumDyXhat);
+            double inv = invStd[ch], sumDy = this.sumDy[ch], sumDyXhat = sumDyDev[ch] * inv;
             double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
             laneA[ch] = (float) a;
             if (lastUsedBatchStats) {

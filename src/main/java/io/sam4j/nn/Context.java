@@ -32,6 +32,8 @@ public final class Context implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private boolean allowBlocked = blockedProperty();
     private boolean blocked;
+    private GradientListener gradientListener;
+    private CrossRankSum batchStatisticsSum;
 
     /** With the pure-Java convolution backend. */
     public Context(Parallel par, Kernels kernels) {
@@ -97,6 +99,29 @@ public final class Context implements AutoCloseable {
 
     void setBlocked(boolean blocked) {
         this.blocked = blocked;
+    }
+
+    /** Who hears, during backward, which tail of the gradient buffer is final ({@link GradientListener}); null: nobody. */
+    public void setGradientListener(GradientListener listener) {
+        this.gradientListener = listener;
+    }
+
+    /** Called by {@link Sequential} after each child's backward. */
+    void gradientsFinalFrom(long paramOffset) {
+        if (gradientListener != null) gradientListener.gradientsFinalFrom(paramOffset);
+    }
+
+    /**
+     * SyncBatchNorm: batch statistics (and their backward's two sums) are summed over the ranks with
+     * {@code sum}, so that N ranks normalise as one process on the global batch; null: per rank.
+     */
+    public void setBatchStatisticsSum(CrossRankSum sum) {
+        this.batchStatisticsSum = sum;
+    }
+
+    /** See {@link #setBatchStatisticsSum}; null when batch statistics stay per rank. */
+    public CrossRankSum batchStatisticsSum() {
+        return batchStatisticsSum;
     }
 
     /** Floats per example of an activation of per-example shape {@code shape} in this context's layout. */

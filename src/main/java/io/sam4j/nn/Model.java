@@ -25,6 +25,7 @@ public final class Model implements AutoCloseable {
         this.classes = classes;
         this.ctx = ctx;
         ParameterStore.Builder b = ParameterStore.builder();
+        if (net instanceof Sequential chain) chain.notifyGradients(); // see Context.setGradientListener
         int[] out = net.declare(inputShape, "", b, ctx);
         if (out.length != 1 || out[0] != classes) {
             throw new IllegalArgumentException(name + " produces shape " + java.util.Arrays.toString(out)

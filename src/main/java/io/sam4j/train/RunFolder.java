@@ -21,7 +21,8 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public final class RunFolder {
     /** The files a run writes into its folder. */
-    static final List<String> RUN_FILES = List.of("config.json", "metrics.jsonl", "sharpness.jsonl", Checkpoint.FILE);
+    static final List<String> RUN_FILES = List.of("config.json", "metrics.jsonl", "sharpness.jsonl", Checkpoint.FILE,
+            Trainer.FINAL_WEIGHTS, "best.safetensors", "best.json", "report.html", "metrics.csv", "steps.csv");
 
     private final Path dir;
     private final boolean resume;
