@@ -61,6 +61,12 @@ public final class BatchNorm2d implements Layer {
     private int n;
     private boolean needInputGrad;
     private MemorySegment x, y, dy, dx;
+    /** Curvature products: slices of the direction and of Hv, the R-buffers, per channel R{mean} and a = mean(xhat R{x}). */
+    private MemorySegment vGamma, vBeta, hGamma, hBeta, rx, ry, rdx, rdy;
+    private double[] rMean, rDot;
+    private boolean rBlocked, gaussNewton;
+    private final IntConsumer rForwardChannel = this::rForwardChannel;
+    private final IntConsumer rBackwardChannel = this::rBackwardChannel;
     // Built once so that forward/backward hand the team no new lambda each call.
     private final IntConsumer forwardChannel = this::forwardChannel;
     private final IntConsumer channelStats = this::channelStats;
@@ -111,6 +117,8 @@ public final class BatchNorm2d implements Layer {
         laneC = new float[padded];
         meanF = new float[padded];
         zeros = new float[padded];
+        rMean = new double[padded];
+        rDot = new double[padded];
         return in.clone();
     }
 
@@ -506,5 +514,140 @@ public final class BatchNorm2d implements Layer {
         int at = (p % blocks) * BlockedLayout.LANES;
         if (lastUsedBatchStats) ctx.kernels().affine2Lanes(dy, x, dx, laneA, laneB, laneC, at, from, to);
         else ctx.kernels().affineLanes(dy, dx, laneA, zeros, at, from, to);
+    }
+
+    // ---- exact curvature products: scalar loops per channel, in either layout -------------------------
+    // Per channel, s = invStd, M = n*plane, xhat = (x - mean) s. Batch statistics (TRAIN*): R{mean} = mean R{x},
+    // a = mean(xhat R{x}), R{s} = -s^2 a, R{xhat} = s (R{x} - R{mean} - a xhat). Running statistics (EVAL):
+    // R{xhat} = s R{x}. R{y} = gamma R{xhat} + v_gamma xhat + v_beta. The R-passes never touch the buffers.
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        vGamma = store.stateSlice(v, gammaT);
+        vBeta = store.stateSlice(v, betaT);
+        hGamma = store.stateSlice(hv, gammaT);
+        hBeta = store.stateSlice(hv, betaT);
+    }
+
+    /** Index of (image, channel, pixel) in the current layout. */
+    private long at(int image, int ch, int p) {
+        if (!rBlocked) return ((long) image * channels + ch) * plane + p;
+        int lanes = BlockedLayout.LANES;
+        return (((long) image * blocks + ch / lanes) * plane + p) * lanes + ch % lanes;
+    }
+
+    private double xhat(int i, int ch, int p) {
+        return (x.getAtIndex(JAVA_FLOAT, at(i, ch, p)) - mean[ch]) * invStd[ch];
+    }
+
+    /** R{xhat} at (i, ch, p), from the kept R{x} and the channel's R{mean} and a. */
+    private double rXhat(int i, int ch, int p) {
+        if (rx == null) return 0;
+        return invStd[ch] * (rx.getAtIndex(JAVA_FLOAT, at(i, ch, p)) - rMean[ch] - rDot[ch] * xhat(i, ch, p));
+    }
+
+    private int rChannels() {
+        return rBlocked ? blocks * BlockedLayout.LANES : channels;
+    }
+
+    private long rLength() {
+        return (long) n * rChannels() * plane;
+    }
+
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        if (n != this.n) throw new IllegalStateException("rForward for batch " + n + " after forward for " + this.n);
+        // The R-passes use this process's batch statistics; SyncBatchNorm's cross-rank sums have no R-pass.
+        if (sync != null) throw new UnsupportedOperationException("exact curvature products under SyncBatchNorm (data-parallel batch statistics)");
+        this.rx = rx;
+        rBlocked = ctx.blocked();
+        ry = ctx.ensure(ry, rLength());
+        ctx.parallel().forEach(rChannels(), rForwardChannel);
+        return ry;
+    }
+
+    private void rForwardChannel(int ch) {
+        if (ch >= channels) { // padded lanes stay zero
+            for (int i = 0; i < n; i++) for (int p = 0; p < plane; p++) ry.setAtIndex(JAVA_FLOAT, at(i, ch, p), 0f);
+            return;
+        }
+        double m = (double) n * plane, sumR = 0, sumXhatR = 0;
+        if (lastUsedBatchStats && rx != null) {
+            for (int i = 0; i < n; i++) {
+                for (int p = 0; p < plane; p++) {
+                    double r = rx.getAtIndex(JAVA_FLOAT, at(i, ch, p));
+                    sumR += r;
+                    sumXhatR += xhat(i, ch, p) * r;
+                }
+            }
+        }
+        rMean[ch] = sumR / m;
+        rDot[ch] = sumXhatR / m;
+        double g = gamma.getAtIndex(JAVA_FLOAT, ch), vg = vGamma.getAtIndex(JAVA_FLOAT, ch), vb = vBeta.getAtIndex(JAVA_FLOAT, ch);
+        for (int i = 0; i < n; i++) {
+            for (int p = 0; p < plane; p++) {
+                ry.setAtIndex(JAVA_FLOAT, at(i, ch, p), (float) (g * rXhat(i, ch, p) + vg * xhat(i, ch, p) + vb));
+            }
+        }
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        if (n != this.n) throw new IllegalStateException("rBackward for batch " + n + " after forward for " + this.n);
+        this.rdy = rdy;
+        this.needInputGrad = needInputGrad;
+        this.gaussNewton = gaussNewton;
+        if (needInputGrad) rdx = ctx.ensure(rdx, rLength());
+        ctx.parallel().forEach(rChannels(), rBackwardChannel);
+        return needInputGrad ? rdx : null;
+    }
+
+    /**
+     * h_beta = sum R{dy}, h_gamma = sum (R{dy} xhat + dy R{xhat}). R{dx}: with running statistics
+     * s (gamma R{dy} + v_gamma dy); with batch statistics the product rule on dx = k (M dy - g_beta - xhat g_gamma),
+     * k = gamma s / M: R{dx} = R{k} (M dy - g_beta - xhat g_gamma) + k (M R{dy} - h_beta - R{xhat} g_gamma - xhat h_gamma).
+     * Gauss-Newton keeps the backward of R{dy} alone.
+     */
+    private void rBackwardChannel(int ch) {
+        if (ch >= channels) {
+            if (needInputGrad) for (int i = 0; i < n; i++) for (int p = 0; p < plane; p++) rdx.setAtIndex(JAVA_FLOAT, at(i, ch, p), 0f);
+            return;
+        }
+        boolean full = !gaussNewton;
+        double sumRdy = 0, sumRdyXhat = 0, sumDyRxhat = 0, sumDy = 0, sumDyXhat = 0;
+        for (int i = 0; i < n; i++) {
+            for (int p = 0; p < plane; p++) {
+                long k = at(i, ch, p);
+                double r = rdy.getAtIndex(JAVA_FLOAT, k), xh = xhat(i, ch, p);
+                sumRdy += r;
+                sumRdyXhat += r * xh;
+                if (full) {
+                    double d = dy.getAtIndex(JAVA_FLOAT, k);
+                    sumDyRxhat += d * rXhat(i, ch, p);
+                    sumDy += d;
+                    sumDyXhat += d * xh;
+                }
+            }
+        }
+        double hb = sumRdy, hg = sumRdyXhat + sumDyRxhat;
+        hBeta.setAtIndex(JAVA_FLOAT, ch, (float) hb);
+        hGamma.setAtIndex(JAVA_FLOAT, ch, (float) hg);
+        if (!needInputGrad) return;
+        double s = invStd[ch], g = gamma.getAtIndex(JAVA_FLOAT, ch), vg = vGamma.getAtIndex(JAVA_FLOAT, ch);
+        double m = (double) n * plane, k = g * s / m, rk = (vg * s - g * s * s * rDot[ch]) / m;
+        for (int i = 0; i < n; i++) {
+            for (int p = 0; p < plane; p++) {
+                long idx = at(i, ch, p);
+                double r = rdy.getAtIndex(JAVA_FLOAT, idx), d = full ? dy.getAtIndex(JAVA_FLOAT, idx) : 0, v;
+                if (!lastUsedBatchStats) {
+                    v = s * (g * r + vg * d);
+                } else {
+                    double xh = xhat(i, ch, p);
+                    v = k * (m * r - hb - xh * hg);
+                    if (full) v += rk * (m * d - sumDy - xh * sumDyXhat) - k * rXhat(i, ch, p) * sumDyXhat;
+                }
+                rdx.setAtIndex(JAVA_FLOAT, idx, (float) v);
+            }
+        }
     }
 }

@@ -84,4 +84,24 @@ public final class Sequential implements Layer {
         }
         return needInputGrad ? dy : null;
     }
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        for (Layer l : order) l.bindCurvature(store, v, hv);
+    }
+
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        for (Layer l : order) rx = l.rForward(rx, n);
+        return rx;
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        int stop = needInputGrad ? 0 : Math.min(firstTrainable, order.size() - 1);
+        for (int i = order.size() - 1; i >= stop; i--) {
+            rdy = order.get(i).rBackward(rdy, n, i > stop || needInputGrad, gaussNewton);
+        }
+        return needInputGrad ? rdy : null;
+    }
 }

@@ -1,27 +1,14 @@
 package io.sam4j.report;
 
-import io.sam4j.formats.AtomicFile;
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Dimension;
-import java.io.IOException;
-import java.io.StringWriter;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
-import javax.xml.parsers.DocumentBuilderFactory;
-import javax.xml.parsers.ParserConfigurationException;
-import org.apache.batik.svggen.SVGGraphics2D;
-import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
-import org.knowm.xchart.internal.chartpart.Chart;
 import org.knowm.xchart.style.Styler;
 import org.knowm.xchart.style.markers.SeriesMarkers;
-import org.w3c.dom.Document;
 
 /**
  * Draws {@link Figure}s with XChart, headless: PNG through XChart's bitmap encoder, SVG by painting the same
@@ -140,46 +127,5 @@ public final class Charts {
             }
         }
         return new double[][] {Arrays.copyOf(ox, k), Arrays.copyOf(oy, k)};
-    }
-
-    /** PNG bytes of any XChart chart. */
-    public static byte[] png(Chart<?, ?> chart) {
-        try {
-            return BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot encode a PNG: " + e.getMessage(), e);
-        }
-    }
-
-    /** A standalone SVG document of any XChart chart (text kept as text). */
-    public static String svg(Chart<?, ?> chart) {
-        try {
-            Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().getDOMImplementation()
-                    .createDocument("http://www.w3.org/2000/svg", "svg", null);
-            SVGGraphics2D g = new SVGGraphics2D(doc);
-            g.setSVGCanvasSize(new Dimension(chart.getWidth(), chart.getHeight()));
-            chart.paint(g, chart.getWidth(), chart.getHeight());
-            StringWriter w = new StringWriter();
-            g.stream(w, true);
-            g.dispose();
-            // SVG 1.1+ needs no DTD; without it no XML reader tries to fetch one from the network.
-            return w.toString().replaceFirst("<!DOCTYPE[^>]*>\\s*", "");
-        } catch (ParserConfigurationException | IOException e) {
-            throw new IllegalStateException("cannot draw an SVG: " + e.getMessage(), e);
-        }
-    }
-
-    /** Writes {@code dir/NAME.png} and {@code dir/NAME.svg}; returns the PNG bytes. */
-    public static byte[] write(Chart<?, ?> chart, Path dir, String name) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
-        }
-        byte[] png = png(chart);
-        byte[] svg = svg(chart).getBytes(StandardCharsets.UTF_8);
-        AtomicFile.write(dir.resolve(name + ".png"), o -> o.write(png));
-        AtomicFile.write(dir.resolve(name + ".svg"), o -> o.write(svg));
-        return png;
     }
 }

@@ -1,5 +1,6 @@
 package io.sam4j.report;
 
+import io.sam4j.plot.ChartFiles;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sam4j.formats.AtomicFile;
@@ -56,7 +57,7 @@ public final class Comparison {
         h.openPlots();
         Path plots = outDir.resolve(RunReport.PLOTS);
         for (Figure f : figures(groups)) {
-            h.image(Charts.write(Charts.chart(f), plots, f.name()), f.title(), f.title() + " (" + RunReport.PLOTS + "/" + f.name() + ".svg)");
+            h.image(ChartFiles.write(Charts.chart(f), plots, f.name()), f.title(), f.title() + " (" + RunReport.PLOTS + "/" + f.name() + ".svg)");
         }
         h.closePlots();
         byte[] bytes = h.finish().getBytes(StandardCharsets.UTF_8);

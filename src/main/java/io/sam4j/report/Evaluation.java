@@ -1,5 +1,6 @@
 package io.sam4j.report;
 
+import io.sam4j.plot.ChartFiles;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
@@ -127,6 +128,6 @@ public record Evaluation(String weights, String data, int examples, long correct
     public void write(Path dir) {
         byte[] json = (toJson() + "\n").getBytes(StandardCharsets.UTF_8);
         AtomicFile.write(dir.resolve(FILE), o -> o.write(json));
-        Charts.write(confusionChart(), dir.resolve(RunReport.PLOTS), RunReport.CONFUSION);
+        ChartFiles.write(confusionChart(), dir.resolve(RunReport.PLOTS), RunReport.CONFUSION);
     }
 }

@@ -1,5 +1,6 @@
 package io.sam4j.report;
 
+import io.sam4j.plot.ChartFiles;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sam4j.formats.AtomicFile;
 import io.sam4j.train.RunListener;
@@ -49,7 +50,7 @@ public final class RunReport {
         h.openPlots();
         Path plots = runDir.resolve(PLOTS);
         for (Figure f : RunPlots.of(run)) {
-            h.image(Charts.write(Charts.chart(f), plots, f.name()), f.title(), f.title() + " (" + PLOTS + "/" + f.name() + ".svg)");
+            h.image(ChartFiles.write(Charts.chart(f), plots, f.name()), f.title(), f.title() + " (" + PLOTS + "/" + f.name() + ".svg)");
         }
         Path confusion = plots.resolve(CONFUSION + ".png");
         if (Files.isRegularFile(confusion)) h.image(read(confusion), "confusion matrix", "Confusion matrix of the last ./sam4j eval");

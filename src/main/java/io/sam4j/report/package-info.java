@@ -8,7 +8,7 @@
  * <p>Why here: reading and drawing runs is a consumer of training, not part of it; the training loop only
  * calls {@code train.RunListener}s and {@code train.StepListener}s, which this package implements.
  *
- * <p><b>May import:</b> config, kernels, conv, nn, optim, formats, data, train.
+ * <p><b>May import:</b> config, kernels, conv, nn, optim, formats, data, train, plot.
  * (Enforced by {@code io.sam4j.LayeringTest}; other sam4j packages are named only in strings, by class
  * name, if at all.)
  */

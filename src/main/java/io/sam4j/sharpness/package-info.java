@@ -8,7 +8,7 @@
  *
  * <p>Why here: all sharpness code in one room (the probe used to live in {@code train}).
  *
- * <p><b>May import:</b> config, kernels, nn, data, formats.
+ * <p><b>May import:</b> config, kernels, nn, data, formats, plot.
  * (Enforced by {@code io.sam4j.LayeringTest}; other sam4j packages are named only in strings, by class
  * name, if at all.)
  */

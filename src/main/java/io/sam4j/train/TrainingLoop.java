@@ -335,6 +335,7 @@ final class TrainingLoop implements AutoCloseable {
         putFinite(o, "curvature", es.curvature());
         if (sharp != null) {
             o.put("lambda_max", sharp.lambdaMax());
+            o.put("hessian", sharp.hvp()); // "exact" (R-operator) unless the probe was set to finite differences
             if (sharp.trace() != null) {
                 o.put("hessian_trace", sharp.trace());
                 o.put("hessian_trace_se", sharp.traceStdError());
