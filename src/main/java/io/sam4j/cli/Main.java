@@ -3,6 +3,7 @@ package io.sam4j.cli;
 import io.sam4j.config.ConfigException;
 import io.sam4j.data.DataException;
 import io.sam4j.formats.FormatException;
+import io.sam4j.train.Trainer;
 import java.io.UncheckedIOException;
 import java.util.Locale;
 import picocli.CommandLine.Command;
@@ -21,7 +22,11 @@ public final class Main implements Runnable {
         new CommandLine(this).usage(System.out);
     }
 
+    /** True in the real sam4j process (not when tests call {@link #execute}): only then are signal handlers installed. */
+    static volatile boolean standalone;
+
     public static void main(String[] args) {
+        standalone = true;
         System.setProperty("java.awt.headless", "true"); // plots are drawn without a display
         System.exit(execute(args));
     }
@@ -36,11 +41,24 @@ public final class Main implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, c, parseResult) -> {
+            if (ex instanceof Trainer.Stopped stopped) { // SIGTERM/SIGINT: checkpointed, not an error
+                c.getErr().println("sam4j: " + stopped.getMessage());
+                return stopped.exitCode();
+            }
             c.getErr().println("sam4j: error: " + message(ex, c.getCommand()));
             if (System.getenv("SAM4J_DEBUG") != null) ex.printStackTrace(c.getErr());
-            return ex instanceof IllegalArgumentException || ex instanceof DataException || ex instanceof FormatException ? 2 : 1;
+            return exitCode(ex);
         });
         return cl.execute(args);
+    }
+
+    /**
+     * 2 for a usage or input error (a bad flag, file or folder, found before training started), 1 for a failure
+     * of the run itself (divergence, a write that failed during training, anything unexpected).
+     */
+    static int exitCode(Throwable ex) {
+        if (ex instanceof Trainer.TrainingFailure) return 1;
+        return ex instanceof IllegalArgumentException || ex instanceof DataException || ex instanceof FormatException ? 2 : 1;
     }
 
     /** The one-line message; a bad library setting is named by {@code command}'s flag for it. */
@@ -66,8 +84,19 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"sam4j " + (v != null ? v : "dev") + " on Java " + Runtime.version()};
+            return new String[] {"sam4j " + version() + " on Java " + Runtime.version()};
+        }
+    }
+
+    /** The Maven project version, from the filtered io/sam4j/version.properties ("dev" if absent). */
+    public static String version() {
+        try (java.io.InputStream in = Main.class.getResourceAsStream("/io/sam4j/version.properties")) {
+            if (in == null) return "dev";
+            java.util.Properties p = new java.util.Properties();
+            p.load(in);
+            return p.getProperty("version", "dev");
+        } catch (java.io.IOException e) {
+            return "dev";
         }
     }
 }

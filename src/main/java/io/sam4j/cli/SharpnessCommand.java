@@ -158,6 +158,7 @@ final class SharpnessCommand implements Callable<Integer>, Main.FlagNames {
         int[] in = {train.channels(), train.height(), train.width()};
         try (RunSetup run = new RunSetup(c, in, train.numClasses(), System.err)) {
             Model m = run.model();
+            if (run.initNote() != null) System.err.println("note: " + run.initNote());
             if (source.weights == null) {
                 Path f = Checkpoint.path(source.run);
                 if (!Files.isRegularFile(f)) throw new IllegalArgumentException("--run: no " + Checkpoint.FILE + " in " + source.run);

@@ -3,18 +3,27 @@ package io.sam4j.cli;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
 import io.sam4j.nn.Models;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.sam4j.report.RunReport;
 import io.sam4j.report.StepLog;
 import io.sam4j.train.Schedule;
+import io.sam4j.train.StopSignal;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Trainer;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a model. With no flags: the cnn with SAM on the embedded Fashion-MNIST subset (6 epochs).",
@@ -153,8 +162,11 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
     Path out;
 
     @Option(names = "--resume", paramLabel = "RUNDIR", description = "Continue the run in RUNDIR from its last checkpoint, "
-            + "with the settings of its config.json (other flags are ignored).")
+            + "with the settings of its config.json. Only --epochs/--steps (to extend it) and --threads may be given too.")
     Path resume;
+
+    @Option(names = "--overwrite", description = "Replace the files of a previous run in a non-empty --out folder.")
+    boolean overwrite;
 
     @Option(names = "--keep-best", description = "Keep best.safetensors (and best.json): the epoch checkpoint with the best "
             + "validation accuracy (--val-split), else the best TEST accuracy, which lets the test set pick the model (a leak).")
@@ -181,17 +193,55 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         if (hangTimeout < 0) throw new IllegalArgumentException("--hang-timeout must be >= 0, got " + hangTimeout);
         comm.watchForHangs(hangTimeout);
         try {
+            // Signals stop a single process cleanly; under mpirun the launcher ends the job.
+            StopSignal stop = comm.size() == 1 && Main.standalone ? StopSignal.install() : null;
             comm.runGuarded(() -> {
                 if (resume != null) {
-                    withReports(new Trainer(Trainer.readConfig(resume), System.out)).communicator(comm).resume().run();
+                    withReports(new Trainer(resumedConfig(comm), System.out)).communicator(comm).resume().stopOn(stop).run();
                 } else {
-                    withReports(new Trainer(config(comm), System.out)).communicator(comm).run();
+                    withReports(new Trainer(config(comm), System.out)).communicator(comm).overwrite(overwrite).stopOn(stop).run();
                 }
             });
         } finally {
             comm.close();
         }
         return 0;
+    }
+
+    /** Flags that may accompany --resume: the length of the run and the thread count. */
+    private static final Set<String> RESUME_FLAGS = Set.of("--resume", "--epochs", "--steps", "--threads", "--dist");
+
+    /**
+     * The run's own config.json, extended by --epochs/--steps and with --threads applied. Any other flag given
+     * with a value that differs from the run's is refused, naming it (a resumed run keeps its settings).
+     */
+    private TrainConfig resumedConfig(Communicator comm) {
+        TrainConfig saved = Trainer.readConfig(resume);
+        TrainConfig asked = config(comm);
+        ObjectMapper json = new ObjectMapper();
+        JsonNode was = json.valueToTree(saved), now = json.valueToTree(asked);
+        List<String> changed = new ArrayList<>();
+        for (OptionSpec o : spec.commandLine().getParseResult().matchedOptions()) {
+            String flag = o.longestName();
+            if (RESUME_FLAGS.contains(flag)) continue;
+            String field = ConfigFields.of(flag);
+            if (field == null || !was.path(field).equals(now.path(field))) changed.add(flag);
+        }
+        if (!changed.isEmpty()) {
+            throw new IllegalArgumentException(String.join(", ", changed) + (changed.size() == 1 ? " differs" : " differ")
+                    + " from the run's config.json; a resumed run keeps its settings (only --epochs, --steps and --threads "
+                    + "may be given with --resume)");
+        }
+        ParseResult pr = spec.commandLine().getParseResult();
+        if (pr.hasMatchedOption("--epochs")) {
+            saved.epochs = epochs;
+            saved.steps = 0;
+        }
+        if (pr.hasMatchedOption("--steps")) saved.steps = steps;
+        if (pr.hasMatchedOption("--threads")) saved.threads = threads;
+        else if (comm.size() > 1) saved.threads = Communicators.threadsPerRank();
+        saved.validate();
+        return saved;
     }
 
     /** Per-step log, plots and report.html in the run folder, refreshed after every epoch. */

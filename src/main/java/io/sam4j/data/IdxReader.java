@@ -134,9 +134,9 @@ public final class IdxReader {
             }
             offset += dimBytes.length;
             long headerLen = offset;
-            byte[] data = new byte[(int) count];
-            got = readFully(in, data, 0, data.length, gzip, offset);
-            if (got < data.length) {
+            byte[] data = readPayload(in, (int) count, gzip, offset);
+            got = data.length;
+            if (got < count) {
                 throw new DataException(name + ": truncated at byte offset " + (headerLen + got) + ", expected "
                         + count + " bytes of " + (nd >= 2 ? "pixel" : "label") + " data after the " + headerLen
                         + "-byte header for dims " + Arrays.toString(dims) + ", found " + got);
@@ -216,6 +216,21 @@ public final class IdxReader {
         GzipEndsEarly(long offset, String msg) {
             super(msg);
             this.offset = offset;
+        }
+    }
+
+    /**
+     * Reads up to {@code count} bytes, growing the array as the data arrives: a 16-byte header that declares
+     * 2 GB of payload costs what the file holds, not 2 GB. Returns fewer bytes only at the end of the stream.
+     */
+    private static byte[] readPayload(InputStream in, int count, boolean gzip, long base) throws IOException {
+        byte[] buf = new byte[Math.min(count, 1 << 20)];
+        int got = 0;
+        while (true) {
+            int r = readFully(in, buf, got, buf.length - got, gzip, base + got);
+            got += r;
+            if (got < buf.length || got == count) return got == buf.length ? buf : Arrays.copyOf(buf, got);
+            buf = Arrays.copyOf(buf, (int) Math.min(count, 2L * buf.length));
         }
     }
 

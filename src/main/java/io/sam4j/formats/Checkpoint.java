@@ -3,6 +3,8 @@ package io.sam4j.formats;
 import io.sam4j.nn.ParameterStore;
 import io.sam4j.optim.Optimizer;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,13 +30,13 @@ public final class Checkpoint {
 
     /**
      * Writes atomically (temporary file, then rename), with the buffers that differ per data-parallel rank
-     * (F-SAM's EMA under local perturbations; empty in a single process): {@code perRank} maps a buffer name to all ranks' copies laid end to end; ranks 1.. are stored as
+     * (F-SAM's EMA under local perturbations; empty in a single process):
+     * {@code perRank} maps a buffer name to all ranks' copies laid end to end; ranks 1.. are stored as
      * {@code optimizer.<buffer>.rank<r>.<param>} beside rank 0's, which keeps the ordinary name.
      */
     public static void save(Path runDir, ParameterStore store, Optimizer opt, long step, Map<String, MemorySegment> perRank,
                             int ranks) {
-        List<SafeTensors.Entry> entries = new ArrayList<>();
-        for (ParameterStore.Tensor t : store.allTensors()) entries.add(new SafeTensors.Entry(t.name(), t.shape(), store.slice(t)));
+        List<SafeTensors.Entry> entries = new ArrayList<>(StateDict.entries(store));
         for (Map.Entry<String, MemorySegment> b : opt.stateBuffers().entrySet()) {
             for (ParameterStore.Tensor t : store.paramTensors()) {
                 entries.add(new SafeTensors.Entry(PREFIX + b.getKey() + "." + t.name(), t.shape(), store.stateSlice(b.getValue(), t)));
@@ -53,6 +55,7 @@ public final class Checkpoint {
         meta.put("format", "pt");
         meta.put("producer", "sam4j");
         meta.put("step", Long.toString(step));
+        meta.put("ranks", Integer.toString(ranks));
         for (Map.Entry<String, String> e : opt.scalars().entrySet()) meta.put(PREFIX + e.getKey(), e.getValue());
         SafeTensors.write(path(runDir), entries, meta);
     }
@@ -60,10 +63,14 @@ public final class Checkpoint {
     /**
      * Loads a checkpoint into the model and optimizer for data-parallel rank {@code rank} (0 in a single
      * process): its own copy of per-rank buffers where the file has one. Returns the step it was taken at.
+     *
+     * @throws FormatException one line naming the file for a missing, malformed or mismatched checkpoint
      */
     public static long load(Path runDir, ParameterStore store, Optimizer opt, int rank) {
         Path file = path(runDir);
-        if (!Files.isRegularFile(file)) throw new FormatException(file + ": no such file, no checkpoint to resume from");
+        if (!Files.isRegularFile(file)) {
+            throw new FormatException(file + ": no such file, no checkpoint to resume from (no epoch of the run finished?)");
+        }
         SafeTensors.Loaded loaded = SafeTensors.read(file);
         StateDict.load(store, loaded, file.toString(), name -> name.startsWith(PREFIX));
         for (Map.Entry<String, MemorySegment> b : opt.stateBuffers().entrySet()) {
@@ -71,18 +78,49 @@ public final class Checkpoint {
                 String name = PREFIX + b.getKey() + "." + t.name();
                 SafeTensors.Tensor v = loaded.tensors().get(PREFIX + b.getKey() + ".rank" + rank + "." + t.name());
                 if (v == null) v = loaded.tensors().get(name);
-                if (v == null) throw new IllegalArgumentException(file + ": missing optimizer state " + name);
-                MemorySegment.copy(v.values(), 0, store.stateSlice(b.getValue(), t), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
-                        v.values().length);
+                if (v == null) throw new FormatException(file + ": missing optimizer state " + name);
+                if (!Arrays.equals(v.shape(), t.shape())) {
+                    throw new FormatException(file + ": optimizer state " + name + " has shape " + Arrays.toString(v.shape())
+                            + ", the model needs " + t.shapeString());
+                }
+                MemorySegment.copy(v.values(), 0, store.stateSlice(b.getValue(), t), ValueLayout.JAVA_FLOAT, 0, v.values().length);
             }
         }
         Map<String, String> scalars = new LinkedHashMap<>();
         loaded.metadata().forEach((k, v) -> {
             if (k.startsWith(PREFIX)) scalars.put(k.substring(PREFIX.length()), v);
         });
-        opt.restoreScalars(scalars);
-        String step = loaded.metadata().get("step");
-        if (step == null) throw new IllegalArgumentException(file + ": no step in the metadata");
-        return Long.parseLong(step);
+        try {
+            opt.restoreScalars(scalars);
+        } catch (NumberFormatException e) {
+            throw new FormatException(file + ": optimizer counters in the metadata are not numbers: " + scalars);
+        }
+        return step(loaded.metadata(), file);
+    }
+
+    /** The number of data-parallel ranks that wrote the run's checkpoint (1 for checkpoints that do not say). */
+    public static int ranks(Path runDir) {
+        Path file = path(runDir);
+        String r = SafeTensors.read(file).metadata().getOrDefault("ranks", "1");
+        try {
+            int n = Integer.parseInt(r);
+            if (n < 1) throw new NumberFormatException();
+            return n;
+        } catch (NumberFormatException e) {
+            throw new FormatException(file + ": ranks '" + r + "' in the metadata is not a positive integer");
+        }
+    }
+
+    /** The step a checkpoint was taken at, from its metadata. */
+    static long step(Map<String, String> metadata, Path file) {
+        String step = metadata.get("step");
+        if (step == null) throw new FormatException(file + ": no step in the metadata");
+        try {
+            long s = Long.parseLong(step);
+            if (s < 0) throw new NumberFormatException();
+            return s;
+        } catch (NumberFormatException e) {
+            throw new FormatException(file + ": step '" + step + "' in the metadata is not a non-negative integer");
+        }
     }
 }

@@ -44,13 +44,15 @@ import java.util.Set;
  * little-endian and row-major; the tensors must tile the data section exactly (no gaps, no overlap, nothing
  * after the last one), as the reference reader requires.
  *
- * <p>{@link #write} emits compact JSON: {@code __metadata__} first (omitted when the map is null or empty),
- * then the tensors in list order with {@code dtype}, {@code shape}, {@code data_offsets} in that order, data
- * laid out in the same order. (The reference writer sorts tensors by dtype then name; any order is valid.)
- * All data is written as {@code F32}.
+ * <p>{@link #write} emits compact JSON: {@code __metadata__} first (omitted when the map is null or empty)
+ * with its keys sorted, then the tensors in list order with {@code dtype}, {@code shape}, {@code data_offsets}
+ * in that order, data laid out in the same order. (The reference writer sorts tensors by dtype then name; any
+ * order is valid.) Sorted metadata makes the bytes a function of the content: identical state, identical file.
+ * Data is written as {@code F32}, or {@code I64} for {@link Entry#int64 int64 entries}.
  *
- * <p>{@link #read} accepts F32, F64, F16 and BF16 and converts to float; other dtypes are reported by name.
- * Every failure is a one-line {@link FormatException} starting with the file name.
+ * <p>{@link #read} accepts F32, F64, F16 and BF16 (converted to float) and I64, I32, I16, I8, U8 and BOOL
+ * (kept exactly in {@link Tensor#integers()}, and converted to float as well); other dtypes are reported by
+ * name. Every failure is a one-line {@link FormatException} starting with the file name.
  */
 public final class SafeTensors {
     /** The reference implementation's header limit (100 MB). */
@@ -63,7 +65,10 @@ public final class SafeTensors {
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfDouble F64_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32_NATIVE = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfLong I64_NATIVE = ValueLayout.JAVA_LONG_UNALIGNED;
     private static final int CHUNK = 1 << 18;
 
     private SafeTensors() {}
@@ -72,22 +77,39 @@ public final class SafeTensors {
      * A tensor to write.
      *
      * @param name  unique, non-empty, not {@code __metadata__}
+     * @param dtype {@code F32} or {@code I64}
      * @param shape dimensions, each {@code >= 0}; {@code []} is a scalar
-     * @param data  float32 in native byte order, exactly {@code 4 * prod(shape)} bytes (any segment kind)
+     * @param data  the elements in native byte order, exactly {@code 4 * prod(shape)} bytes for F32 and
+     *              {@code 8 * prod(shape)} for I64 (any segment kind)
      */
-    public record Entry(String name, long[] shape, MemorySegment data) {
+    public record Entry(String name, String dtype, long[] shape, MemorySegment data) {
         public Entry {
             Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(dtype, "dtype");
             Objects.requireNonNull(shape, "shape");
             Objects.requireNonNull(data, "data");
             if (name.isEmpty() || name.equals(METADATA_KEY)) {
                 throw new IllegalArgumentException("invalid tensor name '" + name + "'");
             }
-            long n = elementCount(shape, name);
-            if (data.byteSize() != 4 * n) {
-                throw new IllegalArgumentException("tensor '" + name + "' of shape " + Arrays.toString(shape)
-                        + " needs " + 4 * n + " bytes of float32 data, segment has " + data.byteSize());
+            if (!dtype.equals("F32") && !dtype.equals("I64")) {
+                throw new IllegalArgumentException("tensor '" + name + "': cannot write dtype " + dtype + " (F32 or I64)");
             }
+            long n = elementCount(shape, name);
+            int es = elementSize(dtype);
+            if (data.byteSize() != es * n) {
+                throw new IllegalArgumentException("tensor '" + name + "' of shape " + Arrays.toString(shape)
+                        + " needs " + es * n + " bytes of " + dtype + " data, segment has " + data.byteSize());
+            }
+        }
+
+        /** A float32 tensor. */
+        public Entry(String name, long[] shape, MemorySegment data) {
+            this(name, "F32", shape, data);
+        }
+
+        /** An int64 tensor (native-order longs). */
+        public static Entry int64(String name, long[] shape, MemorySegment data) {
+            return new Entry(name, "I64", shape, data);
         }
 
         /** Wraps a float array (no copy). */
@@ -99,13 +121,22 @@ public final class SafeTensors {
     /**
      * A tensor read from a file, converted to float.
      *
-     * @param dtype  the dtype stored in the file (F32, F64, F16 or BF16)
-     * @param shape  its dimensions
-     * @param values {@code prod(shape)} values, row-major
+     * @param dtype    the dtype stored in the file (F32, F64, F16, BF16, I64, I32, I16, I8, U8 or BOOL)
+     * @param shape    its dimensions
+     * @param values   {@code prod(shape)} values, row-major
+     * @param integers for integer and BOOL dtypes the exact values (BOOL as 0/1), else null
      */
-    public record Tensor(String dtype, long[] shape, float[] values) {
+    public record Tensor(String dtype, long[] shape, float[] values, long[] integers) {
+        public Tensor(String dtype, long[] shape, float[] values) {
+            this(dtype, shape, values, null);
+        }
+
         public long elementCount() {
             return values.length;
+        }
+
+        public boolean isInteger() {
+            return integers != null;
         }
     }
 
@@ -138,11 +169,14 @@ public final class SafeTensors {
             byte[] buf = new byte[CHUNK];
             MemorySegment stage = MemorySegment.ofArray(buf);
             for (Entry e : entries) {
-                long n = e.data().byteSize() / 4, done = 0;
+                boolean f32 = e.dtype().equals("F32");
+                int es = f32 ? 4 : 8;
+                long n = e.data().byteSize() / es, done = 0;
                 while (done < n) {
-                    int k = (int) Math.min(n - done, CHUNK / 4);
-                    MemorySegment.copy(e.data(), F32_NATIVE, done * 4, stage, F32_LE, 0, k);
-                    out.write(buf, 0, 4 * k);
+                    int k = (int) Math.min(n - done, CHUNK / es);
+                    if (f32) MemorySegment.copy(e.data(), F32_NATIVE, done * 4, stage, F32_LE, 0, k);
+                    else MemorySegment.copy(e.data(), I64_NATIVE, done * 8, stage, I64_LE, 0, k);
+                    out.write(buf, 0, es * k);
                     done += k;
                 }
             }
@@ -154,7 +188,7 @@ public final class SafeTensors {
         ObjectNode root = JSON.createObjectNode();
         if (metadata != null && !metadata.isEmpty()) {
             ObjectNode m = root.putObject(METADATA_KEY);
-            metadata.forEach((k, v) -> m.put(Objects.requireNonNull(k, "metadata key"),
+            new java.util.TreeMap<>(metadata).forEach((k, v) -> m.put(Objects.requireNonNull(k, "metadata key"),
                     Objects.requireNonNull(v, () -> "metadata value for " + k)));
         }
         Set<String> seen = new HashSet<>();
@@ -162,7 +196,7 @@ public final class SafeTensors {
         for (Entry e : entries) {
             if (!seen.add(e.name())) throw new IllegalArgumentException("duplicate tensor name '" + e.name() + "'");
             ObjectNode t = root.putObject(e.name());
-            t.put("dtype", "F32");
+            t.put("dtype", e.dtype());
             ArrayNode shape = t.putArray("shape");
             for (long d : e.shape()) shape.add(d);
             long end = offset + e.data().byteSize();
@@ -179,6 +213,10 @@ public final class SafeTensors {
         byte[] out = Arrays.copyOf(json, padded);
         Arrays.fill(out, json.length, padded, (byte) ' ');
         return out;
+    }
+
+    private static void writeAll(FileChannel ch, ByteBuffer b) throws IOException {
+        while (b.hasRemaining()) ch.write(b);
     }
 
     // ---- reading -----------------------------------------------------------------------------------------
@@ -292,7 +330,7 @@ public final class SafeTensors {
 
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Info t : infos) {
-            tensors.put(t.name, new Tensor(t.dtype, t.shape, convert(seg, dataStart + t.begin, t, file)));
+            tensors.put(t.name, tensor(seg, dataStart + t.begin, t, file));
         }
         return new Loaded(Collections.unmodifiableMap(metadata), Collections.unmodifiableMap(tensors));
     }
@@ -340,17 +378,22 @@ public final class SafeTensors {
         return new Info(name, dtype, shape, be[0], be[1]);
     }
 
-    private static float[] convert(MemorySegment seg, long pos, Info t, String file) {
+    private static Tensor tensor(MemorySegment seg, long pos, Info t, String file) {
         long count = (t.end - t.begin) / Math.max(1, elementSize(t.dtype));
-        if (!isFloatType(t.dtype)) {
+        if (!isFloatType(t.dtype) && !isIntegerType(t.dtype)) {
             throw new FormatException(file + ": tensor '" + t.name + "' has unsupported dtype " + t.dtype
-                    + " (supported: F32, F64, F16, BF16)");
+                    + " (supported: F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL)");
         }
         if (count > Integer.MAX_VALUE - 16) {
             throw new FormatException(file + ": tensor '" + t.name + "' has " + count + " elements, too many for a float[]");
         }
         int c = (int) count;
         float[] out = new float[c];
+        if (isIntegerType(t.dtype)) {
+            long[] ints = integers(seg, pos, t, c, file);
+            for (int i = 0; i < c; i++) out[i] = ints[i];
+            return new Tensor(t.dtype, t.shape, out, ints);
+        }
         switch (t.dtype) {
             case "F32" -> MemorySegment.copy(seg, F32_LE, pos, out, 0, c);
             case "F64" -> {
@@ -364,12 +407,50 @@ public final class SafeTensors {
             }
             default -> throw new AssertionError(t.dtype);
         }
-        return out;
+        return new Tensor(t.dtype, t.shape, out);
+    }
+
+    private static long[] integers(MemorySegment seg, long pos, Info t, int c, String file) {
+        long[] v = new long[c];
+        switch (t.dtype) {
+            case "I64" -> MemorySegment.copy(seg, I64_LE, pos, v, 0, c);
+            case "I32" -> {
+                for (int i = 0; i < c; i++) v[i] = seg.get(I32_LE, pos + 4L * i);
+            }
+            case "I16" -> {
+                for (int i = 0; i < c; i++) v[i] = seg.get(I16_LE, pos + 2L * i);
+            }
+            case "I8" -> {
+                for (int i = 0; i < c; i++) v[i] = seg.get(ValueLayout.JAVA_BYTE, pos + i);
+            }
+            case "U8" -> {
+                for (int i = 0; i < c; i++) v[i] = seg.get(ValueLayout.JAVA_BYTE, pos + i) & 0xff;
+            }
+            case "BOOL" -> {
+                for (int i = 0; i < c; i++) {
+                    byte b = seg.get(ValueLayout.JAVA_BYTE, pos + i);
+                    if (b != 0 && b != 1) {
+                        throw new FormatException(file + ": tensor '" + t.name + "' (BOOL) has byte " + (b & 0xff)
+                                + " at element " + i + ", expected 0 or 1");
+                    }
+                    v[i] = b;
+                }
+            }
+            default -> throw new AssertionError(t.dtype);
+        }
+        return v;
     }
 
     private static boolean isFloatType(String dtype) {
         return switch (dtype) {
             case "F32", "F64", "F16", "BF16" -> true;
+            default -> false;
+        };
+    }
+
+    private static boolean isIntegerType(String dtype) {
+        return switch (dtype) {
+            case "I64", "I32", "I16", "I8", "U8", "BOOL" -> true;
             default -> false;
         };
     }

@@ -1,6 +1,7 @@
 package io.sam4j.nn;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import io.sam4j.kernels.Kernels;
 import java.lang.foreign.MemorySegment;
@@ -11,8 +12,8 @@ import java.util.function.IntConsumer;
 /**
  * Batch normalisation over (N, H, W) per channel, as PyTorch's BatchNorm2d (eps 1e-5, momentum 0.1,
  * affine, tracked running statistics). Names: {@code weight} (gamma), {@code bias} (beta), buffers
- * {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (a float scalar here,
- * int64 in PyTorch).
+ * {@code running_mean}, {@code running_var}, {@code num_batches_tracked} (an int64 scalar, as in
+ * PyTorch).
  *
  * <p>{@link Mode#TRAIN} normalises with the batch mean and biased variance and moves the running
  * statistics towards the batch mean and UNBIASED variance; {@link Mode#TRAIN_FROZEN_STATS} normalises
@@ -101,7 +102,7 @@ public final class BatchNorm2d implements Layer {
         betaT = b.param(prefix + "bias", channels);
         meanT = b.buffer(prefix + "running_mean", channels);
         varT = b.buffer(prefix + "running_var", channels);
-        trackedT = b.buffer(prefix + "num_batches_tracked");
+        trackedT = b.counter(prefix + "num_batches_tracked");
         blocks = BlockedLayout.paddedChannels(channels) / BlockedLayout.LANES;
         int padded = blocks * BlockedLayout.LANES;
         mean = new double[padded];
@@ -138,7 +139,7 @@ public final class BatchNorm2d implements Layer {
         Init.constant(beta, 0f);
         Init.constant(runningMean, 0f);
         Init.constant(runningVar, 1f);
-        Init.constant(numBatchesTracked, 0f);
+        numBatchesTracked.set(JAVA_LONG, 0, 0L);
     }
 
     @Override
@@ -178,7 +179,7 @@ public final class BatchNorm2d implements Layer {
             }
         }
         if (mode == Mode.TRAIN) {
-            numBatchesTracked.setAtIndex(JAVA_FLOAT, 0, numBatchesTracked.getAtIndex(JAVA_FLOAT, 0) + 1f);
+            numBatchesTracked.set(JAVA_LONG, 0, numBatchesTracked.get(JAVA_LONG, 0) + 1);
         }
         return y;
     }

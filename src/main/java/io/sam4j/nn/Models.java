@@ -58,9 +58,14 @@ public final class Models {
      * global average pooling, {@code linear}. (kuangliu's avg_pool2d(4) is global on 32x32 and 28x28.)
      */
     public static Sequential resnet18(int classes) {
+        return resnet18(classes, 64);
+    }
+
+    /** ResNet-18 with base width {@code w} (64 in the original): stages of w, 2w, 4w, 8w channels. */
+    public static Sequential resnet18(int classes, int w) {
         Sequential net = new Sequential()
-                .add("conv1", new Conv2d(64, 3, 1, 1, false)).add("bn1", new BatchNorm2d(64)).add(null, new ReLU());
-        int[] widths = {64, 128, 256, 512};
+                .add("conv1", new Conv2d(w, 3, 1, 1, false)).add("bn1", new BatchNorm2d(w)).add(null, new ReLU());
+        int[] widths = {w, 2 * w, 4 * w, 8 * w};
         int[] strides = {1, 2, 2, 2};
         for (int stage = 0; stage < widths.length; stage++) {
             net.add("layer" + (stage + 1), new Sequential()
@@ -79,14 +84,19 @@ public final class Models {
      * take an index but hold nothing), then {@code classifier} (512 -> classes) on 32x32 inputs.
      */
     public static Sequential vgg16bn(int classes) {
+        return vgg16bn(classes, 1);
+    }
+
+    /** VGG-16 with BatchNorm with every width divided by {@code divisor} (1 for the original). */
+    public static Sequential vgg16bn(int classes, int divisor) {
         Sequential features = new Sequential();
         int index = 0;
         for (int width : VGG16) {
             if (width == 0) {
                 features.add(String.valueOf(index++), new MaxPool2d(2, 2));
             } else {
-                features.add(String.valueOf(index++), new Conv2d(width, 3, 1, 1, true))
-                        .add(String.valueOf(index++), new BatchNorm2d(width))
+                features.add(String.valueOf(index++), new Conv2d(width / divisor, 3, 1, 1, true))
+                        .add(String.valueOf(index++), new BatchNorm2d(width / divisor))
                         .add(String.valueOf(index++), new ReLU());
             }
         }

@@ -20,15 +20,33 @@ import java.util.Map;
  *
  * <p>Optimizer state (momentum, EMA, saved weights) is made with {@link #newStateBuffer}: same layout,
  * so one index range addresses the same parameters in all buffers.
+ *
+ * <p>Integer state (BatchNorm's {@code num_batches_tracked}, int64 in PyTorch) lives in a fourth buffer of
+ * longs, {@link #counters()}: it is never averaged or scaled like the float buffers, and state dicts store
+ * it as I64.
  */
 public final class ParameterStore implements AutoCloseable {
     /** Floats per alignment unit (64 bytes). */
     public static final int ALIGN_FLOATS = 16;
 
-    /** A named slice: offset and length in floats within its buffer. */
-    public record Tensor(String name, long[] shape, long offset, long size, boolean trainable) {
+    /**
+     * A named slice: offset and length in elements within its buffer (floats, or longs for a counter).
+     *
+     * @param counter an int64 tensor in {@link #counters()} (never trainable)
+     */
+    public record Tensor(String name, long[] shape, long offset, long size, boolean trainable, boolean counter) {
         public Tensor {
             shape = shape.clone();
+            if (trainable && counter) throw new IllegalArgumentException(name + ": a counter cannot be trainable");
+        }
+
+        public Tensor(String name, long[] shape, long offset, long size, boolean trainable) {
+            this(name, shape, offset, size, trainable, false);
+        }
+
+        /** Bytes per element in its buffer. */
+        public int elementBytes() {
+            return counter ? 8 : 4;
         }
 
         @Override
@@ -55,9 +73,11 @@ public final class ParameterStore implements AutoCloseable {
     public static final class Builder {
         private final List<Tensor> params = new ArrayList<>();
         private final List<Tensor> buffers = new ArrayList<>();
+        private final List<Tensor> counters = new ArrayList<>();
         private final Map<String, Tensor> byName = new LinkedHashMap<>();
         private long paramLength;
         private long bufferLength;
+        private long counterLength;
 
         public Tensor param(String name, long... shape) {
             Tensor t = new Tensor(name, shape, paramLength, numel(shape), true);
@@ -70,6 +90,14 @@ public final class ParameterStore implements AutoCloseable {
             Tensor t = new Tensor(name, shape, bufferLength, numel(shape), false);
             add(t, buffers);
             bufferLength = align(bufferLength + t.size());
+            return t;
+        }
+
+        /** An int64 tensor (a count, such as BatchNorm's num_batches_tracked), zero-initialised. */
+        public Tensor counter(String name, long... shape) {
+            Tensor t = new Tensor(name, shape, counterLength, numel(shape), false, true);
+            add(t, counters);
+            counterLength += t.size();
             return t;
         }
 
@@ -104,6 +132,7 @@ public final class ParameterStore implements AutoCloseable {
     private final MemorySegment paramSeg;
     private final MemorySegment gradSeg;
     private final MemorySegment bufferSeg;
+    private final MemorySegment counterSeg;
 
     private ParameterStore(Builder b) {
         this.params = List.copyOf(b.params);
@@ -114,6 +143,7 @@ public final class ParameterStore implements AutoCloseable {
         this.paramSeg = allocate(paramLength);
         this.gradSeg = allocate(paramLength);
         this.bufferSeg = allocate(bufferLength);
+        this.counterSeg = arena.allocate(8L * Math.max(1, b.counterLength), 64);
     }
 
     public static Builder builder() {
@@ -155,6 +185,11 @@ public final class ParameterStore implements AutoCloseable {
     /** Non-trainable named state (BatchNorm running statistics). */
     public MemorySegment buffers() {
         return bufferSeg;
+    }
+
+    /** Integer state (int64), e.g. BatchNorm's num_batches_tracked. */
+    public MemorySegment counters() {
+        return counterSeg;
     }
 
     /** Floats in the parameter buffer, padding included: the range every flat kernel runs over. */
@@ -199,8 +234,9 @@ public final class ParameterStore implements AutoCloseable {
         return byName.containsKey(name);
     }
 
-    /** The slice of {@code t} in the buffer it lives in (params for trainable, buffers otherwise). */
+    /** The slice of {@code t} in the buffer it lives in (params for trainable, counters for int64, buffers otherwise). */
     public MemorySegment slice(Tensor t) {
+        if (t.counter()) return counterSeg.asSlice(8L * t.offset(), 8L * t.size());
         return (t.trainable() ? paramSeg : bufferSeg).asSlice(4L * t.offset(), 4L * t.size());
     }
 

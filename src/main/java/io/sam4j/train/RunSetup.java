@@ -31,6 +31,7 @@ public final class RunSetup implements AutoCloseable {
     private final FlatOps ops;
     private Optimizer optimizer;
     private long totalSteps;
+    private String initNote;
     private GradientAllReduce reducer;
 
     /**
@@ -52,11 +53,16 @@ public final class RunSetup implements AutoCloseable {
         this.ops = new FlatOps(ctx.kernels(), ctx.parallel());
         try {
             model.initialize(config.seed);
-            if (config.init != null) StateDict.load(model.store(), config.init);
+            if (config.init != null) initNote = StateDict.load(model.store(), config.init).note(config.init.toString());
         } catch (RuntimeException e) {
             model.close();
             throw e;
         }
+    }
+
+    /** One line about what --init lacked (int64 counters left at 0), or null. */
+    public String initNote() {
+        return initNote;
     }
 
     public Context context() {

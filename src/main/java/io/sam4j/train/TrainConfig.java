@@ -1,6 +1,5 @@
 package io.sam4j.train;
 
-import java.util.List;
 import java.nio.file.Files;
 import io.sam4j.config.ConfigException;
 import java.nio.file.Path;
@@ -95,20 +94,9 @@ public final class TrainConfig {
      * config); a {@link ConfigException} names the field.
      */
     public void validate() {
-        if (epochs < 1 && steps <= 0) throw ConfigException.mustBe("epochs", ">= 1", epochs);
-        if (steps < 0) throw ConfigException.mustBe("steps", ">= 0", steps);
-        if (batch < 1) throw ConfigException.mustBe("batch", ">= 1", batch);
-        if (!(lr > 0) || Float.isInfinite(lr)) throw ConfigException.mustBe("lr", "> 0", lr);
-        if (threads < 1) throw ConfigException.mustBe("threads", ">= 1", threads);
-        if (!(labelNoise >= 0 && labelNoise < 1)) throw ConfigException.mustBe("labelNoise", "in [0, 1)", labelNoise);
-        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
-            throw ConfigException.mustBe("labelSmoothing", "in [0, 1)", labelSmoothing);
-        }
+        ConfigCheck.check(this);
         if (!(valSplit >= 0 && valSplit < 1)) throw ConfigException.mustBe("valSplit", "in [0, 1)", valSplit);
         if (keepLast < 0) throw ConfigException.mustBe("keepLast", ">= 0", keepLast);
-        if (!perturbation.equals("local") && !perturbation.equals("global")) {
-            throw ConfigException.unknown("perturbation", perturbation, List.of("local", "global"));
-        }
         if (!(allreduceBucketMb >= 0) || Double.isInfinite(allreduceBucketMb)) {
             throw ConfigException.mustBe("allreduceBucketMb", ">= 0", allreduceBucketMb);
         }

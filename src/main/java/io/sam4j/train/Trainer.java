@@ -15,6 +15,8 @@ import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.SingleProcess;
 import io.sam4j.formats.AtomicFile;
 import io.sam4j.formats.Checkpoint;
+import io.sam4j.formats.SafeTensors;
+import io.sam4j.formats.StateDict;
 import io.sam4j.nn.Model;
 import io.sam4j.optim.Optimizer;
 import java.io.IOException;
@@ -23,8 +25,6 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -47,6 +47,8 @@ public final class Trainer {
     private final List<StepListener> listeners = new ArrayList<>();
     private final List<RunListener> runListeners = new ArrayList<>();
     private boolean resume;
+    private boolean overwrite;
+    private StopSignal stop;
     private Communicator comm = SingleProcess.INSTANCE;
 
     public Trainer(TrainConfig config, PrintStream out) {
@@ -86,18 +88,73 @@ public final class Trainer {
         return this;
     }
 
-    /** The configuration a run folder was started with (its config.json). */
+    /** A new run may replace the files of a previous run in a non-empty {@code --out} folder. */
+    public Trainer overwrite(boolean overwrite) {
+        this.overwrite = overwrite;
+        return this;
+    }
+
+    /**
+     * On SIGTERM or SIGINT the run finishes its step, writes a checkpoint and ends with {@link Stopped}
+     * (a second signal ends the process at once, see {@link StopSignal}). Single-process runs only.
+     */
+    public Trainer stopOn(StopSignal stop) {
+        this.stop = stop;
+        return this;
+    }
+
+    /** A run stopped by a signal after checkpointing; {@link #exitCode()} is 128 + the signal number. */
+    public static final class Stopped extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        private final int exitCode;
+
+        Stopped(String message, int exitCode) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+
+        public int exitCode() {
+            return exitCode;
+        }
+    }
+
+    /** A failure after training started (divergence, a write that failed): exit status 1, not a usage error. */
+    public static final class TrainingFailure extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        TrainingFailure(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * The configuration a run folder was started with (its config.json), checked as the flags are.
+     *
+     * @throws FormatException one line naming the file when it is missing, not JSON, or holds a bad value
+     */
     public static TrainConfig readConfig(Path runDir) {
         Path f = runDir.resolve("config.json");
-        if (!Files.isRegularFile(f)) throw new FormatException(runDir + ": no config.json, not a run folder");
+        if (Files.isDirectory(runDir) && !Files.exists(f)) throw new FormatException(runDir + ": no config.json, not a run folder");
+        TrainConfig c;
         try {
-            TrainConfig c = JSON.copy().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
-                    .readValue(f.toFile(), TrainConfig.class);
-            c.out = runDir;
-            return c;
+            c = JSON.copy().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false).readValue(Files.readAllBytes(f), TrainConfig.class);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new FormatException(runDir + ": no such run folder");
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            var loc = e.getLocation();
+            throw new FormatException(f + ": not a valid config: " + String.valueOf(e.getOriginalMessage()).replaceAll("\\s+", " ")
+                    + (loc != null ? " (line " + loc.getLineNr() + ", column " + loc.getColumnNr() + ")" : ""));
         } catch (IOException e) {
-            throw new FormatException(f + ": cannot read: " + e.getMessage(), e);
+            throw new FormatException(f + ": cannot read: " + e.getMessage());
         }
+        if (c == null) throw new FormatException(f + ": not a valid config: empty");
+        try {
+            ConfigCheck.check(c);
+        } catch (ConfigException e) {
+            throw new FormatException(f + ": " + e.getMessage());
+        }
+        c.out = runDir;
+        return c;
     }
 
     /**
@@ -114,29 +171,34 @@ public final class Trainer {
         c.validate();
         int ranks = comm.size();
         if (c.batch % ranks != 0) throw new ConfigException("{batch} " + c.batch + " does not divide among " + ranks + " ranks");
+        // Outputs and the --init file are checked before any data is loaded; nothing is written yet.
+        RunFolder folder = comm.isRoot() ? RunFolder.check(c, resume, overwrite) : null;
+        if (c.init != null) SafeTensors.read(c.init);
         PrintStream out = comm.isRoot() ? this.out : new PrintStream(OutputStream.nullOutputStream());
         long t0 = System.nanoTime();
         Data data = loadData(out);
+        if (c.batch > data.train().size()) {
+            throw new ConfigException("{batch} " + c.batch + " is larger than the training set (" + data.train().size()
+                    + " examples of " + data.train().name() + ")");
+        }
         try (RunSetup run = new RunSetup(c, data.inShape(), data.train().numClasses(), System.err)) {
-            if (c.init != null) out.println("init: loaded " + c.init);
+            checkInit(run, out);
             Batcher batcher = new Batcher(data.train(), data.norm(), c.batch, c.seed, c.shuffle);
             int perEpoch = batcher.batchesPerEpoch();
-            if (perEpoch == 0) {
-                throw new ConfigException("{batch} " + c.batch + " is larger than the training set (" + data.train().size() + ")");
-            }
             long total = c.steps > 0 ? c.steps : (long) c.epochs * perEpoch;
             run.setTotalSteps(total); // AE-SAM's threshold and RST's schedule follow t/T
             Optimizer opt = run.optimizer();
             run.distribute(comm, c.perturbation.equals("global"));
-            Path outDir = comm.isRoot() ? outDir() : c.out;
-            long step = 0;
-            if (resume) {
-                step = Checkpoint.load(outDir, run.store(), opt, comm.rank());
-                if (comm.isRoot()) TrainingLoop.keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
-                out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
+            int epochs = (int) ((total + perEpoch - 1) / perEpoch);
+            Path outDir = folder != null ? folder.dir() : c.out;
+            long step = resume ? resumeFrom(outDir, run, total, perEpoch, out) : 0;
+            if (resume && step == total) return finished(outDir, run, step, epochs, t0, out);
+            printHeader(out, run, total, epochs, outDir);
+            if (folder != null) {
+                folder.create();
+                if (resume) TrainingLoop.keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
+                writeConfig(outDir, run.model(), opt, data.norm()); // on resume too: --epochs may have extended the run
             }
-            printHeader(out, run, total, (int) ((total + perEpoch - 1) / perEpoch), outDir);
-            if (!resume && comm.isRoot()) writeConfig(outDir, run.model(), opt, data.norm());
             List<RunListener> hooks = new ArrayList<>(runListeners);
             if (c.keepBest || c.keepLast > 0) hooks.addFirst(new CheckpointKeeper(c.keepBest, c.keepLast));
             if (comm.isRoot()) {
@@ -144,9 +206,76 @@ public final class Trainer {
                 for (RunListener l : hooks) l.started(start);
             }
             try (TrainingLoop loop = new TrainingLoop(c, comm, out, run, data, batcher, total, outDir, resume, listeners, hooks)) {
-                return loop.run(step, t0);
+                return loop.stopOn(stop).run(step, t0);
+            } catch (RuntimeException e) {
+                // The loop marks every failure after its first step (TrainingFailure, Stopped): anything else
+                // means the run never started, and leaves nothing behind.
+                if (folder != null && !(e instanceof TrainingFailure) && !(e instanceof Stopped)) folder.discardIfUnused();
+                throw e;
             }
         }
+    }
+
+    /** --init's weights must be finite; prints what was loaded and any note (counters the file lacked). */
+    private void checkInit(RunSetup run, PrintStream out) {
+        if (c.init == null) return;
+        String bad = NonFinite.firstIn(run.store(), false);
+        if (bad != null) throw new ConfigException("{init} " + c.init + ": " + bad + "; initial weights must be finite");
+        out.println("init: loaded " + c.init + (run.initNote() != null ? "\nnote: " + run.initNote() : ""));
+    }
+
+    /**
+     * Loads the run's checkpoint (a run killed before its first checkpoint starts again from step 0) and
+     * checks it against the resumed settings: the same rank count, and a total not below the step reached.
+     */
+    private long resumeFrom(Path dir, RunSetup run, long total, int perEpoch, PrintStream out) {
+        if (!Files.exists(Checkpoint.path(dir))) {
+            out.println("resume: " + dir + " has no checkpoint yet (stopped before its first epoch ended); starting from step 0");
+            return 0;
+        }
+        long step = Checkpoint.load(dir, run.store(), run.optimizer(), comm.rank());
+        int saved = Checkpoint.ranks(dir);
+        if (saved != comm.size()) {
+            throw new ConfigException("{resume} " + dir + ": the run was trained on " + count(saved, "rank") + ", this is "
+                    + count(comm.size(), "process") + "; resume it under mpirun -np " + saved);
+        }
+        if (step > total) {
+            long reached = (step + perEpoch - 1) / perEpoch;
+            throw new ConfigException("{resume} " + dir + ": the run is already at step " + step + " (epoch " + reached
+                    + "), beyond the " + count(total, "step") + " asked for; a run can be extended, not shortened");
+        }
+        out.printf(Locale.ROOT, "resumed from %s at step %d of %d%n", Checkpoint.path(dir), step, total);
+        return step;
+    }
+
+    /** Resuming a run that has reached its total: say so, make sure its --save file exists, and return its last metrics. */
+    private Result finished(Path dir, RunSetup run, long step, int epochs, long t0, PrintStream out) {
+        if (c.save != null && comm.isRoot() && !Files.exists(c.save)) {
+            StateDict.save(run.store(), c.save);
+            out.println("saved weights to " + c.save);
+        }
+        if (comm.isRoot() && !Files.exists(dir.resolve(FINAL_WEIGHTS))) StateDict.save(run.store(), dir.resolve(FINAL_WEIGHTS));
+        double acc = Double.NaN, loss = Double.NaN, trainLoss = Double.NaN;
+        try {
+            Path metrics = dir.resolve("metrics.jsonl");
+            List<String> lines = Files.exists(metrics) ? Files.readAllLines(metrics) : List.of();
+            if (!lines.isEmpty()) {
+                var m = JSON.readTree(lines.getLast());
+                acc = m.path("test_acc").asDouble(Double.NaN);
+                loss = m.path("test_loss").asDouble(Double.NaN);
+                trainLoss = m.path("train_loss").asDouble(Double.NaN);
+            }
+        } catch (IOException e) {
+            // the line below then shows NaN
+        }
+        out.printf(Locale.ROOT, "run %s is finished (%s, %s; test accuracy %.2f %%): nothing to do; to train further: "
+                + "./sam4j train --resume %s --epochs %d%n", dir, count(step, "step"), count(epochs, "epoch"), 100 * acc, dir, epochs + 1);
+        return new Result(acc, loss, trainLoss, step, (System.nanoTime() - t0) / 1e9, dir);
+    }
+
+    /** "1 epoch", "6 epochs". */
+    static String count(long n, String noun) {
+        return n + " " + noun + (n == 1 ? "" : "s");
     }
 
     private Data loadData(PrintStream out) {
@@ -167,9 +296,9 @@ public final class Trainer {
 
     private void printHeader(PrintStream out, RunSetup run, long total, int epochs, Path outDir) {
         Model model = run.model();
-        out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %d steps (%d epochs) | "
-                        + "%d threads, %s kernels%n", c.model, model.store().paramCount(), run.optimizer().describe(), c.lr,
-                c.schedule.name().toLowerCase(Locale.ROOT), c.batch, total, epochs, c.threads, run.context().kernels().name());
+        out.printf(Locale.ROOT, "model %s: %,d parameters | optimizer %s | lr %s %s | batch %d | %s (%s) | %s, %s kernels%n",
+                c.model, model.store().paramCount(), run.optimizer().describe(), c.lr, c.schedule.name().toLowerCase(Locale.ROOT),
+                c.batch, count(total, "step"), count(epochs, "epoch"), count(c.threads, "thread"), run.context().kernels().name());
         if (model.usesConvolutions()) {
             out.println("convolutions: " + run.context().convBackend().summary() + "; activations " + run.layout());
         }
@@ -189,22 +318,6 @@ public final class Trainer {
         if (c.labelNoise <= 0) return train;
         return train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise, c.seed),
                 train.name() + "+noise" + c.labelNoise);
-    }
-
-    private Path outDir() {
-        Path dir = c.out;
-        if (dir == null) {
-            String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"));
-            String opt = c.optimizer + (c.stable ? "-stable" : "") + (c.adaptive ? "-adaptive" : "");
-            dir = Path.of("runs", stamp + "-" + c.model + "-" + opt);
-            for (int i = 2; Files.exists(dir); i++) dir = Path.of("runs", stamp + "-" + c.model + "-" + opt + "-" + i);
-        }
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("--out: cannot create " + dir + ": " + e.getMessage(), e);
-        }
-        return dir;
     }
 
     private void writeConfig(Path dir, Model model, Optimizer opt, Normalizer norm) {

@@ -67,6 +67,8 @@ final class TrainingLoop implements AutoCloseable {
     private final MicroBatches micro;
     private final SharpnessAware perMicroBatch;
     private final Map<String, MemorySegment> gathered = new java.util.LinkedHashMap<>();
+    private StopSignal stop;
+    private boolean started;
 
     TrainingLoop(TrainConfig c, Communicator comm, PrintStream out, RunSetup run, Trainer.Data data, Batcher batcher,
                  long total, Path outDir, boolean resume, List<StepListener> listeners, List<RunListener> hooks) {
@@ -107,8 +109,26 @@ final class TrainingLoop implements AutoCloseable {
         return new MicroBatches(run.model(), xLocal, labelsLocal, local, local / c.accumulate);
     }
 
-    /** Trains from {@code step} to the end; {@code t0} is when the run started (for the summary line). */
+    /** Stop cleanly (checkpoint, {@link Trainer.Stopped}) when {@code stop} reports a signal; null: never. */
+    TrainingLoop stopOn(StopSignal stop) {
+        this.stop = stop;
+        return this;
+    }
+
+    /**
+     * Trains from {@code step} to the end; {@code t0} is when the run started (for the summary line). A failure
+     * after the first step is a {@link Trainer.TrainingFailure} (exit status 1), whatever its type.
+     */
     Trainer.Result run(long step, long t0) {
+        try {
+            return train(step, t0);
+        } catch (RuntimeException e) {
+            if (!started || e instanceof Trainer.Stopped || e instanceof Trainer.TrainingFailure) throw e;
+            throw new Trainer.TrainingFailure(e.getMessage() != null ? e.getMessage() : e.toString(), e);
+        }
+    }
+
+    private Trainer.Result train(long step, long t0) {
         Epoch e = new Epoch(step);
         try (SharpnessProbe probe = sharpnessProbe();
              BatchLoader loader = new BatchLoader(batcher, data.aug(), step, total);
@@ -121,6 +141,10 @@ final class TrainingLoop implements AutoCloseable {
                 if (e.step % perEpoch == 0 || e.step == total) {
                     progress.clear();
                     endEpoch(e, probe, metrics);
+                }
+                if (stop != null && stop.requested() != null && e.step < total) {
+                    progress.clear();
+                    throw stopAt(e.step);
                 }
             }
         } catch (IOException ex) {
@@ -152,10 +176,10 @@ final class TrainingLoop implements AutoCloseable {
         e.lr = c.schedule.lr(c.lr, e.step, total);
         if (micro != null) micro.refresh();
         StepStats s = perMicroBatch != null ? perMicroBatch.stepPerMicroBatch(micro, e.lr) : run.optimizer().step(loss, e.lr);
-        if (!Double.isFinite(s.loss())) {
+        started = true;
+        if (NonFinite.in(s)) {
             progress.clear();
-            throw new IllegalStateException(String.format(Locale.ROOT,
-                    "training diverged at step %d (loss %s); lower --lr or --rho", e.step + 1, s.loss()));
+            throw diverged(e.step + 1, s);
         }
         e.stats.add(s);
         e.step++;
@@ -180,12 +204,13 @@ final class TrainingLoop implements AutoCloseable {
         }
         Map<String, MemorySegment> perRank = gatherPerRankState();
         if (comm.isRoot()) {
-            Checkpoint.save(outDir, run.store(), run.optimizer(), e.step, perRank, comm.size());
+            // Metrics first: a resume drops lines past its checkpoint, so a crash between the two writes loses nothing.
             writeMetrics(metrics, epoch, e, secs, sharp);
             if (sharp != null) {
                 Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             }
+            Checkpoint.save(outDir, run.store(), run.optimizer(), e.step, perRank, comm.size());
             var end = new RunListener.EpochEnd(outDir, epoch, e.step, e.last.accuracy, e.val == null ? Double.NaN : e.val.accuracy);
             for (RunListener l : hooks) l.epochEnded(end);
         }
@@ -198,19 +223,34 @@ final class TrainingLoop implements AutoCloseable {
             StateDict.save(run.store(), c.save);
             out.println("saved weights to " + c.save);
         }
-        if (e.last == null) { // resumed a finished run
-            syncBatchNormStatistics();
-            e.last = evaluate(data.test());
-        }
         if (comm.isRoot()) StateDict.save(run.store(), outDir.resolve(Trainer.FINAL_WEIGHTS)); // the final weights, always
         double seconds = (System.nanoTime() - t0) / 1e9;
-        out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
-                100 * e.last.accuracy, e.last.loss, e.step, seconds);
+        out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %s in %.1f s%n",
+                100 * e.last.accuracy, e.last.loss, Trainer.count(e.step, "step"), seconds);
         Trainer.Result result = new Trainer.Result(e.last.accuracy, e.last.loss, e.trainLoss, e.step, seconds, outDir);
         if (comm.isRoot()) {
             for (RunListener l : hooks) l.finished(result);
         }
         return result;
+    }
+
+    /** The error for a step whose loss or gradient is not finite, naming the first tensor that holds it. */
+    private Trainer.TrainingFailure diverged(long step, StepStats s) {
+        String where = NonFinite.firstIn(run.store(), true);
+        String checkpoint = Files.exists(Checkpoint.path(outDir)) ? "the last good checkpoint is " + Checkpoint.path(outDir)
+                + " (--resume " + outDir + ")" : "no checkpoint was written yet";
+        boolean plain = c.optimizer.equals("sgd") || c.optimizer.equals("adamw");
+        return new Trainer.TrainingFailure(String.format(Locale.ROOT, "training diverged at step %d: loss %s, gradient norm %s%s; "
+                        + "%s; try a lower --lr (now %s)%s, or --grad-clip 1", step, s.loss(), s.gradNorm(),
+                where != null ? "; " + where : "", checkpoint, c.lr, plain ? "" : " or --rho (now " + c.rho + ")"), null);
+    }
+
+    /** A signal arrived: checkpoint the current step and end with the exact resume command. */
+    private Trainer.Stopped stopAt(long step) {
+        String signal = stop.requested();
+        if (comm.isRoot()) Checkpoint.save(outDir, run.store(), run.optimizer(), step, Map.of(), comm.size());
+        return new Trainer.Stopped(String.format(Locale.ROOT, "stopped by SIG%s at step %d, checkpoint written; resume with: "
+                + "./sam4j train --resume %s", signal, step, outDir), StopSignal.exitCode(signal));
     }
 
     /** Null when the run takes no sharpness diagnostics. */
@@ -275,7 +315,8 @@ final class TrainingLoop implements AutoCloseable {
      */
     private Evaluation evaluate(Dataset test) {
         Model model = run.model();
-        Batcher seq = new Batcher(test, data.norm(), labels.length, 0, false);
+        // Chunks of at most the training batch: any batch size works with any test-set size.
+        Batcher seq = new Batcher(test, data.norm(), Math.min(labels.length, test.size()), 0, false);
         double lossSum = 0;
         long correct = 0;
         int share = (test.size() + comm.size() - 1) / comm.size();

@@ -139,15 +139,62 @@ class SafeTensorsTest {
     }
 
     @Test
-    void unsupportedDtypeNamesTensor() throws IOException {
+    void integerDtypesAreReadExactly() throws IOException {
         Path f = dir.resolve("ints.safetensors");
-        Files.write(f, file("{\"steps\":{\"dtype\":\"I64\",\"shape\":[1],\"data_offsets\":[0,8]}}", new byte[8]));
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 + 4 + 2 + 1 + 1 + 2).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(1L << 40).putInt(-7).putShort((short) -300).put((byte) -2).put((byte) 200).put((byte) 1).put((byte) 0);
+        Files.write(f, file("{\"a\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,8]},"
+                + "\"b\":{\"dtype\":\"I32\",\"shape\":[1],\"data_offsets\":[8,12]},"
+                + "\"c\":{\"dtype\":\"I16\",\"shape\":[1],\"data_offsets\":[12,14]},"
+                + "\"d\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[14,15]},"
+                + "\"e\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[15,16]},"
+                + "\"f\":{\"dtype\":\"BOOL\",\"shape\":[2],\"data_offsets\":[16,18]}}", b.array()));
+        SafeTensors.Loaded l = SafeTensors.read(f);
+        assertArrayEquals(new long[] {1L << 40}, l.tensor("a").integers());
+        assertArrayEquals(new float[] {(float) (1L << 40)}, l.tensor("a").values());
+        assertArrayEquals(new long[] {-7}, l.tensor("b").integers());
+        assertArrayEquals(new long[] {-300}, l.tensor("c").integers());
+        assertArrayEquals(new long[] {-2}, l.tensor("d").integers());
+        assertArrayEquals(new long[] {200}, l.tensor("e").integers());
+        assertArrayEquals(new long[] {1, 0}, l.tensor("f").integers());
+
+        Path bad = dir.resolve("bool.safetensors");
+        Files.write(bad, file("{\"f\":{\"dtype\":\"BOOL\",\"shape\":[1],\"data_offsets\":[0,1]}}", new byte[] {2}));
+        assertEquals(bad + ": tensor 'f' (BOOL) has byte 2 at element 0, expected 0 or 1",
+                assertThrows(FormatException.class, () -> SafeTensors.read(bad)).getMessage());
+    }
+
+    @Test
+    void unsupportedDtypeNamesTensor() throws IOException {
+        Path f = dir.resolve("u16.safetensors");
+        Files.write(f, file("{\"steps\":{\"dtype\":\"U16\",\"shape\":[1],\"data_offsets\":[0,2]}}", new byte[2]));
         FormatException e = assertThrows(FormatException.class, () -> SafeTensors.read(f));
-        assertEquals(f + ": tensor 'steps' has unsupported dtype I64 (supported: F32, F64, F16, BF16)", e.getMessage());
+        assertEquals(f + ": tensor 'steps' has unsupported dtype U16 (supported: F32, F64, F16, BF16, I64, I32, I16, I8, U8, BOOL)",
+                e.getMessage());
         Path g = dir.resolve("weird.safetensors");
         Files.write(g, file("{\"t\":{\"dtype\":\"Q4\",\"shape\":[1],\"data_offsets\":[0,1]}}", new byte[1]));
         e = assertThrows(FormatException.class, () -> SafeTensors.read(g));
         assertEquals(g + ": tensor 't': unknown dtype \"Q4\"", e.getMessage());
+    }
+
+    /** The metadata is written with sorted keys: the same content in any map order gives the same bytes. */
+    @Test
+    void metadataOrderDoesNotChangeTheBytes() throws IOException {
+        Map<String, String> a = new LinkedHashMap<>(), b = new LinkedHashMap<>();
+        a.put("step", "5");
+        a.put("optimizer.steps", "5");
+        a.put("format", "pt");
+        b.put("format", "pt");
+        b.put("optimizer.steps", "5");
+        b.put("step", "5");
+        long[] count = {42};
+        List<SafeTensors.Entry> e = List.of(SafeTensors.Entry.of("w", new float[] {1, 2}, 2),
+                SafeTensors.Entry.int64("n", new long[0], java.lang.foreign.MemorySegment.ofArray(count)));
+        SafeTensors.write(dir.resolve("a"), e, a);
+        SafeTensors.write(dir.resolve("b"), e, b);
+        assertArrayEquals(Files.readAllBytes(dir.resolve("a")), Files.readAllBytes(dir.resolve("b")));
+        assertEquals("I64", SafeTensors.read(dir.resolve("a")).tensor("n").dtype());
+        assertArrayEquals(new long[] {42}, SafeTensors.read(dir.resolve("a")).tensor("n").integers());
     }
 
     @Test

@@ -69,8 +69,8 @@ class BatchNorm2dTest {
         return store.slice(store.tensor(name));
     }
 
-    private float tracked() {
-        return get(slice("bn.num_batches_tracked"), 0);
+    private long tracked() {
+        return slice("bn.num_batches_tracked").get(java.lang.foreign.ValueLayout.JAVA_LONG, 0);
     }
 
     private double batchMean(int ch) {
@@ -118,9 +118,9 @@ class BatchNorm2dTest {
             assertEquals(0.9 * oldMean[ch] + 0.1 * mean[ch], get(slice("bn.running_mean"), ch), 1e-6, "running_mean");
             assertEquals(0.9 * oldVar[ch] + 0.1 * unbiasedVar, get(slice("bn.running_var"), ch), 1e-6, "running_var");
         }
-        assertEquals(1f, tracked());
+        assertEquals(1L, tracked());
         bn.forward(x, N, Mode.TRAIN);
-        assertEquals(2f, tracked());
+        assertEquals(2L, tracked());
     }
 
     @Test
@@ -143,7 +143,7 @@ class BatchNorm2dTest {
         }
         assertNormalised(y, mean, var);
         assertArrayEquals(before, toBytes(store.buffers()));
-        assertEquals(0f, tracked());
+        assertEquals(0L, tracked());
     }
 
     @Test
@@ -153,7 +153,7 @@ class BatchNorm2dTest {
         assertArrayEquals(new float[] {0, 0, 0}, toArray(slice("bn.bias"), C));
         assertArrayEquals(new float[] {0, 0, 0}, toArray(slice("bn.running_mean"), C));
         assertArrayEquals(new float[] {1, 1, 1}, toArray(slice("bn.running_var"), C));
-        assertEquals(0f, tracked());
+        assertEquals(0L, tracked());
         assertArrayEquals(new long[0], store.tensor("bn.num_batches_tracked").shape(), "a scalar, as in PyTorch");
     }
 

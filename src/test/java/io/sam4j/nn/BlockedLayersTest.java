@@ -122,8 +122,8 @@ class BlockedLayersTest {
                     assertEquals(gp[i], gb[i], 1e-6 * scale[i], mode + " gradient " + i + " (step " + step + ")");
                 }
             }
-            float tracked = blk.store.slice(blk.store.tensor("num_batches_tracked")).getAtIndex(ValueLayout.JAVA_FLOAT, 0);
-            assertEquals(plain.store.slice(plain.store.tensor("num_batches_tracked")).getAtIndex(ValueLayout.JAVA_FLOAT, 0), tracked);
+            long tracked = blk.store.slice(blk.store.tensor("num_batches_tracked")).get(ValueLayout.JAVA_LONG, 0);
+            assertEquals(plain.store.slice(plain.store.tensor("num_batches_tracked")).get(ValueLayout.JAVA_LONG, 0), tracked);
         }
     }
 
