@@ -19,6 +19,7 @@ int main(void) {
     P("TAG_NCHW", dnnl_nchw);
     P("TAG_OIHW", dnnl_oihw);
     P("TAG_NCHW8C", dnnl_nChw8c);
+    P("TAG_NCHW16C", dnnl_nChw16c);
     P("FORWARD_TRAINING", dnnl_forward_training);
     P("BACKWARD_DATA", dnnl_backward_data);
     P("BACKWARD_WEIGHTS", dnnl_backward_weights);

@@ -180,7 +180,7 @@ final class BenchCommand implements Callable<Integer> {
                     }
                     reduceNanos[oi] += reduce[0];
                     impl[oi] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
-                    layout[oi] = m.blocked() ? "nChw8c" : "NCHW";
+                    layout[oi] = m.context().layoutName();
                     params[oi] = m.store().paramCount();
                 }
             }

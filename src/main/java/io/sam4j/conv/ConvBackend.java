@@ -13,14 +13,17 @@ public interface ConvBackend extends AutoCloseable {
     /** A convolution for this shape; callers cache it per shape. */
     Convolution conv(ConvShape shape, boolean bias);
 
-    /** Whether models should keep their activations in nChw8c ({@code nn.BlockedLayout}), which saves this backend's reorders. */
-    default boolean prefersBlocked() {
-        return false;
+    /**
+     * The channel-block width (8 for nChw8c, 16 for nChw16c) in which models should keep their activations
+     * ({@code nn.BlockedLayout}) to save this backend's reorders, or 0 to keep them NCHW.
+     */
+    default int blockedLanes() {
+        return 0;
     }
 
-    /** Like {@link #conv(ConvShape, boolean)}; with {@code blocked}, x, y, dx and dy are nChw8c. */
-    default Convolution conv(ConvShape shape, boolean bias, boolean blocked) {
-        if (blocked) throw new UnsupportedOperationException(name() + " convolutions take plain NCHW activations only");
+    /** Like {@link #conv(ConvShape, boolean)}; with {@code lanes} 8 or 16, x, y, dx and dy are nChw8c / nChw16c. */
+    default Convolution conv(ConvShape shape, boolean bias, int lanes) {
+        if (lanes != 0) throw new UnsupportedOperationException(name() + " convolutions take plain NCHW activations only");
         return conv(shape, bias);
     }
 

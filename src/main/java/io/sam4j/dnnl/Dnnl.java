@@ -43,7 +43,8 @@ public final class Dnnl {
     static final int TAG_X = 2;
     static final int TAG_NCHW = 5;
     static final int TAG_OIHW = 5;
-    static final int TAG_NCHW8C = 102; // dnnl_nChw8c = dnnl_aBcd8b: activations in sam4j's blocked layout
+    static final int TAG_NCHW8C = 102; // dnnl_nChw8c = dnnl_aBcd8b: activations in sam4j's blocked layout (AVX2)
+    static final int TAG_NCHW16C = 78; // dnnl_nChw16c = dnnl_aBcd16b: the same on AVX-512
     // dnnl_prop_kind_t, dnnl_alg_kind_t
     static final int FORWARD_TRAINING = 64;
     static final int BACKWARD_DATA = 160;

@@ -16,7 +16,8 @@ import java.util.List;
  * 1.6-2x faster than plain NCHW). The caller's tensors stay plain NCHW/OIHW: each call reorders inputs into
  * the chosen layouts and outputs back, through reorder primitives also created once. Forward and
  * backward-data get their own weight reorder, as they usually want different weight layouts. A kernel made
- * {@code blocked} takes x, y, dx and dy in nChw8c, the layout oneDNN picks for activations on AVX2, so its
+ * {@code blocked} takes x, y, dx and dy in nChw8c or nChw16c, the layouts oneDNN picks for activations on AVX2
+ * and AVX-512, so its
  * passes usually reorder only the (small) weights; where oneDNN wants another activation layout (plain src
  * for a 1- or 3-channel stem) the same reorder logic converts.
  *
@@ -28,7 +29,7 @@ final class OneDnnConv implements Convolution {
     private final OneDnnConvBackend backend;
     private final ConvShape shape;
     private final boolean hasBias;
-    /** Floats of x and y in the user layout (nChw8c pads the channels). */
+    /** Floats of x and y in the user layout (blocked layouts pad the channels). */
     private final long xFloats, yFloats;
     /** "pass:tensor" of every reorder of x, y, dx or dy, e.g. "forward:x" (for tests and logs). */
     private final List<String> activationReorders = new ArrayList<>();
@@ -64,7 +65,7 @@ final class OneDnnConv implements Convolution {
     private record Arg(int arg, int query, int index, MemorySegment userMd, MemorySegment userMem, Slot slot,
             boolean output) {}
 
-    OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, boolean blocked) {
+    OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes) {
         this.backend = backend;
         this.shape = shape;
         this.hasBias = hasBias;
@@ -73,7 +74,7 @@ final class OneDnnConv implements Convolution {
             ompSetNumThreads(backend.threads());
             MemorySegment engine = backend.engine();
             long n = shape.n(), c = shape.c(), k = shape.k();
-            int act = blocked ? TAG_NCHW8C : TAG_NCHW;
+            int act = lanes == 16 ? TAG_NCHW16C : lanes == 8 ? TAG_NCHW8C : TAG_NCHW;
             MemorySegment xMd = objects.memoryDesc(act, n, c, shape.h(), shape.w());
             MemorySegment wMd = objects.memoryDesc(TAG_OIHW, k, c, shape.r(), shape.s());
             MemorySegment yMd = objects.memoryDesc(act, n, k, shape.outH(), shape.outW());
@@ -98,8 +99,8 @@ final class OneDnnConv implements Convolution {
             // Symmetric padding: ConvShape's floor division matches oneDNN's output-size check with padR = pad.
             long[] strides = {shape.stride(), shape.stride()}, dilates = {0, 0}, pad = {shape.pad(), shape.pad()};
             MemorySegment attr = objects.attrUserScratchpad();
-            // Whole channel blocks: prefer an implementation that works in the user's nChw8c (see choose()).
-            boolean keepBlocked = blocked && c % 8 == 0;
+            // Whole channel blocks: prefer an implementation that works in the user's blocked layout (see choose()).
+            boolean keepBlocked = lanes != 0 && c % lanes == 0;
             MemorySegment fwdPd = choose(keepBlocked, srcAny, dstAny, xMd, yMd, QUERY_SRC_MD, QUERY_DST_MD,
                     (src, dst) -> convolutionForwardPd(engine, FORWARD_TRAINING, CONVOLUTION_DIRECT, src, wAny, bMd, dst,
                             strides, dilates, pad, pad, attr));

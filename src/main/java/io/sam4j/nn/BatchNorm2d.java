@@ -20,7 +20,7 @@ import java.util.function.IntConsumer;
  * statistics, so its backward is the per-channel affine map only. Each pass over a channel is a
  * {@link Kernels} call per plane; per-channel sums add those plane sums in double.
  *
- * <p>With {@link Context#blocked()} each call is a per-lane kernel over one image's block plane (8
+ * <p>With {@link Context#blocked()} each call is a per-lane kernel over one image's block plane (8 or 16
  * channels interleaved): the same statistics, lane by lane. A block of channels would be too coarse a
  * work item (4 for a 32-channel layer), so each pass runs in three steps: per-plane sums over all block
  * planes across the team, then per block the merge of its planes in image order (the same arithmetic as
@@ -33,7 +33,7 @@ public final class BatchNorm2d implements Layer {
 
     private final int channels;
     private Context ctx;
-    private int plane, blocks;
+    private int plane, blocks, lanes; // blocks and lanes: of the blocked layout at the last forward
     private ParameterStore.Tensor gammaT, betaT, meanT, varT, trackedT;
     private MemorySegment gamma, beta, dGamma, dBeta, runningMean, runningVar, numBatchesTracked;
     /** Statistics the last forward normalised with, kept for its backward (padded to whole blocks). */
@@ -76,8 +76,7 @@ public final class BatchNorm2d implements Layer {
         meanT = b.buffer(prefix + "running_mean", channels);
         varT = b.buffer(prefix + "running_var", channels);
         trackedT = b.buffer(prefix + "num_batches_tracked");
-        blocks = BlockedLayout.paddedChannels(channels) / BlockedLayout.LANES;
-        int padded = blocks * BlockedLayout.LANES;
+        int padded = BlockedLayout.paddedChannels(channels, BlockedLayout.MAX_LANES); // fits either block width
         mean = new double[padded];
         invStd = new double[padded];
         laneA = new float[padded];
@@ -119,8 +118,10 @@ public final class BatchNorm2d implements Layer {
         this.mode = mode;
         this.lastUsedBatchStats = mode.training();
         if (ctx.blocked()) {
+            lanes = ctx.lanes();
+            blocks = BlockedLayout.paddedChannels(channels, lanes) / lanes;
             int planes = n * blocks;
-            long region = (long) plane * BlockedLayout.LANES;
+            long region = (long) plane * lanes;
             y = ctx.ensure(y, planes * region);
             ensurePlaneArrays(planes);
             if (lastUsedBatchStats) statsPlanes.run(ctx.parallel(), planes, region);
@@ -180,7 +181,7 @@ public final class BatchNorm2d implements Layer {
         this.needInputGrad = needInputGrad;
         if (ctx.blocked()) {
             int planes = n * blocks;
-            long region = (long) plane * BlockedLayout.LANES;
+            long region = (long) plane * lanes;
             gradStatsPlanes.run(ctx.parallel(), planes, region);
             ctx.parallel().forEach(blocks, finishBackwardBlock);
             if (needInputGrad) {
@@ -245,10 +246,10 @@ public final class BatchNorm2d implements Layer {
         return ((long) image * channels + ch) * plane;
     }
 
-    // ---- blocked layout: block plane p = image * blocks + block, [plane][8] at p * plane * 8 -------
+    // ---- blocked layout: block plane p = image * blocks + block, [plane][lanes] at p * plane * lanes ---
 
     private void ensurePlaneArrays(int planes) {
-        int len = planes * BlockedLayout.LANES;
+        int len = planes * lanes;
         if (planeSum.length < len) {
             planeSum = new double[len];
             planeSq = new double[len];
@@ -257,29 +258,29 @@ public final class BatchNorm2d implements Layer {
     }
 
     private long planeOffset(int p) {
-        return (long) p * plane * BlockedLayout.LANES;
+        return (long) p * plane * lanes;
     }
 
     /** Per lane: the plane's sum, then the squared deviations from the plane's mean (a second read from L1/L2). */
     private void statsPlane(int p) {
         Kernels k = ctx.kernels();
-        int lanes = BlockedLayout.LANES, at = p * lanes;
+        int at = p * lanes;
         long from = planeOffset(p), to = from + (long) plane * lanes;
         for (int l = 0; l < lanes; l++) {
             planeSum[at + l] = 0;
             planeSq[at + l] = 0;
         }
-        k.sumLanes(x, from, to, planeSum, at);
+        k.sumLanes(lanes, x, from, to, planeSum, at);
         for (int l = 0; l < lanes; l++) planeMean[at + l] = (float) (planeSum[at + l] / plane);
-        k.sumSquaredDeviationLanes(x, planeMean, from, to, planeSq, at);
+        k.sumSquaredDeviationLanes(lanes, x, planeMean, from, to, planeSq, at);
     }
 
     /**
-     * {@link #forwardChannel}'s statistics for 8 channels: the planes merged in image order (Chan et al.),
+     * {@link #forwardChannel}'s statistics for one block of channels: the planes merged in image order (Chan et al.),
      * the running statistics, and the affine map's scale and shift (0 and 0 on padded lanes).
      */
     private void finishForwardBlock(int block) {
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
+        int at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
             if (l >= real) { // padded channels: statistics 0, output 0
@@ -318,13 +319,13 @@ public final class BatchNorm2d implements Layer {
 
     private void affinePlane(int p) {
         long from = planeOffset(p);
-        ctx.kernels().affineLanes(x, y, laneA, laneB, (p % blocks) * BlockedLayout.LANES, from, from + (long) plane * BlockedLayout.LANES);
+        ctx.kernels().affineLanes(lanes, x, y, laneA, laneB, (p % blocks) * lanes, from, from + (long) plane * lanes);
     }
 
     /** Per lane: sum dy and sum dy*(x - mean) over the plane. */
     private void gradStatsPlane(int p) {
         Kernels k = ctx.kernels();
-        int lanes = BlockedLayout.LANES, at = p * lanes;
+        int at = p * lanes;
         long from = planeOffset(p), to = from + (long) plane * lanes;
         int channel0 = (p % blocks) * lanes;
         for (int l = 0; l < lanes; l++) {
@@ -332,13 +333,13 @@ public final class BatchNorm2d implements Layer {
             planeSq[at + l] = 0;
             planeMean[at + l] = meanF[channel0 + l]; // the kernels read c and acc at the same index
         }
-        k.sumLanes(dy, from, to, planeSum, at);
-        k.dotDeviationLanes(dy, x, planeMean, from, to, planeSq, at);
+        k.sumLanes(lanes, dy, from, to, planeSum, at);
+        k.dotDeviationLanes(lanes, dy, x, planeMean, from, to, planeSq, at);
     }
 
-    /** {@link #backwardChannel}'s sums for 8 channels in image order, the gradients, and dx's coefficients. */
+    /** {@link #backwardChannel}'s sums for one block of channels in image order, the gradients, and dx's coefficients. */
     private void finishBackwardBlock(int block) {
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
+        int at = block * lanes, real = Math.min(lanes, channels - at);
         long count = (long) n * plane;
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
@@ -366,9 +367,9 @@ public final class BatchNorm2d implements Layer {
     }
 
     private void gradAffinePlane(int p) {
-        long from = planeOffset(p), to = from + (long) plane * BlockedLayout.LANES;
-        int at = (p % blocks) * BlockedLayout.LANES;
-        if (lastUsedBatchStats) ctx.kernels().affine2Lanes(dy, x, dx, laneA, laneB, laneC, at, from, to);
-        else ctx.kernels().affineLanes(dy, dx, laneA, zeros, at, from, to);
+        long from = planeOffset(p), to = from + (long) plane * lanes;
+        int at = (p % blocks) * lanes;
+        if (lastUsedBatchStats) ctx.kernels().affine2Lanes(lanes, dy, x, dx, laneA, laneB, laneC, at, from, to);
+        else ctx.kernels().affineLanes(lanes, dy, dx, laneA, zeros, at, from, to);
     }
 }

@@ -27,7 +27,7 @@ public final class Flatten implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         if (!reorders()) return x;
         y = ctx.ensure(y, n * Layer.numel(in));
-        BlockedLayout.toPlain(ctx.parallel(), x, y, n, in[0], in[1] * in[2]);
+        BlockedLayout.toPlain(ctx.parallel(), x, y, n, in[0], in[1] * in[2], ctx.lanes());
         return y;
     }
 
@@ -35,8 +35,8 @@ public final class Flatten implements Layer {
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         if (!needInputGrad) return null;
         if (!reorders()) return dy;
-        dx = ctx.ensure(dx, n * BlockedLayout.size(in));
-        BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2]);
+        dx = ctx.ensure(dx, n * BlockedLayout.size(in, ctx.lanes()));
+        BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2], ctx.lanes());
         return dx;
     }
 }

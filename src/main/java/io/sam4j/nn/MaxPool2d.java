@@ -12,7 +12,7 @@ import java.util.Arrays;
  * maximum in row-major window order and NaN wins, as in PyTorch. 2x2 windows at stride 2 (the
  * CNNs' pools) run as {@link io.sam4j.kernels.Kernels#maxPool2x2}; other shapes run the plain loop here.
  *
- * <p>With {@link Context#blocked()} a work item's plane is a block plane (8 channels per pixel) and the
+ * <p>With {@link Context#blocked()} a work item's plane is a block plane (8 or 16 channels per pixel) and the
  * argmax is the input pixel per channel: 2x2 at stride 2 runs as {@link io.sam4j.kernels.Kernels#maxPool2x2Lanes}
  * and its backward, other shapes a plain loop with blocked indexing. Padded lanes pool zeros into zeros.
  */
@@ -21,6 +21,7 @@ public final class MaxPool2d implements Layer {
     private Context ctx;
     private int channels, h, w, outH, outW;
     private boolean blocked;
+    private int lanes;
     private MemorySegment x, y, argmax, dy, dx;
     private final PlaneBlocks forwardPlanes = new PlaneBlocks(this::forwardPlane);
     private final PlaneBlocks backwardPlanes = new PlaneBlocks(this::backwardPlane);
@@ -57,11 +58,12 @@ public final class MaxPool2d implements Layer {
         this.x = x;
         blocked = ctx.blocked();
         if (blocked) {
-            int planes = n * (BlockedLayout.paddedChannels(channels) / LANES);
-            long outLen = (long) planes * outH * outW * LANES;
+            lanes = ctx.lanes();
+            int planes = n * (BlockedLayout.paddedChannels(channels, lanes) / lanes);
+            long outLen = (long) planes * outH * outW * lanes;
             y = ctx.ensure(y, outLen);
             argmax = ctx.ensure(argmax, outLen);
-            forwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * LANES);
+            forwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * lanes);
             return y;
         }
         long outLen = (long) n * channels * outH * outW;
@@ -108,9 +110,9 @@ public final class MaxPool2d implements Layer {
         if (!needInputGrad) return null;
         this.dy = dy;
         if (blocked) {
-            int planes = n * (BlockedLayout.paddedChannels(channels) / LANES);
-            dx = ctx.ensure(dx, (long) planes * h * w * LANES);
-            backwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * LANES);
+            int planes = n * (BlockedLayout.paddedChannels(channels, lanes) / lanes);
+            dx = ctx.ensure(dx, (long) planes * h * w * lanes);
+            backwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * lanes);
             return dx;
         }
         dx = ctx.ensure(dx, (long) n * channels * h * w);
@@ -132,27 +134,25 @@ public final class MaxPool2d implements Layer {
         }
     }
 
-    // ---- blocked layout: a plane is one image's block of 8 channels, [h][w][8] ---------------------
-
-    private static final int LANES = BlockedLayout.LANES;
+    // ---- blocked layout: a plane is one image's block of `lanes` channels, [h][w][lanes] ---------------------
 
     private void forwardBlockPlane(int plane) {
-        long in = (long) plane * h * w * LANES, out = (long) plane * outH * outW * LANES;
+        long in = (long) plane * h * w * lanes, out = (long) plane * outH * outW * lanes;
         if (kernel == 2 && stride == 2) {
-            ctx.kernels().maxPool2x2Lanes(x, in, h, w, y, argmax, out);
+            ctx.kernels().maxPool2x2Lanes(lanes, x, in, h, w, y, argmax, out);
             return;
         }
         MemorySegment x = this.x, y = this.y, argmax = this.argmax;
         for (int oh = 0; oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
-                long o = out + (long) (oh * outW + ow) * LANES;
-                for (int l = 0; l < LANES; l++) {
+                long o = out + (long) (oh * outW + ow) * lanes;
+                for (int l = 0; l < lanes; l++) {
                     int best = (oh * stride) * w + ow * stride;
-                    float max = x.getAtIndex(JAVA_FLOAT, in + (long) best * LANES + l);
+                    float max = x.getAtIndex(JAVA_FLOAT, in + (long) best * lanes + l);
                     for (int kr = 0; kr < kernel; kr++) {
                         for (int ks = 0; ks < kernel; ks++) {
                             int pixel = (oh * stride + kr) * w + ow * stride + ks;
-                            float v = x.getAtIndex(JAVA_FLOAT, in + (long) pixel * LANES + l);
+                            float v = x.getAtIndex(JAVA_FLOAT, in + (long) pixel * lanes + l);
                             if (v > max || Float.isNaN(v)) { // strict: the first maximum keeps ties
                                 max = v;
                                 best = pixel;
@@ -167,15 +167,15 @@ public final class MaxPool2d implements Layer {
     }
 
     private void backwardBlockPlane(int plane) {
-        long in = (long) plane * h * w * LANES, out = (long) plane * outH * outW * LANES;
+        long in = (long) plane * h * w * lanes, out = (long) plane * outH * outW * lanes;
         MemorySegment dx = this.dx, dy = this.dy, argmax = this.argmax;
         if (kernel == 2 && stride == 2) {
-            ctx.kernels().maxPool2x2LanesBackward(dy, argmax, out, h, w, dx, in);
+            ctx.kernels().maxPool2x2LanesBackward(lanes, dy, argmax, out, h, w, dx, in);
             return;
         }
-        ctx.kernels().fill(0f, dx, in, in + (long) h * w * LANES);
-        for (long o = 0; o < (long) outH * outW * LANES; o++) {
-            long target = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * LANES + o % LANES;
+        ctx.kernels().fill(0f, dx, in, in + (long) h * w * lanes);
+        for (long o = 0; o < (long) outH * outW * lanes; o++) {
+            long target = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * lanes + o % lanes;
             dx.setAtIndex(JAVA_FLOAT, target, dx.getAtIndex(JAVA_FLOAT, target) + dy.getAtIndex(JAVA_FLOAT, out + o));
         }
     }

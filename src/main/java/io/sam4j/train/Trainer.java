@@ -165,7 +165,7 @@ public final class Trainer {
                             + "%d threads, %s kernels%n", c.model, model.store().paramCount(), opt.describe(), c.lr,
                     c.schedule.name().toLowerCase(Locale.ROOT), c.batch, total, epochs, c.threads, ctx.kernels().name());
             if (model.usesConvolutions()) {
-                out.println("convolutions: " + ctx.convBackend().summary() + "; activations " + (model.blocked() ? "nChw8c" : "NCHW"));
+                out.println("convolutions: " + ctx.convBackend().summary() + "; activations " + ctx.layoutName());
             }
             if (ranks > 1) {
                 out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations%n", comm.describe(),
