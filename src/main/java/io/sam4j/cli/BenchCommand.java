@@ -8,14 +8,10 @@ import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelBandwidth;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
-import io.sam4j.nn.Context;
-import io.sam4j.nn.Model;
-import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
-import io.sam4j.conv.ConvBackends;
+import io.sam4j.train.RunSetup;
 import io.sam4j.train.TrainConfig;
-import io.sam4j.train.Optimizers;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -30,9 +26,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * Times whole optimizer steps on synthetic data, with the settings and the JSON line of
- * {@code shared/peers/torch_sam_bench.py} (SGD lr 0.05, momentum 0.9, wd 5e-4; rho 0.05; F-SAM sigma 1,
- * lambda 0.6), so the two programs' lines join on (model, opt, batch, threads).
+ * Times whole optimizer steps on synthetic data, with the settings and the JSON line of the PyTorch
+ * reference script that {@code bench/compare} runs beside it (SGD lr 0.05, momentum 0.9, wd 5e-4; rho 0.05;
+ * F-SAM sigma 1, lambda 0.6; see bench/README.md), so the two programs' lines join on (model, opt, batch, threads).
  */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Time optimizer steps on synthetic data; one JSON line per configuration.")
@@ -110,11 +106,31 @@ final class BenchCommand implements Callable<Integer> {
     private void run(Communicator comm) throws IOException {
         int ranks = comm.size();
         if (batch % ranks != 0) throw new IllegalArgumentException("--batch " + batch + " does not divide among " + ranks + " ranks");
-        int local = batch / ranks;
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
-        if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1, got " + threads);
         if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        int[] shape = inputShape();
+        for (String opt : opts) baseName(opt); // unknown names fail before any model is built
+        int n = opts.size();
+        double[][] ms = new double[n][steps * rounds];
+        long[] reduceNanos = new long[n];
+        Timed[] last = new Timed[n];
+        // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
+        for (int round = 0; round < rounds; round++) {
+            for (int oi = 0; oi < n; oi++) {
+                last[oi] = time(comm, opts.get(oi), shape, round == 0);
+                System.arraycopy(last[oi].ms(), 0, ms[oi], round * steps, steps);
+                reduceNanos[oi] += last[oi].reduceNanos();
+            }
+        }
+        ObjectMapper json = new ObjectMapper();
+        for (int oi = 0; oi < n; oi++) {
+            ObjectNode line = jsonLine(json, opts.get(oi), last[oi], ms[oi], reduceNanos[oi], ranks);
+            if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
+        }
+    }
+
+    private int[] inputShape() {
         int[] shape;
         try {
             shape = Arrays.stream(input.split("x")).mapToInt(Integer::parseInt).toArray();
@@ -122,98 +138,84 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
         }
         if (shape.length != 3) throw new IllegalArgumentException("--input: expected CxHxW, got " + input);
-        for (String opt : opts) baseName(opt); // unknown names fail before any model is built
-        Parallel.setCommonThreads(threads);
-        int n = opts.size();
-        double[][] ms = new double[n][steps * rounds];
-        long[] reduceNanos = new long[n];
-        String[] impl = new String[n], layout = new String[n];
-        long[] params = new long[n];
-        // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
-        for (int round = 0; round < rounds; round++) {
-            for (int oi = 0; oi < n; oi++) {
-                String opt = opts.get(oi);
-                String optimizer = baseName(opt);
-                TrainConfig c = new TrainConfig(); // the reference script's settings
-                c.model = model;
-                c.batch = batch;
-                c.optimizer = optimizer;
-                c.lambda = 0.6f;
-                c.stable = isStable(opt) && !optimizer.equals("sgd");
-                c.threads = threads;
-                Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(backend, Parallel.common(), System.err));
-                try (Model m = Models.create(model, shape, 10, 0f, ctx); Arena arena = Arena.ofShared()) {
-                    m.initialize(0);
-                    FlatOps ops = new FlatOps(ctx.kernels(), ctx.parallel());
-                    Optimizer o = Optimizers.create(c, m.store(), ops);
-                    long[] reduce = {0};
-                    if (ranks > 1) {
-                        var store = m.store();
-                        comm.broadcast(store.params(), store.paramLength(), 0);
-                        o.setReducer(() -> {
-                            long t = System.nanoTime();
-                            comm.allReduceSum(store.grads(), store.paramLength());
-                            ops.scale(1f / ranks, store.grads(), store.paramLength());
-                            reduce[0] += System.nanoTime() - t;
-                        }, false);
-                    }
-                    Random r = new Random(comm.rank());
-                    long len = local * m.inputSize();
-                    MemorySegment x = arena.allocate(4 * len, 64);
-                    for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
-                    int[] labels = r.ints(local, 0, 10).toArray();
-                    LossFunction f = mode -> m.lossAndGrad(x, labels, local, mode);
-                    // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
-                    // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
-                    long warmEnd = System.nanoTime() + (long) (round == 0 ? warmupSeconds * 1e9 : 0);
-                    for (int i = 0; ; i++) {
-                        double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
-                        if (ranks > 1) more = comm.allReduceSum(more);
-                        if (more == 0) break;
-                        o.step(f, 0.05f);
-                    }
-                    reduce[0] = 0;
-                    for (int i = 0; i < steps; i++) {
-                        long t = System.nanoTime();
-                        o.step(f, 0.05f);
-                        ms[oi][round * steps + i] = (System.nanoTime() - t) / 1e6;
-                    }
-                    reduceNanos[oi] += reduce[0];
-                    impl[oi] = "sam4j-" + ctx.kernels().name() + "-" + ctx.convBackend().name();
-                    layout[oi] = m.context().layoutName();
-                    params[oi] = m.store().paramCount();
-                }
+        return shape;
+    }
+
+    /** One optimizer's timed steps on a fresh model. */
+    private record Timed(String impl, String layout, long params, double[] ms, long reduceNanos) {}
+
+    private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound) {
+        int local = batch / comm.size();
+        try (RunSetup run = new RunSetup(benchConfig(opt), shape, 10, System.err); Arena arena = Arena.ofShared()) {
+            Optimizer o = run.optimizer();
+            run.distribute(comm, false);
+            Random r = new Random(comm.rank());
+            long len = local * run.model().inputSize();
+            MemorySegment x = arena.allocate(4 * len, 64);
+            for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
+            int[] labels = r.ints(local, 0, 10).toArray();
+            LossFunction f = run.loss(x, labels, local);
+            // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
+            // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
+            long warmEnd = System.nanoTime() + (long) (firstRound ? warmupSeconds * 1e9 : 0);
+            for (int i = 0; ; i++) {
+                double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
+                if (comm.size() > 1) more = comm.allReduceSum(more);
+                if (more == 0) break;
+                o.step(f, 0.05f);
             }
-        }
-        ObjectMapper json = new ObjectMapper();
-        for (int oi = 0; oi < n; oi++) {
-            String opt = opts.get(oi);
-            double[] t = ms[oi].clone();
-            Arrays.sort(t);
-            int k = t.length;
-            double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
-            boolean st = isStable(opt) && !baseName(opt).equals("sgd");
-            ObjectNode line = json.createObjectNode();
-            line.put("impl", impl[oi]);
-            line.put("model", model);
-            line.put("layout", layout[oi]);
-            line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
-            line.put("batch", batch);
-            line.put("threads", threads);
-            line.put("params", params[oi]);
-            line.put("ms_step_median", round(median, 2));
-            line.put("ms_step_min", round(t[0], 2));
-            line.put("peak_rss_mb", peakRssMb());
-            if (rounds > 1) line.put("rounds", rounds);
-            if (ranks > 1) {
-                double sum = 0;
-                for (double v : t) sum += v;
-                line.put("ranks", ranks);
-                line.put("allreduce_ms_per_step", round(reduceNanos[oi] / 1e6 / k, 2));
-                line.put("allreduce_fraction", round(reduceNanos[oi] / 1e6 / sum, 3));
+            run.resetReduceNanos();
+            double[] ms = new double[steps];
+            for (int i = 0; i < steps; i++) {
+                long t = System.nanoTime();
+                o.step(f, 0.05f);
+                ms[i] = (System.nanoTime() - t) / 1e6;
             }
-            if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
+            String impl = "sam4j-" + run.context().kernels().name() + "-" + run.context().convBackend().name();
+            return new Timed(impl, run.layout(), run.store().paramCount(), ms, run.reduceNanos());
         }
+    }
+
+    /** The reference script's settings for one of its optimizer names. */
+    private TrainConfig benchConfig(String opt) {
+        String optimizer = baseName(opt);
+        TrainConfig c = new TrainConfig();
+        c.model = model;
+        c.batch = batch;
+        c.optimizer = optimizer;
+        c.lambda = 0.6f;
+        c.stable = isStable(opt) && !optimizer.equals("sgd");
+        c.threads = threads;
+        c.backend = backend;
+        return c;
+    }
+
+    private ObjectNode jsonLine(ObjectMapper json, String opt, Timed timed, double[] allMs, long reduceNanos, int ranks) {
+        double[] t = allMs.clone();
+        Arrays.sort(t);
+        int k = t.length;
+        double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
+        boolean st = isStable(opt) && !baseName(opt).equals("sgd");
+        ObjectNode line = json.createObjectNode();
+        line.put("impl", timed.impl());
+        line.put("model", model);
+        line.put("layout", timed.layout());
+        line.put("opt", opt.equals("stablesam") || !st ? opt : opt + "+stable");
+        line.put("batch", batch);
+        line.put("threads", threads);
+        line.put("params", timed.params());
+        line.put("ms_step_median", round(median, 2));
+        line.put("ms_step_min", round(t[0], 2));
+        line.put("peak_rss_mb", peakRssMb());
+        if (rounds > 1) line.put("rounds", rounds);
+        if (ranks > 1) {
+            double sum = 0;
+            for (double v : t) sum += v;
+            line.put("ranks", ranks);
+            line.put("allreduce_ms_per_step", round(reduceNanos / 1e6 / k, 2));
+            line.put("allreduce_fraction", round(reduceNanos / 1e6 / sum, 3));
+        }
+        return line;
     }
 
     private static String baseName(String opt) {

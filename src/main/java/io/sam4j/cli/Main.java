@@ -1,8 +1,12 @@
 package io.sam4j.cli;
 
+import io.sam4j.config.ConfigException;
+import io.sam4j.data.DataException;
+import io.sam4j.formats.FormatException;
 import java.io.UncheckedIOException;
-import picocli.CommandLine;
+import java.util.Locale;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code ./sam4j} command line. Errors are one line on stderr and a non-zero exit. */
 @Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
@@ -28,18 +32,31 @@ public final class Main implements Runnable {
             return 2;
         });
         cl.setExecutionExceptionHandler((ex, c, parseResult) -> {
-            c.getErr().println("sam4j: error: " + message(ex));
+            c.getErr().println("sam4j: error: " + message(ex, c.getCommand()));
             if (System.getenv("SAM4J_DEBUG") != null) ex.printStackTrace(c.getErr());
-            return ex instanceof IllegalArgumentException || ex instanceof io.sam4j.data.DataException
-                    || ex instanceof io.sam4j.formats.FormatException ? 2 : 1;
+            return ex instanceof IllegalArgumentException || ex instanceof DataException || ex instanceof FormatException ? 2 : 1;
         });
         return cl.execute(args);
     }
 
-    static String message(Throwable ex) {
+    /** The one-line message; a bad library setting is named by {@code command}'s flag for it. */
+    static String message(Throwable ex, Object command) {
+        if (ex instanceof ConfigException ce) return ce.render(field -> flag(command, field));
         if (ex instanceof UncheckedIOException u && u.getMessage() != null) return u.getMessage();
         String m = ex.getMessage();
         return m != null ? m : ex.getClass().getSimpleName();
+    }
+
+    /** The flag with which {@code command} sets the library field {@code field}: its own name, else --kebab-case. */
+    static String flag(Object command, String field) {
+        String own = command instanceof FlagNames f ? f.flagFor(field) : null;
+        return own != null ? own : "--" + field.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(Locale.ROOT);
+    }
+
+    /** A command whose flag for some library field is not {@code --} + the field in kebab-case. */
+    interface FlagNames {
+        /** The flag, or null for the default. */
+        String flagFor(String field);
     }
 
     static final class Version implements CommandLine.IVersionProvider {

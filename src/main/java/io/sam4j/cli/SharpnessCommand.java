@@ -3,19 +3,15 @@ package io.sam4j.cli;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
-import io.sam4j.kernels.KernelsProvider;
-import io.sam4j.kernels.Parallel;
-import io.sam4j.nn.Context;
-import io.sam4j.nn.Model;
-import io.sam4j.nn.Models;
+import io.sam4j.formats.Checkpoint;
 import io.sam4j.formats.SafeTensors;
 import io.sam4j.formats.StateDict;
+import io.sam4j.nn.Model;
 import io.sam4j.sharpness.Sharpness;
-import io.sam4j.sharpness.SharpnessReport;
-import io.sam4j.conv.ConvBackends;
-import io.sam4j.formats.Checkpoint;
 import io.sam4j.sharpness.SharpnessProbe;
+import io.sam4j.sharpness.SharpnessReport;
 import io.sam4j.train.TrainConfig;
+import io.sam4j.train.RunSetup;
 import io.sam4j.train.Trainer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +25,17 @@ import picocli.CommandLine.Option;
                 + "(Hutchinson, +- standard error), gradient/top-eigenvector alignment and ascent sharpness "
                 + "L(w + rho g/||g||) - L(w), on a fixed subset of the training set. Hessian-vector products are central "
                 + "finite differences of two gradients. Prints a summary and writes a JSON report."})
-final class SharpnessCommand implements Callable<Integer> {
+final class SharpnessCommand implements Callable<Integer>, Main.FlagNames {
+    @Override
+    public String flagFor(String field) {
+        return switch (field) { // Sharpness.Options' fields this command names differently
+            case "maxIter" -> "--iters";
+            case "topK" -> "--topk";
+            case "relativeStep" -> "--hvp-step";
+            default -> null;
+        };
+    }
+
     static final class Source {
         @Option(names = "--weights", paramLabel = "FILE", required = true, description = "Weights (.safetensors, PyTorch names).")
         Path weights;
@@ -107,17 +113,15 @@ final class SharpnessCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--weights: no such file " + source.weights);
         }
         Path report = out != null ? out : source.run != null ? source.run.resolve("sharpness.json") : Path.of("sharpness.json");
-        Parallel.setCommonThreads(c.threads);
-        Context ctx = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(backend, Parallel.common(), System.err));
+        c.backend = backend;
+        c.init = source.weights; // with --run, the run's checkpoint below (not the weights it started from)
         DataSource.Split split = DataSource.load(c.data);
         Dataset train = Trainer.trainingSet(split, c);
         Normalizer norm = Normalizer.fit(train);
         int[] in = {train.channels(), train.height(), train.width()};
-        try (Model m = Models.create(c.model, in, train.numClasses(), c.labelSmoothing, ctx)) {
-            m.initialize(c.seed);
-            if (source.weights != null) {
-                StateDict.load(m.store(), source.weights);
-            } else {
+        try (RunSetup run = new RunSetup(c, in, train.numClasses(), System.err)) {
+            Model m = run.model();
+            if (source.weights == null) {
                 Path f = Checkpoint.path(source.run);
                 if (!Files.isRegularFile(f)) throw new IllegalArgumentException("--run: no " + Checkpoint.FILE + " in " + source.run);
                 StateDict.load(m.store(), SafeTensors.read(f), f.toString(), n -> n.startsWith("optimizer."));

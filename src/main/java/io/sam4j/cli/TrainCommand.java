@@ -14,7 +14,12 @@ import picocli.CommandLine.Option;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a model. With no flags: the cnn with SAM on the embedded Fashion-MNIST subset (6 epochs).",
                 "Writes <out>/config.json and one JSON line per epoch to <out>/metrics.jsonl."})
-final class TrainCommand implements Callable<Integer> {
+final class TrainCommand implements Callable<Integer>, Main.FlagNames {
+    @Override
+    public String flagFor(String field) {
+        return field.equals("subset") ? "--sharpness-subset" : null; // SharpnessProbe's subset
+    }
+
     @Option(names = "--model", paramLabel = "NAME", description = "Architecture: ${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE}).",
             completionCandidates = ModelNames.class, defaultValue = "cnn")
     String model;

@@ -1,5 +1,6 @@
 package io.sam4j.conv;
 
+import io.sam4j.config.ConfigException;
 import io.sam4j.kernels.Parallel;
 import java.io.PrintStream;
 import java.lang.reflect.InvocationTargetException;
@@ -30,7 +31,7 @@ public final class ConvBackends {
             case "java" -> new JavaConvBackend(par);
             case "onednn" -> {
                 Attempt a = tryOneDnn(par.threads());
-                if (a.backend() == null) throw new IllegalArgumentException("--backend onednn: " + a.whyNot().orElse("unavailable"));
+                if (a.backend() == null) throw new ConfigException("{backend} onednn: " + a.whyNot().orElse("unavailable"));
                 yield a.backend();
             }
             case "auto" -> {
@@ -39,7 +40,7 @@ public final class ConvBackends {
                 log.println("sam4j: " + a.whyNot().orElse("oneDNN unavailable") + "; using the pure-Java backend");
                 yield new JavaConvBackend(par);
             }
-            default -> throw new IllegalArgumentException("--backend: unknown '" + name + "' (known: " + String.join(", ", NAMES) + ")");
+            default -> throw ConfigException.unknown("backend", name, NAMES);
         };
     }
 

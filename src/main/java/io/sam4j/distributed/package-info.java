@@ -63,5 +63,7 @@
  * s (property {@value io.sam4j.distributed.MpiCommunicator#FINALIZE_TIMEOUT_PROPERTY}), then mpirun ends the job.
  * A rank that hangs without dying (a deadlock in user code) is not detected: nothing here times out
  * collectives.
+ *
+ * <p><b>May import:</b> nothing. (Enforced by {@code io.sam4j.LayeringTest}: communication knows no model.)
  */
 package io.sam4j.distributed;

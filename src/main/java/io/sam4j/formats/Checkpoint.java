@@ -63,7 +63,7 @@ public final class Checkpoint {
      */
     public static long load(Path runDir, ParameterStore store, Optimizer opt, int rank) {
         Path file = path(runDir);
-        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--resume: no " + FILE + " in " + runDir);
+        if (!Files.isRegularFile(file)) throw new FormatException(file + ": no such file, no checkpoint to resume from");
         SafeTensors.Loaded loaded = SafeTensors.read(file);
         StateDict.load(store, loaded, file.toString(), name -> name.startsWith(PREFIX));
         for (Map.Entry<String, MemorySegment> b : opt.stateBuffers().entrySet()) {

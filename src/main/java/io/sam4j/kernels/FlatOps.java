@@ -7,11 +7,12 @@ import java.lang.foreign.MemorySegment;
  * across a {@link Parallel} team; reductions combine chunk sums in chunk order, so results are
  * bit-identical whatever the thread count or scheduling.
  *
- * <p>{@link #forChunks} and {@link #reduce} expose the same chunking so optimizers can build their
- * own fused passes (e.g. {@code reduce(n, 2, (f, t, acc) -> k.directionStats(..., f, t, ..., acc))}).
- * A buffer that fits in one chunk runs inline with no allocation; larger ones allocate only one small
- * partial-sum array per reduction (n / CHUNK doubles), which keeps a shared FlatOps safe to call
- * from several threads.
+ * <p>{@link #forChunks} exposes the chunking so callers can build their own fused passes: the optimizers
+ * run their kernels per chunk into per-chunk partial sums they allocate once ({@link #chunks}) and combine in
+ * chunk order, so a step allocates nothing. {@link #reduce} does the same for one-off reductions (the
+ * bandwidth benchmark, e.g. {@code reduce(n, 2, (f, t, acc) -> k.directionStats(..., f, t, ..., acc))}): a
+ * buffer that fits in one chunk runs inline with no allocation; larger ones allocate one small partial-sum
+ * array per call (n / CHUNK doubles), which keeps a shared FlatOps safe to call from several threads.
  */
 public final class FlatOps {
     public static final int CHUNK = 1 << 16;

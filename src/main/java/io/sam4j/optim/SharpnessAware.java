@@ -11,8 +11,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The whole SAM family as ONE optimizer composed of three small choices (see
- * {@code ../shared/reference/sam-family.md} section 8 for the canonical step):
+ * The whole SAM family as ONE optimizer composed of three small choices (see {@code docs/sam-family.md}
+ * for the canonical step and the sources it follows):
  * <ul>
  *   <li>ascent direction: the gradient (SAM) or friendly {@code d = g - sigma*m} with the EMA
  *       {@code m} of first-pass gradients (F-SAM), optionally scaled element-wise by ASAM's T;</li>

@@ -1,5 +1,6 @@
 package io.sam4j.sharpness;
 
+import io.sam4j.config.ConfigException;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.nn.Mode;
 import io.sam4j.nn.ParameterStore;
@@ -43,16 +44,16 @@ public final class Sharpness {
     public record Options(int maxIter, double tol, int topK, int traceSamples, int traceMinSamples, double traceTol,
                           double rho, boolean mSharpness, double relativeStep, double absoluteStep, long seed) {
         public Options {
-            if (maxIter < 1) throw new IllegalArgumentException("--iters must be >= 1, got " + maxIter);
-            if (!(tol >= 0)) throw new IllegalArgumentException("--tol must be >= 0, got " + tol);
-            if (topK < 0) throw new IllegalArgumentException("--topk must be >= 0, got " + topK);
-            if (traceSamples < 0) throw new IllegalArgumentException("--trace-samples must be >= 0, got " + traceSamples);
-            if (traceMinSamples < 2) throw new IllegalArgumentException("trace min samples must be >= 2, got " + traceMinSamples);
-            if (!(traceTol >= 0)) throw new IllegalArgumentException("trace tol must be >= 0, got " + traceTol);
-            if (rho < 0 || Double.isInfinite(rho)) throw new IllegalArgumentException("--rho must be >= 0, got " + rho);
-            if (!(relativeStep > 0)) throw new IllegalArgumentException("--hvp-step must be > 0, got " + relativeStep);
+            if (maxIter < 1) throw ConfigException.mustBe("maxIter", ">= 1", maxIter);
+            if (!(tol >= 0)) throw ConfigException.mustBe("tol", ">= 0", tol);
+            if (topK < 0) throw ConfigException.mustBe("topK", ">= 0", topK);
+            if (traceSamples < 0) throw ConfigException.mustBe("traceSamples", ">= 0", traceSamples);
+            if (traceMinSamples < 2) throw ConfigException.mustBe("traceMinSamples", ">= 2", traceMinSamples);
+            if (!(traceTol >= 0)) throw ConfigException.mustBe("traceTol", ">= 0", traceTol);
+            if (rho < 0 || Double.isInfinite(rho)) throw ConfigException.mustBe("rho", ">= 0", rho);
+            if (!(relativeStep > 0)) throw ConfigException.mustBe("relativeStep", "> 0", relativeStep);
             if (!Double.isNaN(absoluteStep) && !(absoluteStep > 0 && Double.isFinite(absoluteStep))) {
-                throw new IllegalArgumentException("absolute step must be > 0, got " + absoluteStep);
+                throw ConfigException.mustBe("absoluteStep", "> 0", absoluteStep);
             }
         }
 

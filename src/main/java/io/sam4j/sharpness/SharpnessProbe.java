@@ -1,5 +1,6 @@
 package io.sam4j.sharpness;
 
+import io.sam4j.config.ConfigException;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.Dataset;
 import io.sam4j.data.Normalizer;
@@ -22,11 +23,11 @@ public final class SharpnessProbe implements AutoCloseable {
 
     /** {@code bn}: "eval" (running statistics, as PyHessian) or "batch" (each batch's own statistics). */
     public SharpnessProbe(Model model, Dataset train, Normalizer norm, int subset, int batch, String bn, Sharpness.Options options) {
-        if (subset < 1) throw new IllegalArgumentException("--sharpness-subset must be >= 1, got " + subset);
+        if (subset < 1) throw ConfigException.mustBe("subset", ">= 1", subset);
         Mode mode = switch (bn) {
             case "eval" -> Mode.EVAL;
             case "batch" -> Mode.TRAIN_FROZEN_STATS;
-            default -> throw new IllegalArgumentException("--bn: unknown '" + bn + "' (known: eval, batch)");
+            default -> throw ConfigException.unknown("bn", bn, List.of("eval", "batch"));
         };
         Batcher seq = new Batcher(train, norm, 1, 0, false);
         List<ModelOracle.Batch> batches = ModelOracle.sequential(seq, 0, Math.min(subset, train.size()), batch, arena);

@@ -1,5 +1,6 @@
 package io.sam4j.train;
 
+import io.sam4j.config.ConfigException;
 import io.sam4j.kernels.FlatOps;
 import io.sam4j.nn.ParameterStore;
 import io.sam4j.optim.AdamW;
@@ -7,12 +8,12 @@ import io.sam4j.optim.BaseOptimizer;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.optim.Plain;
 import io.sam4j.optim.Sgd;
-import io.sam4j.optim.SharpnessAware;
 import io.sam4j.optim.SharpnessAware.Adaptive;
 import io.sam4j.optim.SharpnessAware.Direction;
+import io.sam4j.optim.SharpnessAware;
 import java.util.List;
 
-/** Maps the CLI's optimizer names and flags to one composed optimizer. */
+/** Maps a {@link TrainConfig}'s optimizer names and settings to one composed optimizer. */
 public final class Optimizers {
     private Optimizers() {}
 
@@ -21,18 +22,18 @@ public final class Optimizers {
     public static Optimizer create(TrainConfig c, ParameterStore store, FlatOps ops) {
         String opt = c.optimizer;
         if (!NAMES.contains(opt)) {
-            throw new IllegalArgumentException("--optimizer: unknown '" + opt + "' (known: " + String.join(", ", NAMES) + ")");
+            throw ConfigException.unknown("optimizer", opt, NAMES);
         }
         boolean plain = opt.equals("sgd") || opt.equals("adamw");
         String baseName = plain ? opt : c.base;
         BaseOptimizer base = switch (baseName) {
             case "sgd" -> new Sgd(store, ops, c.momentum, c.nesterov, c.weightDecay);
             case "adamw" -> new AdamW(store, ops, c.beta1, c.beta2, c.adamEps, c.weightDecay);
-            default -> throw new IllegalArgumentException("--base: unknown '" + baseName + "' (known: sgd, adamw)");
+            default -> throw ConfigException.unknown("base", baseName, List.of("sgd", "adamw"));
         };
         if (plain) {
             if (c.stable || c.adaptive) {
-                throw new IllegalArgumentException("--stable and --adaptive apply to the SAM family, not to --optimizer " + opt);
+                throw new ConfigException("{stable} and {adaptive} apply to the SAM family, not to {optimizer} " + opt);
             }
             return new Plain(store, ops, base, c.gradClip);
         }
@@ -43,7 +44,7 @@ public final class Optimizers {
             form = switch (c.asamForm) {
                 case "official" -> Adaptive.OFFICIAL;
                 case "elementwise" -> Adaptive.ELEMENTWISE;
-                default -> throw new IllegalArgumentException("--asam-form: unknown '" + c.asamForm + "' (known: official, elementwise)");
+                default -> throw ConfigException.unknown("asamForm", c.asamForm, List.of("official", "elementwise"));
             };
         }
         boolean normalized = !opt.equals("usam");

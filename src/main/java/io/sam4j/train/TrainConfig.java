@@ -1,11 +1,15 @@
 package io.sam4j.train;
 
+import java.util.List;
+import java.nio.file.Files;
+import io.sam4j.config.ConfigException;
 import java.nio.file.Path;
 
 /**
  * Everything a training run needs, with the CLI's defaults. A plain mutable settings object: set the
- * fields you care about, keep the rest. It is written to {@code <out>/config.json} and read back by
- * {@code --resume}, so every field must stay JSON-friendly.
+ * fields you care about, keep the rest; {@link #validate()} checks them, naming the field. It is written to
+ * {@code <out>/config.json} and read back by {@code --resume}, so every field must stay JSON-friendly (its
+ * field names are config.json's keys, which is why it is not a record with a builder).
  */
 public final class TrainConfig {
     public String model = "cnn";
@@ -54,6 +58,26 @@ public final class TrainConfig {
     public float beta1 = 0.9f;
     public float beta2 = 0.999f;
     public float adamEps = 1e-8f;
+
+    /**
+     * Checks the values no other constructor checks (the optimizer's settings are checked by its own
+     * config); a {@link ConfigException} names the field.
+     */
+    public void validate() {
+        if (epochs < 1 && steps <= 0) throw ConfigException.mustBe("epochs", ">= 1", epochs);
+        if (steps < 0) throw ConfigException.mustBe("steps", ">= 0", steps);
+        if (batch < 1) throw ConfigException.mustBe("batch", ">= 1", batch);
+        if (!(lr > 0) || Float.isInfinite(lr)) throw ConfigException.mustBe("lr", "> 0", lr);
+        if (threads < 1) throw ConfigException.mustBe("threads", ">= 1", threads);
+        if (!(labelNoise >= 0 && labelNoise < 1)) throw ConfigException.mustBe("labelNoise", "in [0, 1)", labelNoise);
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+            throw ConfigException.mustBe("labelSmoothing", "in [0, 1)", labelSmoothing);
+        }
+        if (!perturbation.equals("local") && !perturbation.equals("global")) {
+            throw ConfigException.unknown("perturbation", perturbation, List.of("local", "global"));
+        }
+        if (init != null && !Files.isRegularFile(init)) throw new ConfigException("{init}: no such file " + init);
+    }
 
     public TrainConfig copy() {
         TrainConfig c = new TrainConfig();

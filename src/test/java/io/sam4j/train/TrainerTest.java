@@ -1,6 +1,7 @@
 package io.sam4j.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -83,13 +84,13 @@ class TrainerTest {
             TrainConfig broken = withOut(base, tmp.resolve(opt + "-broken"), tmp.resolve(opt + "-broken.safetensors"));
             new Trainer(whole, quiet).run();
             int perEpoch = 12_000 / 64;
-            try {
-                new Trainer(broken, quiet).addListener((step, epoch, lr, s) -> {
-                    if (step == perEpoch + 5) throw new IllegalStateException("simulated crash");
-                }).run();
-            } catch (IllegalStateException expected) {
-                // the first epoch's checkpoint is on disk, the second epoch is lost
-            }
+            IllegalStateException crash = assertThrows(IllegalStateException.class,
+                    () -> new Trainer(broken, quiet).addListener((step, epoch, lr, s) -> {
+                        if (step == perEpoch + 5) throw new IllegalStateException("simulated crash");
+                    }).run());
+            assertEquals("simulated crash", crash.getMessage());
+            // the first epoch's checkpoint and metrics line are on disk, the second epoch is lost
+            assertEquals(1, Files.readAllLines(broken.out.resolve("metrics.jsonl")).size(), opt + ": lines before the resume");
             new Trainer(Trainer.readConfig(broken.out), quiet).resume().run();
             float[] a = SafeTensors.read(whole.save).tensors().get("fc1.weight").values();
             float[] b = SafeTensors.read(broken.save).tensors().get("fc1.weight").values();

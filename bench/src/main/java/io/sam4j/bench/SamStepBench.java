@@ -1,16 +1,10 @@
 package io.sam4j.bench;
 
-import io.sam4j.kernels.FlatOps;
-import io.sam4j.kernels.KernelsProvider;
-import io.sam4j.kernels.Parallel;
-import io.sam4j.nn.Context;
 import io.sam4j.nn.Model;
-import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.optim.StepStats;
-import io.sam4j.conv.ConvBackends;
-import io.sam4j.train.Optimizers;
+import io.sam4j.train.RunSetup;
 import io.sam4j.train.TrainConfig;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -61,6 +55,7 @@ public class SamStepBench {
     @Param({"128"})
     public int batch;
 
+    private RunSetup run;
     private Model m;
     private Arena arena;
     private Optimizer o;
@@ -80,12 +75,10 @@ public class SamStepBench {
             default -> throw new IllegalArgumentException("opt must be sgd, sam, fsam or stablesam, got " + opt);
         };
         c.stable = opt.equals("stablesam");
-        Parallel.setCommonThreads(threads);
-        Parallel par = Parallel.common();
-        Context ctx = new Context(par, KernelsProvider.get(), ConvBackends.create(backend, par, System.err));
-        m = Models.create(model, new int[] {1, 28, 28}, 10, 0f, ctx);
-        m.initialize(0);
-        o = Optimizers.create(c, m.store(), new FlatOps(ctx.kernels(), par));
+        c.backend = backend;
+        run = new RunSetup(c, new int[] {1, 28, 28}, 10, System.err);
+        m = run.model();
+        o = run.optimizer();
         arena = Arena.ofShared();
         Random r = new Random(0);
         long len = (long) batch * m.inputSize();
@@ -93,14 +86,14 @@ public class SamStepBench {
         for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
         int[] labels = r.ints(batch, 0, 10).toArray();
         int n = batch;
-        f = mode -> m.lossAndGrad(x, labels, n, mode);
-        System.out.println("\n" + model + " " + o.describe() + ", " + ctx.kernels().name() + " kernels, "
-                + ctx.convBackend().summary() + ", " + m.store().paramCount() + " parameters");
+        f = run.loss(x, labels, n);
+        System.out.println("\n" + model + " " + o.describe() + ", " + run.context().kernels().name() + " kernels, "
+                + run.context().convBackend().summary() + ", " + m.store().paramCount() + " parameters");
     }
 
     @TearDown
     public void tearDown() {
-        m.close(); // closes its context, hence the convolution backend
+        run.close(); // closes the model and its context, hence the convolution backend
         arena.close();
     }
 

@@ -1,0 +1,303 @@
+package io.sam4j.train;
+
+import static io.sam4j.train.Trainer.JSON;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.sam4j.data.BatchLoader;
+import io.sam4j.data.Batcher;
+import io.sam4j.data.Dataset;
+import io.sam4j.distributed.Communicator;
+import io.sam4j.formats.AtomicFile;
+import io.sam4j.formats.Checkpoint;
+import io.sam4j.formats.StateDict;
+import io.sam4j.kernels.FlatOps;
+import io.sam4j.nn.Model;
+import io.sam4j.nn.ParameterStore;
+import io.sam4j.nn.SoftmaxCrossEntropy;
+import io.sam4j.optim.LossFunction;
+import io.sam4j.optim.StepStats;
+import io.sam4j.sharpness.Sharpness;
+import io.sam4j.sharpness.SharpnessProbe;
+import io.sam4j.sharpness.SharpnessReport;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The steps of one {@link Trainer} run: batches in, optimizer steps, and at each epoch's end the
+ * evaluation, the sharpness diagnostics, the checkpoint and the metrics.jsonl line. Every rank loads the
+ * whole global batch (same order, same augmentation) and trains on its slice; only rank 0 writes files.
+ * Owns the arena of the batch buffers.
+ */
+final class TrainingLoop implements AutoCloseable {
+    /** Mean loss and accuracy over the test split. */
+    record Evaluation(double loss, double accuracy) {}
+
+    private final TrainConfig c;
+    private final Communicator comm;
+    private final PrintStream out;
+    private final RunSetup run;
+    private final Trainer.Data data;
+    private final Batcher batcher;
+    private final long total;
+    private final int perEpoch, epochs;
+    private final Path outDir;
+    private final boolean resume;
+    private final List<StepListener> listeners;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment x;
+    private final int[] labels, labelsLocal;
+    private final LossFunction loss;
+    private MemorySegment gathered;
+
+    TrainingLoop(TrainConfig c, Communicator comm, PrintStream out, RunSetup run, Trainer.Data data, Batcher batcher,
+                 long total, Path outDir, boolean resume, List<StepListener> listeners) {
+        this.c = c;
+        this.comm = comm;
+        this.out = out;
+        this.run = run;
+        this.data = data;
+        this.batcher = batcher;
+        this.total = total;
+        this.perEpoch = batcher.batchesPerEpoch();
+        this.epochs = (int) ((total + perEpoch - 1) / perEpoch);
+        this.outDir = outDir;
+        this.resume = resume;
+        this.listeners = listeners;
+        long inputSize = run.model().inputSize();
+        int local = c.batch / comm.size();
+        this.x = arena.allocate(4L * c.batch * inputSize, 64);
+        this.labels = new int[c.batch];
+        this.labelsLocal = new int[local];
+        MemorySegment xLocal = x.asSlice(4L * comm.rank() * local * inputSize, 4L * local * inputSize);
+        this.loss = run.loss(xLocal, labelsLocal, local);
+    }
+
+    /** Trains from {@code step} to the end; {@code t0} is when the run started (for the summary line). */
+    Trainer.Result run(long step, long t0) {
+        Epoch e = new Epoch(step);
+        try (SharpnessProbe probe = sharpnessProbe();
+             BatchLoader loader = new BatchLoader(batcher, data.aug(), step, total);
+             Writer metrics = metricsWriter()) {
+            ProgressLine progress = new ProgressLine(step, total);
+            while (e.step < total) {
+                loader.next(x, labels);
+                System.arraycopy(labels, comm.rank() * labelsLocal.length, labelsLocal, 0, labelsLocal.length);
+                step(e, progress);
+                if (e.step % perEpoch == 0 || e.step == total) {
+                    progress.clear();
+                    endEpoch(e, probe, metrics);
+                }
+            }
+        } catch (IOException ex) {
+            throw new UncheckedIOException("cannot write " + outDir.resolve("metrics.jsonl") + ": " + ex.getMessage(), ex);
+        }
+        return finish(e, t0);
+    }
+
+    /** What one epoch accumulates between its ends. */
+    private static final class Epoch {
+        long step;
+        float lr;
+        EpochStats stats = new EpochStats();
+        long startNanos = System.nanoTime();
+        Evaluation last;
+        double trainLoss = Double.NaN;
+
+        Epoch(long step) {
+            this.step = step;
+        }
+    }
+
+    private int epochOf(long step) {
+        return (int) (step / perEpoch);
+    }
+
+    private void step(Epoch e, ProgressLine progress) {
+        int epoch = epochOf(e.step);
+        e.lr = c.schedule.lr(c.lr, e.step, total);
+        StepStats s = run.optimizer().step(loss, e.lr);
+        if (!Double.isFinite(s.loss())) {
+            progress.clear();
+            throw new IllegalStateException(String.format(Locale.ROOT,
+                    "training diverged at step %d (loss %s); lower --lr or --rho", e.step + 1, s.loss()));
+        }
+        e.stats.add(s);
+        e.step++;
+        for (StepListener l : listeners) l.onStep(e.step, epoch + 1, e.lr, s);
+        if (comm.isRoot()) progress.update(e.step, epoch + 1, s.loss());
+    }
+
+    private void endEpoch(Epoch e, SharpnessProbe probe, Writer metrics) throws IOException {
+        int epoch = epochOf(e.step - 1) + 1;
+        double secs = (System.nanoTime() - e.startNanos) / 1e9;
+        syncBatchNormStatistics();
+        e.last = evaluate();
+        e.trainLoss = comm.size() > 1 ? comm.allReduceSum(e.stats.loss()) / comm.size() : e.stats.loss();
+        out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  test loss %.4f  test acc %.2f %%  lr %.4g  %.1f s%n",
+                epoch, epochs, e.trainLoss, e.last.loss, 100 * e.last.accuracy, e.lr, secs);
+        SharpnessReport sharp = null;
+        if (probe != null && (epoch % c.sharpnessEvery == 0 || e.step == total)) {
+            sharp = probe.analyse(out);
+            out.println("  sharpness: " + SharpnessProbe.summary(sharp));
+        }
+        Map<String, MemorySegment> perRank = gatherPerRankState();
+        if (comm.isRoot()) {
+            Checkpoint.save(outDir, run.store(), run.optimizer(), e.step, perRank, comm.size());
+            writeMetrics(metrics, epoch, e, secs, sharp);
+            if (sharp != null) {
+                Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
+                        StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+            }
+        }
+        e.stats = new EpochStats();
+        e.startNanos = System.nanoTime();
+    }
+
+    private Trainer.Result finish(Epoch e, long t0) {
+        if (c.save != null && comm.isRoot()) {
+            StateDict.save(run.store(), c.save);
+            out.println("saved weights to " + c.save);
+        }
+        if (e.last == null) { // resumed a finished run
+            syncBatchNormStatistics();
+            e.last = evaluate();
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
+                100 * e.last.accuracy, e.last.loss, e.step, seconds);
+        return new Trainer.Result(e.last.accuracy, e.last.loss, e.trainLoss, e.step, seconds, outDir);
+    }
+
+    /** Null when the run takes no sharpness diagnostics. */
+    private SharpnessProbe sharpnessProbe() {
+        if (c.sharpnessEvery <= 0) return null;
+        Sharpness.Options o = Sharpness.Options.defaults().withRho(Double.parseDouble(Float.toString(c.rho))).withTraceTol(0)
+                .withTraceSamples(30).withMaxIter(50);
+        return new SharpnessProbe(run.model(), data.train(), data.norm(), c.sharpnessSubset, c.batch, "eval", o);
+    }
+
+    private Writer metricsWriter() throws IOException {
+        if (!comm.isRoot()) return Writer.nullWriter();
+        return Files.newBufferedWriter(outDir.resolve("metrics.jsonl"), StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+                resume ? StandardOpenOption.APPEND : StandardOpenOption.TRUNCATE_EXISTING);
+    }
+
+    /** Drops metrics lines written after the checkpoint we resume from (a crash between the two). */
+    static void keepMetricsUpTo(Path metrics, long step) {
+        if (!Files.exists(metrics)) return;
+        try {
+            List<String> keep = new ArrayList<>();
+            for (String line : Files.readAllLines(metrics)) {
+                if (!line.isBlank() && JSON.readTree(line).path("step").asLong(Long.MAX_VALUE) <= step) keep.add(line);
+            }
+            byte[] bytes = (keep.isEmpty() ? "" : String.join("\n", keep) + "\n").getBytes(StandardCharsets.UTF_8);
+            AtomicFile.write(metrics, o -> o.write(bytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot rewrite " + metrics + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * F-SAM's EMA follows each rank's own gradient under local perturbations, so every rank's copy goes into
+     * the checkpoint: gathered with one all-reduce of a zeroed [ranks x params] buffer (at epoch ends only).
+     */
+    private Map<String, MemorySegment> gatherPerRankState() {
+        MemorySegment ema = run.optimizer().stateBuffers().get("fsam_ema");
+        if (comm.size() == 1 || ema == null || !c.perturbation.equals("local")) return Map.of();
+        long n = run.store().paramLength();
+        if (gathered == null) gathered = arena.allocate(4L * n * comm.size(), 64);
+        gathered.fill((byte) 0);
+        MemorySegment.copy(ema, 0, gathered, 4L * n * comm.rank(), 4L * n);
+        comm.allReduceSum(gathered, n * comm.size());
+        return Map.of("fsam_ema", gathered);
+    }
+
+    /** BatchNorm running statistics stay per rank in training; ranks agree on their mean before evaluating or saving. */
+    private void syncBatchNormStatistics() {
+        ParameterStore store = run.store();
+        FlatOps ops = run.ops();
+        if (comm.size() == 1 || store.bufferTensors().isEmpty()) return;
+        comm.allReduceSum(store.buffers(), store.bufferLength());
+        ops.scale(1f / comm.size(), store.buffers(), store.bufferLength());
+    }
+
+    /**
+     * Accuracy and mean loss over the whole test split, in order, in batches of the training size; with
+     * several ranks each evaluates a contiguous share and the sums are all-reduced.
+     */
+    private Evaluation evaluate() {
+        Dataset test = data.test();
+        Model model = run.model();
+        Batcher seq = new Batcher(test, data.norm(), labels.length, 0, false);
+        double lossSum = 0;
+        long correct = 0;
+        int share = (test.size() + comm.size() - 1) / comm.size();
+        int begin = Math.min(test.size(), comm.rank() * share), end = Math.min(test.size(), begin + share);
+        for (int from = begin; from < end; from += labels.length) {
+            int cnt = Math.min(labels.length, end - from);
+            seq.fillSequential(from, cnt, x, labels);
+            SoftmaxCrossEntropy.Eval e = model.evaluate(x, labels, cnt);
+            lossSum += e.lossSum();
+            correct += e.correct();
+        }
+        if (comm.size() > 1) {
+            double[] sums = {lossSum, correct};
+            comm.allReduceSum(sums);
+            lossSum = sums[0];
+            correct = Math.round(sums[1]);
+        }
+        return new Evaluation(lossSum / test.size(), (double) correct / test.size());
+    }
+
+    private void writeMetrics(Writer w, int epoch, Epoch e, double secs, SharpnessReport sharp) throws IOException {
+        EpochStats es = e.stats;
+        ObjectNode o = JSON.createObjectNode();
+        o.put("epoch", epoch);
+        o.put("step", e.step);
+        o.put("lr", e.lr);
+        o.put("train_loss", e.trainLoss);
+        o.put("test_loss", e.last.loss);
+        o.put("test_acc", e.last.accuracy);
+        o.put("epoch_seconds", secs);
+        putFinite(o, "loss_adv", es.lossAdv());
+        putFinite(o, "sam_gap", es.samGap());
+        putFinite(o, "grad_norm", es.gradNorm());
+        putFinite(o, "adv_grad_norm", es.advGradNorm());
+        putFinite(o, "cos_e_gadv", es.cosine());
+        putFinite(o, "perturb_norm", es.perturbNorm());
+        putFinite(o, "curvature", es.curvature());
+        if (sharp != null) {
+            o.put("lambda_max", sharp.lambdaMax());
+            if (sharp.trace() != null) {
+                o.put("hessian_trace", sharp.trace());
+                o.put("hessian_trace_se", sharp.traceStdError());
+            }
+            if (sharp.alignment() != null) o.put("alignment", sharp.alignment());
+            if (sharp.ascentSharpness() != null) o.put("ascent_sharpness", sharp.ascentSharpness());
+        }
+        w.write(JSON.writeValueAsString(o));
+        w.write('\n');
+        w.flush();
+    }
+
+    private static void putFinite(ObjectNode o, String k, double v) {
+        if (Double.isFinite(v)) o.put(k, v);
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
