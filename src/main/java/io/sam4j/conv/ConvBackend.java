@@ -27,6 +27,23 @@ public interface ConvBackend extends AutoCloseable {
         return conv(shape, bias);
     }
 
+    /**
+     * Like {@link #conv(ConvShape, boolean, int)}, computing in {@code precision}; the caller's tensors are
+     * fp32 either way. Throws {@link UnsupportedOperationException} where {@link #unsupported} says why not.
+     */
+    default Convolution conv(ConvShape shape, boolean bias, int lanes, Precision precision) {
+        unsupported(precision).ifPresent(why -> {
+            throw new UnsupportedOperationException(why);
+        });
+        return conv(shape, bias, lanes);
+    }
+
+    /** Why this backend cannot compute in {@code precision} on this machine (one line); empty when it can. */
+    default java.util.Optional<String> unsupported(Precision precision) {
+        return precision == Precision.FP32 ? java.util.Optional.empty()
+                : java.util.Optional.of(name() + " convolutions compute in fp32 only; bf16 needs the onednn backend");
+    }
+
     @Override
     default void close() {}
 }

@@ -3,6 +3,7 @@ package io.sam4j.dnnl;
 import io.sam4j.conv.ConvBackend;
 import io.sam4j.conv.Convolution;
 import io.sam4j.conv.ConvShape;
+import io.sam4j.conv.Precision;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -114,12 +115,20 @@ public final class OneDnnConvBackend implements ConvBackend {
         return conv(shape, bias, 0);
     }
 
+    @Override
+    public Convolution conv(ConvShape shape, boolean bias, int lanes) {
+        return conv(shape, bias, lanes, Precision.FP32);
+    }
+
     /** With {@code lanes} 8 or 16, activations are nChw8c / nChw16c (the layouts oneDNN's AVX2 / AVX-512 kernels compute in). */
     @Override
-    public synchronized Convolution conv(ConvShape shape, boolean bias, int lanes) {
+    public synchronized Convolution conv(ConvShape shape, boolean bias, int lanes, Precision precision) {
         if (closed) throw new IllegalStateException("oneDNN backend is closed");
+        unsupported(precision).ifPresent(why -> {
+            throw new UnsupportedOperationException(why);
+        });
         if (lanes != 0 && lanes != 8 && lanes != 16) throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
-        OneDnnConv k = new OneDnnConv(this, shape, bias, lanes);
+        OneDnnConv k = new OneDnnConv(this, shape, bias, lanes, precision == Precision.BF16);
         kernels.add(k);
         return k;
     }
@@ -147,6 +156,14 @@ public final class OneDnnConvBackend implements ConvBackend {
             }
         }
         return blockedLanes;
+    }
+
+    /** bf16 needs oneDNN's bf16 kernels on this CPU; no slow emulation on one without bf16 instructions. */
+    @Override
+    public Optional<String> unsupported(Precision precision) {
+        if (precision == Precision.FP32 || Dnnl.cpuIsaHasBf16()) return Optional.empty();
+        return Optional.of("no bf16 on this CPU: oneDNN's ISA is " + Dnnl.effectiveCpuIsa().replaceFirst("^cpu_isa_", "")
+                + ", bf16 needs avx512_bf16, amx_bf16 or avx_ne_convert");
     }
 
     /** Bytes of internal buffers (chosen-layout tensors and scratchpads) shared by this backend's kernels. */

@@ -4,6 +4,7 @@ import io.sam4j.conv.ConvBackend;
 import io.sam4j.conv.ConvShape;
 import io.sam4j.conv.Convolution;
 import io.sam4j.conv.JavaConvBackend;
+import io.sam4j.conv.Precision;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
@@ -33,6 +34,7 @@ public final class Context implements AutoCloseable {
     private boolean allowBlocked = blockedProperty();
     /** Block width of the blocked layout (8 or 16), 0 for plain NCHW. */
     private int lanes;
+    private Precision precision = Precision.FP32;
 
     /** With the pure-Java convolution backend. */
     public Context(Parallel par, Kernels kernels) {
@@ -67,7 +69,7 @@ public final class Context implements AutoCloseable {
      * this context (layers cache it per batch size).
      */
     public synchronized Convolution convolution(ConvShape shape, boolean bias, int lanes) {
-        Convolution k = convBackend.conv(shape, bias, lanes);
+        Convolution k = convBackend.conv(shape, bias, lanes, precision);
         convolutions.add(k);
         return k;
     }
@@ -78,6 +80,25 @@ public final class Context implements AutoCloseable {
             throw new IllegalArgumentException("-Dsam4j.blocked must be true or false, got '" + v + "'");
         }
         return v.equals("true");
+    }
+
+    /**
+     * What convolutions made from now on compute in (default fp32; bf16 is mixed precision, see
+     * {@link Precision}). Everything else, and every tensor layers exchange, stays fp32.
+     *
+     * @throws IllegalArgumentException naming {@code --precision} and what is missing, when the backend
+     *         cannot compute in {@code precision} on this machine
+     */
+    public Context usePrecision(Precision precision) {
+        convBackend.unsupported(precision).ifPresent(why -> {
+            throw new IllegalArgumentException("--precision " + precision.flagValue() + ": " + why);
+        });
+        this.precision = precision;
+        return this;
+    }
+
+    public Precision precision() {
+        return precision;
     }
 
     /** Whether a model built on this context may keep its activations blocked (A/B runs, debugging). */

@@ -41,6 +41,7 @@ public final class RunSetup implements AutoCloseable {
         Parallel.setCommonThreads(config.threads);
         Context context = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(config.backend, Parallel.common(), log));
         try {
+            context.usePrecision(config.precision);
             this.model = Models.create(config.model, inShape, classes, config.labelSmoothing, context);
         } catch (RuntimeException e) {
             context.close();

@@ -1,5 +1,6 @@
 package io.sam4j.train;
 
+import io.sam4j.conv.Precision;
 import java.util.List;
 import java.nio.file.Files;
 import io.sam4j.config.ConfigException;
@@ -46,6 +47,8 @@ public final class TrainConfig {
     public String augment;
     /** auto | onednn | java: where convolutions run. */
     public String backend = "auto";
+    /** What convolutions compute in: fp32, or bf16 mixed precision (weights, gradients, optimizer stay fp32). */
+    public Precision precision = Precision.FP32;
     /** local | global: SAM perturbations per rank (m-sharpness) or from the all-reduced gradient. */
     public String perturbation = "local";
     /** > 0: sharpness diagnostics every N epochs into sharpness.jsonl and metrics.jsonl. */
