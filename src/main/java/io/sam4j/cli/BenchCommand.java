@@ -75,9 +75,23 @@ final class BenchCommand implements Callable<Integer> {
     String input;
 
     @Option(names = "--dist", paramLabel = "D", description = "auto (MPI under mpirun), mpi or none (default: ${DEFAULT-VALUE}). "
-            + "Under MPI --batch is the global batch and the line adds ranks and the all-reduce time per step.",
+            + "Under MPI --batch is the global batch, each optimizer also runs without communication, and the line adds "
+            + "the exposed communication time (step time with it minus without) and the time waited in the all-reduce.",
             defaultValue = "auto")
     String dist;
+
+    @Option(names = "--mpi-library", paramLabel = "PATH", description = "The MPI library to load (a path or soname such "
+            + "as libmpich.so.12); default: the library of the MPI whose launcher started the process.")
+    String mpiLibrary;
+
+    @Option(names = "--allreduce-bucket-mb", paramLabel = "MB", description = "Under MPI: gradient all-reduce buckets "
+            + "overlapped with backward, as in train; 0: one blocking all-reduce (default: ${DEFAULT-VALUE}).",
+            defaultValue = "25")
+    double allreduceBucketMb;
+
+    @Option(names = "--perturbation", paramLabel = "P", description = "Under MPI, as in train: local or global "
+            + "(default: ${DEFAULT-VALUE}; only global SAM overlaps its all-reduces with backward).", defaultValue = "local")
+    String perturbation;
 
     @Option(names = "--rounds", paramLabel = "R", description = "Repeat the whole list of optimizers R times, interleaved, "
             + "and report medians over all rounds: ratios between optimizers then see the same machine noise "
@@ -100,7 +114,7 @@ final class BenchCommand implements Callable<Integer> {
             runKernels();
             return 0;
         }
-        Communicator comm = Communicators.detect(dist);
+        Communicator comm = Communicators.detect(dist, mpiLibrary);
         try {
             comm.runGuarded(() -> run(comm));
         } finally {
@@ -115,23 +129,34 @@ final class BenchCommand implements Callable<Integer> {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        if (!perturbation.equals("local") && !perturbation.equals("global")) {
+            throw new IllegalArgumentException("--perturbation: unknown '" + perturbation + "' (known: local, global)");
+        }
         int[] shape = inputShape();
         for (String opt : opts) baseName(opt); // unknown names fail before any model is built
-        int n = opts.size();
+        // Under MPI every optimizer runs twice per round: with the all-reduce, and without any communication
+        // (each rank steps on its own gradient), so that their difference is the communication left exposed.
+        int variants = ranks > 1 ? 2 : 1;
+        int n = opts.size() * variants;
         double[][] ms = new double[n][steps * rounds];
         long[] reduceNanos = new long[n];
         Timed[] last = new Timed[n];
         // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
         for (int round = 0; round < rounds; round++) {
-            for (int oi = 0; oi < n; oi++) {
-                last[oi] = time(comm, opts.get(oi), shape, round == 0);
-                System.arraycopy(last[oi].ms(), 0, ms[oi], round * steps, steps);
-                reduceNanos[oi] += last[oi].reduceNanos();
+            for (int i = 0; i < n; i++) {
+                last[i] = time(comm, opts.get(i / variants), shape, round == 0, i % variants == 0 && ranks > 1);
+                System.arraycopy(last[i].ms(), 0, ms[i], round * steps, steps);
+                reduceNanos[i] += last[i].reduceNanos();
             }
         }
         ObjectMapper json = new ObjectMapper();
-        for (int oi = 0; oi < n; oi++) {
-            ObjectNode line = jsonLine(json, opts.get(oi), last[oi], ms[oi], reduceNanos[oi], ranks);
+        for (int i = 0; i < n; i += variants) {
+            ObjectNode line = jsonLine(json, opts.get(i / variants), last[i], ms[i], reduceNanos[i], ranks);
+            if (ranks > 1) {
+                double alone = median(ms[i + 1]), with = median(ms[i]);
+                line.put("ms_step_median_no_comm", round(alone, 2));
+                line.put("exposed_comm_ms", round(with - alone, 2));
+            }
             if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
         }
     }
@@ -150,11 +175,15 @@ final class BenchCommand implements Callable<Integer> {
     /** One optimizer's timed steps on a fresh model. */
     private record Timed(String impl, String layout, long params, double[] ms, long reduceNanos) {}
 
-    private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound) {
+    /**
+     * {@code communicate}: gradients all-reduced (buckets overlapped with backward per --allreduce-bucket-mb);
+     * otherwise every rank steps alone on its own gradient.
+     */
+    private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound, boolean communicate) {
         int local = batch / comm.size();
         try (RunSetup run = new RunSetup(benchConfig(opt), shape, 10, System.err); Arena arena = Arena.ofShared()) {
             Optimizer o = run.optimizer();
-            run.distribute(comm, false);
+            if (communicate) run.distribute(comm, perturbation.equals("global"));
             Random r = new Random(comm.rank());
             long len = local * run.model().inputSize();
             MemorySegment x = arena.allocate(4 * len, 64);
@@ -173,6 +202,7 @@ final class BenchCommand implements Callable<Integer> {
             run.resetReduceNanos();
             double[] ms = new double[steps];
             for (int i = 0; i < steps; i++) {
+                if (comm.size() > 1) comm.barrier(); // every rank starts the step together, with or without communication
                 long t = System.nanoTime();
                 o.step(f, 0.05f);
                 ms[i] = (System.nanoTime() - t) / 1e6;
@@ -194,6 +224,7 @@ final class BenchCommand implements Callable<Integer> {
         c.threads = threads;
         c.backend = backend;
         c.precision = Precision.parse("--precision", precision);
+        c.allreduceBucketMb = allreduceBucketMb;
         return c;
     }
 
@@ -220,8 +251,10 @@ final class BenchCommand implements Callable<Integer> {
             double sum = 0;
             for (double v : t) sum += v;
             line.put("ranks", ranks);
-            line.put("allreduce_ms_per_step", round(reduceNanos / 1e6 / k, 2));
-            line.put("allreduce_fraction", round(reduceNanos / 1e6 / sum, 3));
+            line.put("perturbation", perturbation);
+            line.put("allreduce_bucket_mb", allreduceBucketMb);
+            line.put("reduce_wait_ms_per_step", round(reduceNanos / 1e6 / k, 2));
+            line.put("reduce_wait_fraction", round(reduceNanos / 1e6 / sum, 3));
         }
         return line;
     }
@@ -258,6 +291,13 @@ final class BenchCommand implements Callable<Integer> {
             line.put("fraction_of_triad", round(r.fractionOfTriad(), 3));
             System.out.println(json.writeValueAsString(line));
         }
+    }
+
+    private static double median(double[] values) {
+        double[] t = values.clone();
+        Arrays.sort(t);
+        int k = t.length;
+        return k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
     }
 
     private static double round(double v, int digits) {

@@ -11,7 +11,10 @@ import picocli.CommandLine;
 /** The {@code ./sam4j} command line. Errors are one line on stderr and a non-zero exit. */
 @Command(name = "sam4j", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "CPU-native Sharpness-Aware Minimization trainer for the JVM.",
-        subcommands = {TrainCommand.class, SharpnessCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {TrainCommand.class, SharpnessCommand.class, BenchCommand.class, ReportCommand.class, EvalCommand.class, CompareCommand.class,
+                SweepCommand.class,
+                PredictCommand.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Override
     public void run() {
@@ -19,6 +22,7 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        System.setProperty("java.awt.headless", "true"); // plots are drawn without a display
         System.exit(execute(args));
     }
 

@@ -4,12 +4,16 @@ import io.sam4j.conv.Precision;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
 import io.sam4j.nn.Models;
+import io.sam4j.report.RunReport;
+import io.sam4j.report.StepLog;
 import io.sam4j.train.Schedule;
 import io.sam4j.train.TrainConfig;
 import io.sam4j.train.Trainer;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
@@ -126,6 +130,24 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "or none (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
     String dist;
 
+    @Option(names = "--mpi-library", paramLabel = "PATH", description = "The MPI library to load (a path or soname such "
+            + "as libmpich.so.12); default: the library of the MPI whose launcher started the process.")
+    String mpiLibrary;
+
+    @Option(names = "--allreduce-bucket-mb", paramLabel = "MB", description = "Under MPI: all-reduce the gradient in "
+            + "buckets of MB megabytes, each started as soon as backward has finished its layers, to hide communication "
+            + "behind backward; 0: one blocking all-reduce after backward (default: ${DEFAULT-VALUE}).", defaultValue = "25")
+    double allreduceBucketMb;
+
+    @Option(names = "--hang-timeout", paramLabel = "S", description = "Under MPI: end the job, naming the rank, when a rank "
+            + "makes no MPI call for S seconds (hung), or waits S seconds plus a grace in one; 0: never "
+            + "(default: ${DEFAULT-VALUE}).", defaultValue = "900")
+    long hangTimeout;
+
+    @Option(names = "--sync-bn", description = "Under MPI: SyncBatchNorm, batch statistics (and their backward sums) "
+            + "summed over all ranks, so that N ranks normalise as one process on the global batch.")
+    boolean syncBn;
+
     @Option(names = "--perturbation", paramLabel = "P", description = "Under MPI: local (each rank perturbs along its own "
             + "gradient, one all-reduce per step) or global (the first-pass gradient is all-reduced too) "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "local")
@@ -153,16 +175,36 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "with the settings of its config.json (other flags are ignored).")
     Path resume;
 
+    @Option(names = "--keep-best", description = "Keep best.safetensors (and best.json): the epoch checkpoint with the best "
+            + "validation accuracy (--val-split), else the best TEST accuracy, which lets the test set pick the model (a leak).")
+    boolean keepBest;
+
+    @Option(names = "--keep-last", paramLabel = "N", description = "Keep the last N epoch checkpoints as "
+            + "checkpoint-step<S>.safetensors (default: 0).", defaultValue = "0")
+    int keepLast;
+
+    @Option(names = "--val-split", paramLabel = "F", description = "Hold out this fraction of the training set (chosen with the "
+            + "seed) as a validation split, evaluated every epoch (val_loss, val_acc) (default: 0).", defaultValue = "0")
+    float valSplit;
+
+    @Option(names = "--no-report", description = "Do not write report.html, metrics.csv, steps.csv and plots/ during the run.")
+    boolean noReport;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         // MPI first (before any thread team or OpenMP starts), on the thread that will train.
-        Communicator comm = Communicators.detect(dist);
+        Communicator comm = Communicators.detect(dist, mpiLibrary);
+        if (hangTimeout < 0) throw new IllegalArgumentException("--hang-timeout must be >= 0, got " + hangTimeout);
+        comm.watchForHangs(hangTimeout);
         try {
             comm.runGuarded(() -> {
                 if (resume != null) {
-                    new Trainer(Trainer.readConfig(resume), System.out).communicator(comm).resume().run();
+                    withReports(new Trainer(Trainer.readConfig(resume), System.out)).communicator(comm).resume().run();
                 } else {
-                    new Trainer(config(comm), System.out).communicator(comm).run();
+                    withReports(new Trainer(config(comm), System.out)).communicator(comm).run();
                 }
             });
         } finally {
@@ -171,7 +213,19 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         return 0;
     }
 
-    private TrainConfig config(Communicator comm) {
+    /** Per-step log, plots and report.html in the run folder, refreshed after every epoch. */
+    private Trainer withReports(Trainer t) {
+        return withReports(t, CommandLines.of(spec));
+    }
+
+    /** As above, with the command line to show in the report given (sweep cells). */
+    Trainer withReports(Trainer t, String command) {
+        if (noReport) return t;
+        StepLog steps = new StepLog();
+        return t.addListener(steps).addRunListener(steps).addRunListener(RunReport.listener(command));
+    }
+
+    TrainConfig config(Communicator comm) {
         Schedule sched = switch (schedule) {
             case "cosine" -> Schedule.COSINE;
             case "constant" -> Schedule.CONSTANT;
@@ -207,6 +261,8 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         if (threads != null) c.threads = threads;
         else if (comm.size() > 1) c.threads = Communicators.threadsPerRank();
         c.perturbation = perturbation;
+        c.allreduceBucketMb = allreduceBucketMb;
+        c.syncBn = syncBn;
         if (sharpnessEvery < 0) throw new IllegalArgumentException("--sharpness-every must be >= 0, got " + sharpnessEvery);
         c.sharpnessEvery = sharpnessEvery;
         c.sharpnessSubset = sharpnessSubset;
@@ -218,6 +274,9 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.init = init;
         c.save = save;
         c.out = out;
+        c.keepBest = keepBest;
+        c.keepLast = keepLast;
+        c.valSplit = valSplit;
         return c;
     }
 

@@ -45,6 +45,26 @@ public interface Communicator extends AutoCloseable {
      */
     void allReduceSum(MemorySegment floats, long count);
 
+    /**
+     * Sums that start now and complete in {@link PendingSums#waitAll}, at most {@code capacity} started
+     * between two waits (a started buffer larger than {@link Integer#MAX_VALUE} floats counts as several).
+     * This default completes each sum when it is started (a blocking {@link #allReduceSum}).
+     */
+    default PendingSums pendingSums(int capacity) {
+        return new PendingSums() {
+            @Override
+            public void start(MemorySegment floats, long count) {
+                allReduceSum(floats, count);
+            }
+
+            @Override
+            public void progress() {}
+
+            @Override
+            public void waitAll() {}
+        };
+    }
+
     /** Element-wise sum over all ranks of a few doubles, in place (per-step scalars: loss, counts). */
     void allReduceSum(double[] values);
 
@@ -61,6 +81,12 @@ public interface Communicator extends AutoCloseable {
      * from any thread.
      */
     void abort(int code, String message);
+
+    /**
+     * Ends the job with an error naming the rank when a rank hangs for more than {@code seconds} (see
+     * {@link MpiCommunicator#watchForHangs}); 0 turns it off. A single process has nobody to wait for: no-op.
+     */
+    default void watchForHangs(long seconds) {}
 
     /** One line for logs, e.g. "mpi: Open MPI v4.1.4, rank 0 of 2, thread level FUNNELED, host h1". */
     String describe();

@@ -11,13 +11,14 @@ import java.util.function.Supplier;
  * Chooses the communicator for this process.
  *
  * <ul>
- *   <li>{@code "auto"}: MPI when the environment shows the process was started by Open MPI's launcher
- *       ({@code OMPI_COMM_WORLD_SIZE}, {@code OMPI_COMM_WORLD_RANK} or {@code PMIX_RANK} set), else a
- *       single process. Under a launcher, failing to load MPI is an error rather than a silent fallback
- *       (which would run N independent trainings).
+ *   <li>{@code "auto"}: MPI when the environment shows an MPI launcher started the process
+ *       ({@link Launcher}: Open MPI's mpirun, MPICH's or Intel MPI's Hydra, srun with PMI), else a single
+ *       process. Under a launcher, failing to load MPI is an error rather than a silent fallback (which
+ *       would run N independent trainings); so is {@code srun} with several tasks but no {@code --mpi}.
  *   <li>{@code "mpi"}: MPI, or an error saying what to install when the library cannot be loaded.
  *   <li>{@code "none"} or {@code "single"}: a single process.
  * </ul>
+ * The MPI library is the one named ({@code --mpi-library}), else the launcher's (see {@link MpiCommunicator}).
  */
 public final class Communicators {
     private Communicators() {}
@@ -25,9 +26,15 @@ public final class Communicators {
     /** The modes {@link #detect} accepts. */
     public static final String MODES = "auto, mpi, none, single";
 
-    /** See the class comment. */
+    /** See the class comment; the library as configured ({@link MpiCommunicator#configuredLibrary()}). */
     public static Communicator detect(String mode) {
-        return detect(mode, System.getenv(), MpiCommunicator::init);
+        return detect(mode, null);
+    }
+
+    /** See the class comment; {@code library} (a soname or path, or null for automatic) forces one MPI. */
+    public static Communicator detect(String mode, String library) {
+        String lib = library != null && !library.isBlank() ? library.strip() : MpiCommunicator.configuredLibrary();
+        return detect(mode, System.getenv(), () -> MpiCommunicator.init(lib));
     }
 
     static Communicator detect(String mode, Map<String, String> env, Supplier<? extends Communicator> mpi) {
@@ -41,32 +48,25 @@ public final class Communicators {
         };
     }
 
-    /** True when Open MPI's launcher (mpirun / orted / PMIx) started this process. */
+    /** True when an MPI launcher (mpirun, mpiexec, srun with PMI) started this process. */
     public static boolean underLauncher() {
         return underLauncher(System.getenv());
     }
 
     static boolean underLauncher(Map<String, String> env) {
-        for (String v : OpenMpiAbi.LAUNCHER_ENV) {
-            String s = env.get(v);
-            if (s != null && !s.isBlank()) return true;
+        Launcher l = Launcher.of(env);
+        if (l == Launcher.SLURM_WITHOUT_PMI) {
+            throw new IllegalStateException("srun started " + env.get("SLURM_NTASKS") + " tasks without an MPI "
+                    + "process-management interface (no PMI_RANK or PMIX_RANK), so they cannot form one job: run "
+                    + "srun --mpi=pmix (Open MPI) or srun --mpi=pmi2 (MPICH, Intel MPI), or --dist none for "
+                    + "independent runs");
         }
-        return false;
+        return l != Launcher.NONE;
     }
 
-    /** Number of ranks on this node according to the launcher ({@code OMPI_COMM_WORLD_LOCAL_SIZE}), else 1. */
+    /** Number of ranks on this node according to the launcher, else 1. */
     public static int localSize() {
-        return localSize(System.getenv());
-    }
-
-    static int localSize(Map<String, String> env) {
-        String s = env.get(OpenMpiAbi.LOCAL_SIZE_ENV);
-        if (s == null) return 1;
-        try {
-            return Math.max(1, Integer.parseInt(s.strip()));
-        } catch (NumberFormatException e) {
-            return 1;
-        }
+        return Launcher.localSize(System.getenv());
     }
 
     /**

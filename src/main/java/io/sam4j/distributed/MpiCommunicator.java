@@ -10,13 +10,24 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.OptionalInt;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * MPI through the FFM API: Open MPI's C library ({@code libmpi.so.40}) called directly, no JNI, no
- * Java bindings. One per process ({@link #init()}); MPI can be initialised only once per process.
+ * MPI through the FFM API: the MPI C library called directly, no JNI, no Java bindings; Open MPI
+ * ({@code libmpi.so.40}) or an MPICH-family MPI ({@code libmpich.so.12}, Intel MPI's {@code libmpi.so.12}),
+ * whose binary interfaces differ ({@link MpiAbi}). One per process ({@link #init()}); MPI can be
+ * initialised only once per process.
+ *
+ * <p><b>Which library.</b> The one named ({@code --mpi-library}, {@value #LIBRARY_PROPERTY},
+ * ${@value #LIBRARY_ENV}), else the one of the MPI whose launcher started the process ({@link Launcher}).
+ * After {@code MPI_Init} the world size is compared with the size the launcher announced: a mismatch
+ * (a library of another MPI than the launcher's, which initialises every rank as its own one-rank world)
+ * is an error rather than N independent trainings.
  *
  * <p><b>Threads.</b> {@link #init()} calls {@code MPI_Init_thread} requesting
  * {@code MPI_THREAD_FUNNELED}: only the thread that initialised MPI may make MPI calls, while other
@@ -44,8 +55,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * the rank halts without finalizing and mpirun ends the job. The hook does not finalize when the JVM
  * is shutting down in the middle of an MPI call (mpirun's SIGTERM after another rank aborted).
  *
- * <p>The Open MPI specifics (handle representation, constants, symbol names) are in
- * {@link OpenMpiAbi}.
+ * <p>The per-MPI specifics (handle representation, constants, symbol names) are in {@link MpiAbi}.
  */
 public final class MpiCommunicator implements Communicator {
     /** System property naming the MPI library to load (a soname or a path). */
@@ -64,10 +74,13 @@ public final class MpiCommunicator implements Communicator {
     private enum State { OPEN, FINALIZED, ABORTED }
 
     private final String library;
-    private final OpenMpiAbi abi;
+    private final MpiAbi abi;
     private final int maxCount;
     private final Thread owner;
     private final MethodHandle allreduce;
+    private final MethodHandle iallreduce;
+    private final MethodHandle testall;
+    private final MethodHandle waitall;
     private final MethodHandle bcast;
     private final MethodHandle barrierFn;
     private final MethodHandle abortFn;
@@ -80,14 +93,23 @@ public final class MpiCommunicator implements Communicator {
     private final String host;
     private final AtomicReference<State> state = new AtomicReference<>(State.OPEN);
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** When the last MPI call started or ended (System.nanoTime), and its name: for the hang watchdog. */
+    private volatile long lastActivity = System.nanoTime();
+    private volatile String currentCall = "";
+    private Thread hangWatchdog;
     private final Thread shutdownHook;
+    /** Native copy of the doubles being summed: grows to the largest array, then is reused (per-step sums). */
+    private MemorySegment doubleScratch = MemorySegment.NULL;
 
-    /** Loads the configured library ({@link #configuredLibrary()}) and initialises MPI. */
+    /** Loads the configured library ({@link #configuredLibrary()}, else the launcher's) and initialises MPI. */
     public static MpiCommunicator init() {
         return init(configuredLibrary());
     }
 
-    /** Loads {@code library} (a soname such as "libmpi.so.40", or a path) and initialises MPI. */
+    /**
+     * Loads {@code library} (a soname such as "libmpich.so.12", or a path; null: the library of the MPI
+     * whose launcher started this process) and initialises MPI.
+     */
     public static MpiCommunicator init(String library) {
         return init(library, MAX_COUNT);
     }
@@ -99,51 +121,107 @@ public final class MpiCommunicator implements Communicator {
                     + "once per process); reuse the first communicator");
         }
         if (maxCount < 1) throw new IllegalArgumentException("maxCount must be >= 1, got " + maxCount);
-        SymbolLookup lib = load(library);
-        return new MpiCommunicator(lib, library, maxCount);
+        Map<String, String> env = System.getenv();
+        Launcher launcher = Launcher.of(env);
+        List<String> candidates = library != null ? List.of(library)
+                : launcher.libraries.isEmpty() ? DEFAULT_LIBRARIES : launcher.libraries;
+        Loaded loaded = load(candidates, launcher);
+        MpiCommunicator comm = new MpiCommunicator(loaded.lookup(), loaded.name(), maxCount);
+        comm.checkWorldSize(launcher, Launcher.worldSize(env));
+        return comm;
     }
 
-    /** The library to load: {@value #LIBRARY_PROPERTY}, else ${@value #LIBRARY_ENV}, else libmpi.so.40. */
+    /** Libraries tried, in order, when neither a name nor a launcher says which MPI to use. */
+    static final List<String> DEFAULT_LIBRARIES = List.of("libmpi.so.40", "libmpich.so.12", "libmpi.so.12");
+
+    /** The library to load: {@value #LIBRARY_PROPERTY}, else ${@value #LIBRARY_ENV}, else null (automatic). */
     public static String configuredLibrary() {
         String p = System.getProperty(LIBRARY_PROPERTY);
         if (p != null && !p.isBlank()) return p.strip();
         String e = System.getenv(LIBRARY_ENV);
         if (e != null && !e.isBlank()) return e.strip();
-        return OpenMpiAbi.DEFAULT_LIBRARY;
+        return null;
     }
 
-    static SymbolLookup load(String library) {
-        try {
-            return SymbolLookup.libraryLookup(library, Arena.global());
-        } catch (RuntimeException e) {
-            throw new IllegalStateException("cannot load the MPI library '" + library + "' (" + e.getMessage()
-                    + "). sam4j's distributed mode needs Open MPI 4.x: install it (Debian/Ubuntu: apt-get install "
-                    + "openmpi-bin libopenmpi-dev), or name the library with -D" + LIBRARY_PROPERTY + "=PATH or "
-                    + LIBRARY_ENV + "=PATH", e);
+    record Loaded(SymbolLookup lookup, String name) {}
+
+    /** The first of {@code candidates} that loads, or an error naming all of them and what to install. */
+    static Loaded load(List<String> candidates, Launcher launcher) {
+        keepJvmSignalsFromUcx();
+        StringBuilder why = new StringBuilder();
+        for (String library : candidates) {
+            try {
+                return new Loaded(SymbolLookup.libraryLookup(library, Arena.global()), library);
+            } catch (RuntimeException e) {
+                why.append(why.isEmpty() ? "" : "; ").append(library).append(": ").append(e.getMessage());
+            }
         }
+        String started = launcher == Launcher.NONE ? "" : " (started by " + launcher.description + ")";
+        throw new IllegalStateException("cannot load an MPI library" + started + ": " + why + ". Install the MPI "
+                + "the job is launched with (Debian/Ubuntu: apt-get install openmpi-bin libopenmpi-dev, or mpich "
+                + "libmpich-dev), or name its library with --mpi-library PATH (or -D" + LIBRARY_PROPERTY + "=PATH, "
+                + LIBRARY_ENV + "=PATH)");
+    }
+
+    /**
+     * UCX (MPICH's ch4:ucx, Open MPI's pml ucx) installs SIGSEGV/SIGBUS handlers when it loads, which take
+     * the signals the JVM raises on purpose (implicit null checks, safepoint polls) and crash it. Unless the
+     * user set them, tell UCX (through the process environment, before the library loads) not to.
+     */
+    private static void keepJvmSignalsFromUcx() {
+        try {
+            Linker linker = Linker.nativeLinker();
+            MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+                    FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+            try (Arena a = Arena.ofConfined()) {
+                for (String[] kv : new String[][] {{"UCX_ERROR_SIGNALS", ""}, {"UCX_HANDLE_ERRORS", "none"}}) {
+                    int rc = (int) setenv.invokeExact(a.allocateFrom(kv[0]), a.allocateFrom(kv[1]), 0); // 0: keep the user's
+                    if (rc != 0) System.err.println("sam4j: cannot set " + kv[0] + " for UCX (setenv returned " + rc + ")");
+                }
+            }
+        } catch (Throwable t) {
+            System.err.println("sam4j: cannot set UCX_ERROR_SIGNALS for UCX: " + t);
+        }
+    }
+
+    /** A world smaller than the launcher started means the library and the launcher are of different MPIs. */
+    private void checkWorldSize(Launcher launcher, OptionalInt announced) {
+        if (announced.isEmpty() || announced.getAsInt() == size) return;
+        String msg = launcher.description + " started " + announced.getAsInt() + " ranks, but " + library + " ("
+                + abi.description + ") formed a world of " + size + ": the library belongs to another MPI than the "
+                + "launcher; load the launcher's library with --mpi-library PATH";
+        try {
+            close();
+        } catch (RuntimeException ignored) {
+            // the mismatch is the error to report
+        }
+        throw new IllegalStateException(msg);
     }
 
     private MpiCommunicator(SymbolLookup lib, String library, int maxCount) {
         this.library = library;
         this.maxCount = maxCount;
-        this.abi = new OpenMpiAbi(lib, library);
+        this.abi = MpiAbi.of(lib, library);
         this.owner = Thread.currentThread();
-        var H = OpenMpiAbi.HANDLE;
+        var H = MpiAbi.HANDLE;
         var P = ADDRESS;
         var I = JAVA_INT;
-        MethodHandle initialized = fn(lib, "MPI_Initialized", FunctionDescriptor.of(I, P));
-        MethodHandle initThread = fn(lib, "MPI_Init_thread", FunctionDescriptor.of(I, P, P, I, P));
-        MethodHandle setErrhandler = fn(lib, "MPI_Comm_set_errhandler", FunctionDescriptor.of(I, H, H));
-        MethodHandle commRank = fn(lib, "MPI_Comm_rank", FunctionDescriptor.of(I, H, P));
-        MethodHandle commSize = fn(lib, "MPI_Comm_size", FunctionDescriptor.of(I, H, P));
-        MethodHandle libVersion = fn(lib, "MPI_Get_library_version", FunctionDescriptor.of(I, P, P));
-        MethodHandle procName = fn(lib, "MPI_Get_processor_name", FunctionDescriptor.of(I, P, P));
-        allreduce = fn(lib, "MPI_Allreduce", FunctionDescriptor.of(I, P, P, I, H, H, H));
-        bcast = fn(lib, "MPI_Bcast", FunctionDescriptor.of(I, P, I, H, I, H));
-        barrierFn = fn(lib, "MPI_Barrier", FunctionDescriptor.of(I, H));
-        abortFn = fn(lib, "MPI_Abort", FunctionDescriptor.of(I, H, I));
-        finalizeFn = fn(lib, "MPI_Finalize", FunctionDescriptor.of(I));
-        errorStringFn = fn(lib, "MPI_Error_string", FunctionDescriptor.of(I, I, P, P));
+        MethodHandle initialized = abi.downcall(lib, "MPI_Initialized", FunctionDescriptor.of(I, P));
+        MethodHandle initThread = abi.downcall(lib, "MPI_Init_thread", FunctionDescriptor.of(I, P, P, I, P));
+        MethodHandle setErrhandler = abi.downcall(lib, "MPI_Comm_set_errhandler", FunctionDescriptor.of(I, H, H));
+        MethodHandle commRank = abi.downcall(lib, "MPI_Comm_rank", FunctionDescriptor.of(I, H, P));
+        MethodHandle commSize = abi.downcall(lib, "MPI_Comm_size", FunctionDescriptor.of(I, H, P));
+        MethodHandle libVersion = abi.downcall(lib, "MPI_Get_library_version", FunctionDescriptor.of(I, P, P));
+        MethodHandle procName = abi.downcall(lib, "MPI_Get_processor_name", FunctionDescriptor.of(I, P, P));
+        allreduce = abi.downcall(lib, "MPI_Allreduce", FunctionDescriptor.of(I, P, P, I, H, H, H));
+        iallreduce = abi.downcall(lib, "MPI_Iallreduce", FunctionDescriptor.of(I, P, P, I, H, H, H, P));
+        testall = abi.downcall(lib, "MPI_Testall", FunctionDescriptor.of(I, I, P, P, P));
+        waitall = abi.downcall(lib, "MPI_Waitall", FunctionDescriptor.of(I, I, P, P));
+        bcast = abi.downcall(lib, "MPI_Bcast", FunctionDescriptor.of(I, P, I, H, I, H));
+        barrierFn = abi.downcall(lib, "MPI_Barrier", FunctionDescriptor.of(I, H));
+        abortFn = abi.downcall(lib, "MPI_Abort", FunctionDescriptor.of(I, H, I));
+        finalizeFn = abi.downcall(lib, "MPI_Finalize", FunctionDescriptor.of(I));
+        errorStringFn = abi.downcall(lib, "MPI_Error_string", FunctionDescriptor.of(I, I, P, P));
 
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(JAVA_INT);
@@ -154,7 +232,7 @@ public final class MpiCommunicator implements Communicator {
             }
             MpiCommunicator.initialized = true; // from here on, MPI cannot be initialised again
             rc = (int) initThread.invokeExact(MemorySegment.NULL, MemorySegment.NULL,
-                    OpenMpiAbi.THREAD_FUNNELED, out);
+                    MpiAbi.THREAD_FUNNELED, out);
             check("MPI_Init_thread", -1, rc);
             threadLevel = out.get(JAVA_INT, 0);
             rc = (int) setErrhandler.invokeExact(abi.commWorld, abi.errorsReturn);
@@ -165,19 +243,19 @@ public final class MpiCommunicator implements Communicator {
             rc = (int) commSize.invokeExact(abi.commWorld, out);
             check("MPI_Comm_size", rank, rc);
             size = out.get(JAVA_INT, 0);
-            if (threadLevel < OpenMpiAbi.THREAD_FUNNELED) {
+            if (threadLevel < MpiAbi.THREAD_FUNNELED) {
                 int frc = (int) finalizeFn.invokeExact();
                 state.set(State.FINALIZED);
                 throw new IllegalStateException("MPI provides only thread level "
-                        + OpenMpiAbi.threadLevelName(threadLevel) + " (MPI_Finalize returned " + frc
+                        + MpiAbi.threadLevelName(threadLevel) + " (MPI_Finalize returned " + frc
                         + "); sam4j runs compute threads beside the MPI thread and needs at least FUNNELED");
             }
-            MemorySegment text = a.allocate(OpenMpiAbi.MAX_LIBRARY_VERSION_STRING + 1L);
+            MemorySegment text = a.allocate(abi.maxLibraryVersionString + 1L);
             rc = (int) libVersion.invokeExact(text, out);
-            version = rc == OpenMpiAbi.SUCCESS ? firstPart(text.getString(0)) : OpenMpiAbi.IMPLEMENTATION;
+            version = rc == MpiAbi.SUCCESS ? firstPart(text.getString(0)) : abi.family.toString();
             text.fill((byte) 0);
             rc = (int) procName.invokeExact(text, out);
-            host = rc == OpenMpiAbi.SUCCESS ? text.getString(0) : "?";
+            host = rc == MpiAbi.SUCCESS ? text.getString(0) : "?";
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
@@ -193,16 +271,15 @@ public final class MpiCommunicator implements Communicator {
         });
     }
 
-    private static MethodHandle fn(SymbolLookup lib, String name, FunctionDescriptor fd) {
-        MemorySegment addr = lib.find(name).orElseThrow(
-                () -> new IllegalStateException("the MPI library has no function " + name));
-        return Linker.nativeLinker().downcallHandle(addr, fd);
-    }
-
-    private static String firstPart(String libraryVersion) {
+    /** "Open MPI v4.1.4" from "Open MPI v4.1.4, package: ...", "MPICH Version: 4.0.2" from MPICH's lines. */
+    static String firstPart(String libraryVersion) {
         String s = libraryVersion.strip();
-        int comma = s.indexOf(',');
-        return comma > 0 ? s.substring(0, comma) : s;
+        int end = s.length();
+        for (char c : new char[] {',', '\n', '\r'}) {
+            int i = s.indexOf(c);
+            if (i > 0) end = Math.min(end, i);
+        }
+        return s.substring(0, end).replaceAll("\\s+", " ").strip();
     }
 
     @Override
@@ -235,7 +312,7 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
         }
     }
 
@@ -262,7 +339,7 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
         }
     }
 
@@ -274,7 +351,7 @@ public final class MpiCommunicator implements Communicator {
             for (long off = 0; off < count; off += maxCount) {
                 int n = (int) Math.min(maxCount, count - off);
                 MemorySegment chunk = floats.asSlice(4 * off, 4L * n);
-                check("MPI_Allreduce", (int) allreduce.invokeExact(OpenMpiAbi.IN_PLACE, chunk, n,
+                check("MPI_Allreduce", (int) allreduce.invokeExact(abi.inPlace, chunk, n,
                         abi.floatType, abi.opSum, abi.commWorld));
             }
         } catch (RuntimeException | Error e) {
@@ -282,7 +359,88 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
+        }
+    }
+
+    @Override
+    public PendingSums pendingSums(int capacity) {
+        if (capacity < 1) throw new IllegalArgumentException("capacity must be >= 1, got " + capacity);
+        return new Pending(capacity);
+    }
+
+    /**
+     * MPI_Iallreduce into a fixed array of request handles (pointers or ints, as the ABI has them),
+     * completed together by MPI_Testall / MPI_Waitall.
+     */
+    private final class Pending implements PendingSums {
+        private final int capacity;
+        private final MemorySegment requests;
+        private final MemorySegment flag;
+        private int started;
+
+        Pending(int capacity) {
+            this.capacity = capacity;
+            Arena arena = Arena.ofAuto(); // lives as long as this object
+            this.requests = arena.allocate((long) abi.requestBytes * capacity, 8);
+            this.flag = arena.allocate(JAVA_INT);
+        }
+
+        @Override
+        public void start(MemorySegment floats, long count) {
+            checkBuffer(floats, count, 4);
+            enter("MPI_Iallreduce");
+            try {
+                for (long off = 0; off < count; off += maxCount) {
+                    if (started == capacity) {
+                        throw new IllegalStateException("more than " + capacity + " pending sums started before waitAll");
+                    }
+                    int n = (int) Math.min(maxCount, count - off);
+                    MemorySegment chunk = floats.asSlice(4 * off, 4L * n);
+                    MemorySegment request = requests.asSlice((long) abi.requestBytes * started, abi.requestBytes);
+                    check("MPI_Iallreduce", (int) iallreduce.invokeExact(abi.inPlace, chunk, n, abi.floatType, abi.opSum,
+                            abi.commWorld, request));
+                    started++;
+                }
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            } finally {
+                leave();
+            }
+        }
+
+        @Override
+        public void progress() {
+            if (started == 0) return;
+            enter("MPI_Testall");
+            try {
+                check("MPI_Testall", (int) testall.invokeExact(started, requests, flag, abi.statusesIgnore));
+                if (flag.get(JAVA_INT, 0) != 0) started = 0; // all complete: the handles are MPI_REQUEST_NULL now
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            } finally {
+                leave();
+            }
+        }
+
+        @Override
+        public void waitAll() {
+            if (started == 0) return;
+            enter("MPI_Waitall");
+            try {
+                check("MPI_Waitall", (int) waitall.invokeExact(started, requests, abi.statusesIgnore));
+                started = 0;
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            } finally {
+                leave();
+            }
         }
     }
 
@@ -291,10 +449,13 @@ public final class MpiCommunicator implements Communicator {
         Objects.requireNonNull(values, "values");
         if (values.length == 0) return;
         enter("MPI_Allreduce");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(JAVA_DOUBLE, values.length);
+        try {
+            if (doubleScratch.byteSize() < 8L * values.length) {
+                doubleScratch = Arena.ofAuto().allocate(JAVA_DOUBLE, Math.max(values.length, 64));
+            }
+            MemorySegment buf = doubleScratch;
             MemorySegment.copy(values, 0, buf, JAVA_DOUBLE, 0, values.length);
-            check("MPI_Allreduce", (int) allreduce.invokeExact(OpenMpiAbi.IN_PLACE, buf, values.length,
+            check("MPI_Allreduce", (int) allreduce.invokeExact(abi.inPlace, buf, values.length,
                     abi.doubleType, abi.opSum, abi.commWorld));
             MemorySegment.copy(buf, JAVA_DOUBLE, 0, values, 0, values.length);
         } catch (RuntimeException | Error e) {
@@ -302,7 +463,7 @@ public final class MpiCommunicator implements Communicator {
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         } finally {
-            inFlight.decrementAndGet();
+            leave();
         }
     }
 
@@ -326,8 +487,8 @@ public final class MpiCommunicator implements Communicator {
 
     @Override
     public String describe() {
-        return "mpi: " + version + ", rank " + rank + " of " + size + ", thread level "
-                + OpenMpiAbi.threadLevelName(threadLevel) + ", host " + host + ", library " + library;
+        return "mpi: " + version + " (" + abi.description + ", " + library + "), rank " + rank + " of " + size
+                + ", thread level " + MpiAbi.threadLevelName(threadLevel) + ", host " + host;
     }
 
     @Override
@@ -399,12 +560,51 @@ public final class MpiCommunicator implements Communicator {
             throw new IllegalStateException(call + " on rank " + rank + " after the communicator was "
                     + (s == State.FINALIZED ? "closed" : "aborted"));
         }
-        if (threadLevel < OpenMpiAbi.THREAD_SERIALIZED && Thread.currentThread() != owner) {
+        if (threadLevel < MpiAbi.THREAD_SERIALIZED && Thread.currentThread() != owner) {
             throw new IllegalStateException(call + " called on thread '" + Thread.currentThread().getName()
-                    + "', but MPI was initialised with thread level " + OpenMpiAbi.threadLevelName(threadLevel)
+                    + "', but MPI was initialised with thread level " + MpiAbi.threadLevelName(threadLevel)
                     + " on thread '" + owner.getName() + "': make every MPI call from that thread");
         }
+        currentCall = call;
+        lastActivity = System.nanoTime();
         inFlight.incrementAndGet();
+    }
+
+    private void leave() {
+        lastActivity = System.nanoTime();
+        inFlight.decrementAndGet();
+    }
+
+    /**
+     * Bounds the time a hung rank can hold the job: a daemon thread aborts the job when this rank has made
+     * no MPI call for {@code seconds} (it is the hung one: stuck outside MPI, "rank R ... hung"), or has
+     * waited inside one MPI call for {@code seconds} plus a grace of max(5 s, seconds / 4) (another rank is
+     * hung or gone; the grace lets the hung rank name itself first). 0 turns it off. Pick more than the
+     * longest stretch without a collective (a training step, an evaluation between its reductions).
+     */
+    @Override
+    public void watchForHangs(long seconds) {
+        if (seconds <= 0 || hangWatchdog != null) return;
+        long limit = seconds * 1_000_000_000L, grace = Math.max(5, seconds / 4) * 1_000_000_000L;
+        lastActivity = System.nanoTime();
+        hangWatchdog = Thread.ofPlatform().daemon().name("sam4j-mpi-hang-watchdog").start(() -> {
+            while (state.get() == State.OPEN) {
+                long idle = System.nanoTime() - lastActivity;
+                boolean inCall = inFlight.get() > 0;
+                if (!inCall && idle > limit) {
+                    abort(FAILURE_EXIT_CODE, "rank " + rank + " is hung: no MPI call for " + seconds + " s (it is stuck, "
+                            + "or a stretch between collectives takes longer than --hang-timeout " + seconds + ")");
+                } else if (inCall && idle > limit + grace) {
+                    abort(FAILURE_EXIT_CODE, "waited " + idle / 1_000_000_000L + " s in " + currentCall + ": another rank "
+                            + "is hung or gone (--hang-timeout " + seconds + ")");
+                }
+                try {
+                    Thread.sleep(Math.min(1000, Math.max(50, seconds * 100)));
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
     }
 
     private void check(String call, int rc) {
@@ -412,15 +612,15 @@ public final class MpiCommunicator implements Communicator {
     }
 
     private void check(String call, int r, int rc) {
-        if (rc != OpenMpiAbi.SUCCESS) throw new MpiException(call, r, rc, errorString(rc));
+        if (rc != MpiAbi.SUCCESS) throw new MpiException(call, r, rc, errorString(rc));
     }
 
     private String errorString(int code) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment text = a.allocate(OpenMpiAbi.MAX_ERROR_STRING + 1L);
+            MemorySegment text = a.allocate(abi.maxErrorString + 1L);
             MemorySegment len = a.allocate(JAVA_INT);
             int rc = (int) errorStringFn.invokeExact(code, text, len);
-            return rc == OpenMpiAbi.SUCCESS ? text.getString(0) : null;
+            return rc == MpiAbi.SUCCESS ? text.getString(0).strip().replaceAll("\\s*\\n\\s*", "; ") : null; // MPICH: several lines
         } catch (Throwable t) {
             return null;
         }

@@ -1,6 +1,9 @@
 /**
  * Data-parallel communication: one process per rank, each with a full model replica, summing gradients
- * with an in-place float all-reduce over MPI (Open MPI's C library through the FFM API).
+ * with an in-place float all-reduce over MPI (Open MPI's or an MPICH-family C library through the FFM API;
+ * {@link io.sam4j.dist.MpiAbi} holds what differs between their binary interfaces, {@link io.sam4j.dist.Launcher}
+ * tells from the environment which launcher started the process and so which library to load). The
+ * README's "On a cluster" section has Slurm and hostfile examples for both families.
  *
  * <h2>Launching</h2>
  * Build the jar once first ({@code ./sam4j --help}), so that the ranks do not each rebuild it; the
@@ -55,14 +58,15 @@
  *       {@link io.sam4j.distributed.Communicator#abort} instead.
  * </ol>
  *
- * <h2>Failure bounds (measured on loopback, 2 ranks, Open MPI 4.1.4)</h2>
+ * <h2>Failure bounds (measured on loopback, 2 ranks, Open MPI 4.1.4; MPICH 4.0.2 was faster, see the README)</h2>
  * A rank that throws inside {@code runGuarded} or out of the MPI thread ends the job in about 2-3 s
  * (the other rank waiting in a collective or computing). A rank killed with SIGKILL makes mpirun kill the
  * other in about 3-4 s. A rank that calls {@code System.exit} without {@code close()} while the others
  * wait is halted by the finalize watchdog after {@value io.sam4j.distributed.MpiCommunicator#DEFAULT_FINALIZE_TIMEOUT_S}
  * s (property {@value io.sam4j.distributed.MpiCommunicator#FINALIZE_TIMEOUT_PROPERTY}), then mpirun ends the job.
- * A rank that hangs without dying (a deadlock in user code) is not detected: nothing here times out
- * collectives.
+ * A rank that hangs without dying is caught by {@link io.sam4j.distributed.MpiCommunicator#watchForHangs} when
+ * it is on (the trainer's {@code --hang-timeout}): no MPI call for that long and the rank aborts the job
+ * naming itself.
  *
  * <p><b>May import:</b> nothing. (Enforced by {@code io.sam4j.LayeringTest}: communication knows no model.)
  */

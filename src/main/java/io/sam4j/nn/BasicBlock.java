@@ -19,7 +19,7 @@ public final class BasicBlock implements Layer {
     private Context ctx;
     private FlatOps ops;
     private int[] inShape, outShape;
-    private MemorySegment sum, dx;
+    private MemorySegment sum, dx, rSum, rdx;
 
     public BasicBlock(int planes, int stride) {
         this.planes = planes;
@@ -87,6 +87,35 @@ public final class BasicBlock implements Layer {
         dx = ctx.ensure(dx, len);
         add(dMain, dSkip, dx, len);
         return dx;
+    }
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        main.bindCurvature(store, v, hv);
+        if (shortcut != null) shortcut.bindCurvature(store, v, hv);
+    }
+
+    /** R(a + b) = R{a} + R{b}; the identity shortcut carries R{x}. */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        MemorySegment residual = main.rForward(rx, n);
+        MemorySegment skip = shortcut == null ? rx : shortcut.rForward(rx, n);
+        long len = n * ctx.activationSize(outShape);
+        if (residual == null || skip == null) return outRelu.rForward(residual == null ? skip : residual, n);
+        rSum = ctx.ensure(rSum, len);
+        add(residual, skip, rSum, len);
+        return outRelu.rForward(rSum, n);
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        MemorySegment rdSum = outRelu.rBackward(rdy, n, true, gaussNewton);
+        MemorySegment rdMain = main.rBackward(rdSum, n, needInputGrad, gaussNewton);
+        MemorySegment rdSkip = shortcut == null ? rdSum : shortcut.rBackward(rdSum, n, needInputGrad, gaussNewton);
+        if (!needInputGrad) return null;
+        rdx = ctx.ensure(rdx, n * ctx.activationSize(inShape));
+        add(rdMain, rdSkip, rdx, n * ctx.activationSize(inShape));
+        return rdx;
     }
 
     /** out = a + b, vectorised and across the team (a triad with s = 1); any layout, padded lanes stay 0. */

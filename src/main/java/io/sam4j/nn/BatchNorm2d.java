@@ -26,6 +26,12 @@ import java.util.function.IntConsumer;
  * planes across the team, then per block the merge of its planes in image order (the same arithmetic as
  * above, whatever the thread count), then the affine map over all block planes across the team. The
  * padded lanes get scale and shift 0, so their outputs and input gradients stay 0.
+ *
+ * <p><b>SyncBatchNorm</b> ({@link Context#batchStatisticsSum()} set): batch statistics are summed over the
+ * data-parallel ranks between computing them and normalising, and so are the backward's two sums (sum dy,
+ * sum dy*(x - mean)) before the input gradient; gamma's and beta's gradients stay per rank (the gradient
+ * all-reduce averages them). N ranks then normalise and back-propagate as one process on the global batch,
+ * in both SAM passes, as {@link Mode} rules them; the running statistics follow the global statistics.
  */
 public final class BatchNorm2d implements Layer {
     static final double EPS = 1e-5;
@@ -38,6 +44,12 @@ public final class BatchNorm2d implements Layer {
     private MemorySegment gamma, beta, dGamma, dBeta, runningMean, runningVar, numBatchesTracked;
     /** Statistics the last forward normalised with, kept for its backward (padded to whole blocks). */
     private double[] mean, invStd;
+    /** Per channel: squared deviations from the mean, then (backward) sum dy and sum dy*(x - mean). */
+    private double[] devSq, sumDy, sumDyDev;
+    /** Values per channel the batch statistics cover: this rank's, or all ranks' under SyncBatchNorm. */
+    private long count;
+    private CrossRankSum sync;
+    private double[] statsBuffer, gradSumsBuffer; // what SyncBatchNorm sums over the ranks
     /** Blocked path, per channel: the affine maps' coefficients and the mean in float. */
     private float[] laneA, laneB, laneC, meanF, zeros;
     /** Blocked path, per block plane p (8 entries at 8 p): plane sums and squared deviations (or dot products). */
@@ -48,9 +60,23 @@ public final class BatchNorm2d implements Layer {
     private int n;
     private boolean needInputGrad;
     private MemorySegment x, y, dy, dx;
+    /** Curvature products: slices of the direction and of Hv, the R-buffers, per channel R{mean} and a = mean(xhat R{x}). */
+    private MemorySegment vGamma, vBeta, hGamma, hBeta, rx, ry, rdx, rdy;
+    private double[] rMean, rDot;
+    private boolean rBlocked, gaussNewton;
+    private final IntConsumer rForwardChannel = this::rForwardChannel;
+    private final IntConsumer rBackwardChannel = this::rBackwardChannel;
     // Built once so that forward/backward hand the team no new lambda each call.
     private final IntConsumer forwardChannel = this::forwardChannel;
+    private final IntConsumer channelStats = this::channelStats;
+    private final IntConsumer normaliseChannel = this::normaliseChannel;
     private final IntConsumer backwardChannel = this::backwardChannel;
+    private final IntConsumer channelGradSums = this::channelGradSums;
+    private final IntConsumer channelInputGrad = this::channelInputGrad;
+    private final IntConsumer mergeForwardBlock = this::mergeForwardBlock;
+    private final IntConsumer normaliseBlock = this::normaliseBlock;
+    private final IntConsumer mergeBackwardBlock = this::mergeBackwardBlock;
+    private final IntConsumer gradCoefficientsBlock = this::gradCoefficientsBlock;
     private final PlaneBlocks statsPlanes = new PlaneBlocks(this::statsPlane);
     private final IntConsumer finishForwardBlock = this::finishForwardBlock;
     private final PlaneBlocks affinePlanes = new PlaneBlocks(this::affinePlane);
@@ -79,11 +105,18 @@ public final class BatchNorm2d implements Layer {
         int padded = BlockedLayout.paddedChannels(channels, BlockedLayout.MAX_LANES); // fits either block width
         mean = new double[padded];
         invStd = new double[padded];
+        devSq = new double[padded];
+        sumDy = new double[padded];
+        sumDyDev = new double[padded];
+        statsBuffer = new double[3 * channels];
+        gradSumsBuffer = new double[2 * channels];
         laneA = new float[padded];
         laneB = new float[padded];
         laneC = new float[padded];
         meanF = new float[padded];
         zeros = new float[padded];
+        rMean = new double[padded];
+        rDot = new double[padded];
         return in.clone();
     }
 
@@ -117,6 +150,8 @@ public final class BatchNorm2d implements Layer {
         this.n = n;
         this.mode = mode;
         this.lastUsedBatchStats = mode.training();
+        this.count = (long) n * plane;
+        this.sync = lastUsedBatchStats ? ctx.batchStatisticsSum() : null;
         if (ctx.blocked()) {
             lanes = ctx.lanes();
             blocks = BlockedLayout.paddedChannels(channels, lanes) / lanes;
@@ -125,11 +160,23 @@ public final class BatchNorm2d implements Layer {
             y = ctx.ensure(y, planes * region);
             ensurePlaneArrays(planes);
             if (lastUsedBatchStats) statsPlanes.run(ctx.parallel(), planes, region);
-            ctx.parallel().forEach(blocks, finishForwardBlock);
+            if (sync == null) {
+                ctx.parallel().forEach(blocks, finishForwardBlock);
+            } else {
+                ctx.parallel().forEach(blocks, mergeForwardBlock);
+                syncStatistics();
+                ctx.parallel().forEach(blocks, normaliseBlock);
+            }
             affinePlanes.run(ctx.parallel(), planes, region);
         } else {
             y = ctx.ensure(y, (long) n * channels * plane);
-            ctx.parallel().forEach(channels, forwardChannel);
+            if (sync == null) {
+                ctx.parallel().forEach(channels, forwardChannel);
+            } else {
+                ctx.parallel().forEach(channels, channelStats);
+                syncStatistics();
+                ctx.parallel().forEach(channels, normaliseChannel);
+            }
         }
         if (mode == Mode.TRAIN) {
             numBatchesTracked.setAtIndex(JAVA_FLOAT, 0, numBatchesTracked.getAtIndex(JAVA_FLOAT, 0) + 1f);
@@ -142,25 +189,37 @@ public final class BatchNorm2d implements Layer {
      * sums are added in image order, so the statistics do not depend on the thread count.
      */
     private void forwardChannel(int ch) {
+        if (lastUsedBatchStats) channelStats(ch);
+        normaliseChannel(ch);
+    }
+
+    /** This rank's batch mean and squared deviations of one channel, into mean[ch] and devSq[ch]. */
+    private void channelStats(int ch) {
+        Kernels k = ctx.kernels();
+        // Per plane, the mean and then the squared deviations from it (a second read that hits L1;
+        // E[x^2] - E[x]^2 would cancel); planes are merged in image order as Chan et al.'s
+        // pairwise update: one read of the channel from memory for its statistics.
+        double m = 0, sq = 0;
+        for (int i = 0; i < n; i++) {
+            long from = offset(i, ch), to = from + plane;
+            double pm = k.sum(x, from, to) / plane;
+            double psq = k.sumSquaredDeviation(x, (float) pm, from, to);
+            long before = (long) i * plane;
+            double delta = pm - m;
+            m += delta * plane / (before + plane);
+            sq += psq + delta * delta * before * plane / (before + plane);
+        }
+        mean[ch] = m;
+        devSq[ch] = sq;
+    }
+
+    /** y = gamma * (x - mean) * invStd + beta for one channel, with the batch statistics or the running ones. */
+    private void normaliseChannel(int ch) {
         Kernels k = ctx.kernels();
         double m, inv;
         if (lastUsedBatchStats) {
-            // Per plane, the mean and then the squared deviations from it (a second read that hits L1;
-            // E[x^2] - E[x]^2 would cancel); planes are merged in image order as Chan et al.'s
-            // pairwise update: one read of the channel from memory for its statistics.
-            long count = (long) n * plane;
-            m = 0;
-            double sq = 0;
-            for (int i = 0; i < n; i++) {
-                long from = offset(i, ch), to = from + plane;
-                double pm = k.sum(x, from, to) / plane;
-                double psq = k.sumSquaredDeviation(x, (float) pm, from, to);
-                long before = (long) i * plane;
-                double delta = pm - m;
-                m += delta * plane / (before + plane);
-                sq += psq + delta * delta * before * plane / (before + plane);
-            }
-            inv = batchInvStd(ch, m, sq, count);
+            m = mean[ch];
+            inv = batchInvStd(ch, m, devSq[ch], count);
         } else {
             m = runningMean.getAtIndex(JAVA_FLOAT, ch);
             inv = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, ch) + EPS);
@@ -183,14 +242,26 @@ public final class BatchNorm2d implements Layer {
             int planes = n * blocks;
             long region = (long) plane * lanes;
             gradStatsPlanes.run(ctx.parallel(), planes, region);
-            ctx.parallel().forEach(blocks, finishBackwardBlock);
+            if (sync == null) {
+                ctx.parallel().forEach(blocks, finishBackwardBlock);
+            } else {
+                ctx.parallel().forEach(blocks, mergeBackwardBlock);
+                syncGradSums();
+                ctx.parallel().forEach(blocks, gradCoefficientsBlock);
+            }
             if (needInputGrad) {
                 dx = ctx.ensure(dx, planes * region);
                 gradAffinePlanes.run(ctx.parallel(), planes, region);
             }
         } else {
             if (needInputGrad) dx = ctx.ensure(dx, (long) n * channels * plane);
-            ctx.parallel().forEach(channels, backwardChannel);
+            if (sync == null) {
+                ctx.parallel().forEach(channels, backwardChannel);
+            } else {
+                ctx.parallel().forEach(channels, channelGradSums);
+                syncGradSums();
+                ctx.parallel().forEach(channels, channelInputGrad);
+            }
         }
         return needInputGrad ? dx : null;
     }
@@ -201,26 +272,37 @@ public final class BatchNorm2d implements Layer {
      * a*dy + b*x + c per channel, one pass; with running statistics dx = gamma*invStd*dy.
      */
     private void backwardChannel(int ch) {
+        channelGradSums(ch);
+        channelInputGrad(ch);
+    }
+
+    /** sum dy and sum dy*(x - mean) of one channel on this rank, and gamma's and beta's gradients from them. */
+    private void channelGradSums(int ch) {
         Kernels k = ctx.kernels();
-        double m = mean[ch], inv = invStd[ch];
-        float meanF = (float) m;
-        double sumDy = 0, sumDyDev = 0;
+        float meanF = (float) mean[ch];
+        double sDy = 0, sDyDev = 0;
         // Plane by plane, so that the second read of dy comes from L1.
         for (int i = 0; i < n; i++) {
             long from = offset(i, ch), to = from + plane;
-            sumDy += k.sum(dy, from, to);
-            sumDyDev += k.dotDeviation(dy, x, meanF, from, to);
+            sDy += k.sum(dy, from, to);
+            sDyDev += k.dotDeviation(dy, x, meanF, from, to);
         }
-        double sumDyXhat = sumDyDev * inv;
-        dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sumDy);
-        dGamma.setAtIndex(JAVA_FLOAT, ch, (float) sumDyXhat);
+        sumDy[ch] = sDy;
+        sumDyDev[ch] = sDyDev;
+        dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sDy);
+        dGamma.setAtIndex(JAVA_FLOAT, ch, (float) (sDyDev * invStd[ch]));
+    }
+
+    private void channelInputGrad(int ch) {
         if (!needInputGrad) return;
+        Kernels k = ctx.kernels();
+        double m = mean[ch], inv = invStd[ch];
+        double sumDy = this.sumDy[ch], sumDyXhat = sumDyDev[ch] * inv;
         double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
         if (!lastUsedBatchStats) {
             for (int i = 0; i < n; i++) k.affine(dy, dx, (float) a, 0f, offset(i, ch), offset(i, ch) + plane);
             return;
         }
-        long count = (long) n * plane;
         // a*(dy - sumDy/M - (x - mean)*inv*dgamma/M) = a*dy + b*x + c
         double b = -a * inv * sumDyXhat / count;
         double c = -a * sumDy / count - b * m;
@@ -240,6 +322,38 @@ public final class BatchNorm2d implements Layer {
                     (float) ((1 - MOMENTUM) * runningVar.getAtIndex(JAVA_FLOAT, ch) + MOMENTUM * unbiasedVar));
         }
         return 1.0 / Math.sqrt(sq / count + EPS);
+    }
+
+    /**
+     * SyncBatchNorm, forward: every rank's (count, sum, sum of squares) per channel summed over the ranks,
+     * then the global mean and squared deviations from it (Chan et al.'s merge of the ranks' statistics).
+     */
+    private void syncStatistics() {
+        for (int ch = 0; ch < channels; ch++) {
+            statsBuffer[3 * ch] = count;
+            statsBuffer[3 * ch + 1] = count * mean[ch];
+            statsBuffer[3 * ch + 2] = devSq[ch] + count * mean[ch] * mean[ch];
+        }
+        sync.sum(statsBuffer);
+        for (int ch = 0; ch < channels; ch++) {
+            double total = statsBuffer[3 * ch], sum = statsBuffer[3 * ch + 1];
+            mean[ch] = sum / total;
+            devSq[ch] = Math.max(0, statsBuffer[3 * ch + 2] - sum * mean[ch]);
+        }
+        count = (long) statsBuffer[0];
+    }
+
+    /** SyncBatchNorm, backward: sum dy and sum dy*(x - mean) over the ranks (gamma's and beta's gradients stay local). */
+    private void syncGradSums() {
+        for (int ch = 0; ch < channels; ch++) {
+            gradSumsBuffer[2 * ch] = sumDy[ch];
+            gradSumsBuffer[2 * ch + 1] = sumDyDev[ch];
+        }
+        sync.sum(gradSumsBuffer);
+        for (int ch = 0; ch < channels; ch++) {
+            sumDy[ch] = gradSumsBuffer[2 * ch];
+            sumDyDev[ch] = gradSumsBuffer[2 * ch + 1];
+        }
     }
 
     private long offset(int image, int ch) {
@@ -276,10 +390,33 @@ public final class BatchNorm2d implements Layer {
     }
 
     /**
-     * {@link #forwardChannel}'s statistics for one block of channels: the planes merged in image order (Chan et al.),
+     * {@link #forwardChannel}'s statistics for 8 channels: the planes merged in image order (Chan et al.),
      * the running statistics, and the affine map's scale and shift (0 and 0 on padded lanes).
      */
     private void finishForwardBlock(int block) {
+        if (lastUsedBatchStats) mergeForwardBlock(block);
+        normaliseBlock(block);
+    }
+
+    /** This rank's batch statistics of a block's channels: its planes merged in image order, into mean and devSq. */
+    private void mergeForwardBlock(int block) {
+        int at = block * lanes, real = Math.min(lanes, channels - at);
+        for (int l = 0; l < real; l++) {
+            double m = 0, sq = 0;
+            for (int i = 0; i < n; i++) {
+                int q = (i * blocks + block) * lanes + l;
+                double pm = planeSum[q] / plane, delta = pm - m;
+                long before = (long) i * plane;
+                m += delta * plane / (before + plane);
+                sq += planeSq[q] + delta * delta * before * plane / (before + plane);
+            }
+            mean[at + l] = m;
+            devSq[at + l] = sq;
+        }
+    }
+
+    /** The affine maps' coefficients of a block's channels (0 on padded lanes). */
+    private void normaliseBlock(int block) {
         int at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
@@ -293,17 +430,8 @@ public final class BatchNorm2d implements Layer {
             }
             double m, inv;
             if (lastUsedBatchStats) {
-                long count = (long) n * plane;
-                m = 0;
-                double sq = 0;
-                for (int i = 0; i < n; i++) {
-                    int q = (i * blocks + block) * lanes + l;
-                    double pm = planeSum[q] / plane, delta = pm - m;
-                    long before = (long) i * plane;
-                    m += delta * plane / (before + plane);
-                    sq += planeSq[q] + delta * delta * before * plane / (before + plane);
-                }
-                inv = batchInvStd(ch, m, sq, count);
+                m = mean[ch];
+                inv = batchInvStd(ch, m, devSq[ch], count);
             } else {
                 m = runningMean.getAtIndex(JAVA_FLOAT, ch);
                 inv = 1.0 / Math.sqrt(runningVar.getAtIndex(JAVA_FLOAT, ch) + EPS);
@@ -337,25 +465,40 @@ public final class BatchNorm2d implements Layer {
         k.dotDeviationLanes(lanes, dy, x, planeMean, from, to, planeSq, at);
     }
 
-    /** {@link #backwardChannel}'s sums for one block of channels in image order, the gradients, and dx's coefficients. */
+    /** {@link #backwardChannel}'s sums for 8 channels in image order, the gradients, and dx's coefficients. */
     private void finishBackwardBlock(int block) {
+        mergeBackwardBlock(block);
+        gradCoefficientsBlock(block);
+    }
+
+    /** A block's per-plane sums added in image order, and gamma's and beta's gradients from them. */
+    private void mergeBackwardBlock(int block) {
         int at = block * lanes, real = Math.min(lanes, channels - at);
-        long count = (long) n * plane;
+        for (int l = 0; l < real; l++) {
+            int ch = at + l;
+            double sDy = 0, sDyDev = 0;
+            for (int i = 0; i < n; i++) {
+                int q = (i * blocks + block) * lanes + l;
+                sDy += planeSum[q];
+                sDyDev += planeSq[q];
+            }
+            sumDy[ch] = sDy;
+            sumDyDev[ch] = sDyDev;
+            dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sDy);
+            dGamma.setAtIndex(JAVA_FLOAT, ch, (float) (sDyDev * invStd[ch]));
+        }
+    }
+
+    /** dx's coefficients a, b, c of a block's channels (0 on padded lanes). */
+    private void gradCoefficientsBlock(int block) {
+        int at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
             if (l >= real) { // padded channels: dx = 0
                 laneA[ch] = laneB[ch] = laneC[ch] = 0f;
                 continue;
             }
-            double sumDy = 0, sumDyDev = 0;
-            for (int i = 0; i < n; i++) {
-                int q = (i * blocks + block) * lanes + l;
-                sumDy += planeSum[q];
-                sumDyDev += planeSq[q];
-            }
-            double inv = invStd[ch], sumDyXhat = sumDyDev * inv;
-            dBeta.setAtIndex(JAVA_FLOAT, ch, (float) sumDy);
-            dGamma.setAtIndex(JAVA_FLOAT, ch, (float) sumDyXhat);
+            double inv = invStd[ch], sumDy = this.sumDy[ch], sumDyXhat = sumDyDev[ch] * inv;
             double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
             laneA[ch] = (float) a;
             if (lastUsedBatchStats) {
@@ -371,5 +514,139 @@ public final class BatchNorm2d implements Layer {
         int at = (p % blocks) * lanes;
         if (lastUsedBatchStats) ctx.kernels().affine2Lanes(lanes, dy, x, dx, laneA, laneB, laneC, at, from, to);
         else ctx.kernels().affineLanes(lanes, dy, dx, laneA, zeros, at, from, to);
+    }
+
+    // ---- exact curvature products: scalar loops per channel, in either layout -------------------------
+    // Per channel, s = invStd, M = n*plane, xhat = (x - mean) s. Batch statistics (TRAIN*): R{mean} = mean R{x},
+    // a = mean(xhat R{x}), R{s} = -s^2 a, R{xhat} = s (R{x} - R{mean} - a xhat). Running statistics (EVAL):
+    // R{xhat} = s R{x}. R{y} = gamma R{xhat} + v_gamma xhat + v_beta. The R-passes never touch the buffers.
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        vGamma = store.stateSlice(v, gammaT);
+        vBeta = store.stateSlice(v, betaT);
+        hGamma = store.stateSlice(hv, gammaT);
+        hBeta = store.stateSlice(hv, betaT);
+    }
+
+    /** Index of (image, channel, pixel) in the current layout. */
+    private long at(int image, int ch, int p) {
+        if (!rBlocked) return ((long) image * channels + ch) * plane + p;
+        return (((long) image * blocks + ch / lanes) * plane + p) * lanes + ch % lanes;
+    }
+
+    private double xhat(int i, int ch, int p) {
+        return (x.getAtIndex(JAVA_FLOAT, at(i, ch, p)) - mean[ch]) * invStd[ch];
+    }
+
+    /** R{xhat} at (i, ch, p), from the kept R{x} and the channel's R{mean} and a. */
+    private double rXhat(int i, int ch, int p) {
+        if (rx == null) return 0;
+        return invStd[ch] * (rx.getAtIndex(JAVA_FLOAT, at(i, ch, p)) - rMean[ch] - rDot[ch] * xhat(i, ch, p));
+    }
+
+    private int rChannels() {
+        return rBlocked ? blocks * lanes : channels;
+    }
+
+    private long rLength() {
+        return (long) n * rChannels() * plane;
+    }
+
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        if (n != this.n) throw new IllegalStateException("rForward for batch " + n + " after forward for " + this.n);
+        // The R-passes use this process's batch statistics; SyncBatchNorm's cross-rank sums have no R-pass.
+        if (sync != null) throw new UnsupportedOperationException("exact curvature products under SyncBatchNorm (data-parallel batch statistics)");
+        this.rx = rx;
+        rBlocked = ctx.blocked();
+        ry = ctx.ensure(ry, rLength());
+        ctx.parallel().forEach(rChannels(), rForwardChannel);
+        return ry;
+    }
+
+    private void rForwardChannel(int ch) {
+        if (ch >= channels) { // padded lanes stay zero
+            for (int i = 0; i < n; i++) for (int p = 0; p < plane; p++) ry.setAtIndex(JAVA_FLOAT, at(i, ch, p), 0f);
+            return;
+        }
+        double m = (double) n * plane, sumR = 0, sumXhatR = 0;
+        if (lastUsedBatchStats && rx != null) {
+            for (int i = 0; i < n; i++) {
+                for (int p = 0; p < plane; p++) {
+                    double r = rx.getAtIndex(JAVA_FLOAT, at(i, ch, p));
+                    sumR += r;
+                    sumXhatR += xhat(i, ch, p) * r;
+                }
+            }
+        }
+        rMean[ch] = sumR / m;
+        rDot[ch] = sumXhatR / m;
+        double g = gamma.getAtIndex(JAVA_FLOAT, ch), vg = vGamma.getAtIndex(JAVA_FLOAT, ch), vb = vBeta.getAtIndex(JAVA_FLOAT, ch);
+        for (int i = 0; i < n; i++) {
+            for (int p = 0; p < plane; p++) {
+                ry.setAtIndex(JAVA_FLOAT, at(i, ch, p), (float) (g * rXhat(i, ch, p) + vg * xhat(i, ch, p) + vb));
+            }
+        }
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        if (n != this.n) throw new IllegalStateException("rBackward for batch " + n + " after forward for " + this.n);
+        this.rdy = rdy;
+        this.needInputGrad = needInputGrad;
+        this.gaussNewton = gaussNewton;
+        if (needInputGrad) rdx = ctx.ensure(rdx, rLength());
+        ctx.parallel().forEach(rChannels(), rBackwardChannel);
+        return needInputGrad ? rdx : null;
+    }
+
+    /**
+     * h_beta = sum R{dy}, h_gamma = sum (R{dy} xhat + dy R{xhat}). R{dx}: with running statistics
+     * s (gamma R{dy} + v_gamma dy); with batch statistics the product rule on dx = k (M dy - g_beta - xhat g_gamma),
+     * k = gamma s / M: R{dx} = R{k} (M dy - g_beta - xhat g_gamma) + k (M R{dy} - h_beta - R{xhat} g_gamma - xhat h_gamma).
+     * Gauss-Newton keeps the backward of R{dy} alone.
+     */
+    private void rBackwardChannel(int ch) {
+        if (ch >= channels) {
+            if (needInputGrad) for (int i = 0; i < n; i++) for (int p = 0; p < plane; p++) rdx.setAtIndex(JAVA_FLOAT, at(i, ch, p), 0f);
+            return;
+        }
+        boolean full = !gaussNewton;
+        double sumRdy = 0, sumRdyXhat = 0, sumDyRxhat = 0, sumDy = 0, sumDyXhat = 0;
+        for (int i = 0; i < n; i++) {
+            for (int p = 0; p < plane; p++) {
+                long k = at(i, ch, p);
+                double r = rdy.getAtIndex(JAVA_FLOAT, k), xh = xhat(i, ch, p);
+                sumRdy += r;
+                sumRdyXhat += r * xh;
+                if (full) {
+                    double d = dy.getAtIndex(JAVA_FLOAT, k);
+                    sumDyRxhat += d * rXhat(i, ch, p);
+                    sumDy += d;
+                    sumDyXhat += d * xh;
+                }
+            }
+        }
+        double hb = sumRdy, hg = sumRdyXhat + sumDyRxhat;
+        hBeta.setAtIndex(JAVA_FLOAT, ch, (float) hb);
+        hGamma.setAtIndex(JAVA_FLOAT, ch, (float) hg);
+        if (!needInputGrad) return;
+        double s = invStd[ch], g = gamma.getAtIndex(JAVA_FLOAT, ch), vg = vGamma.getAtIndex(JAVA_FLOAT, ch);
+        double m = (double) n * plane, k = g * s / m, rk = (vg * s - g * s * s * rDot[ch]) / m;
+        for (int i = 0; i < n; i++) {
+            for (int p = 0; p < plane; p++) {
+                long idx = at(i, ch, p);
+                double r = rdy.getAtIndex(JAVA_FLOAT, idx), d = full ? dy.getAtIndex(JAVA_FLOAT, idx) : 0, v;
+                if (!lastUsedBatchStats) {
+                    v = s * (g * r + vg * d);
+                } else {
+                    double xh = xhat(i, ch, p);
+                    v = k * (m * r - hb - xh * hg);
+                    if (full) v += rk * (m * d - sumDy - xh * sumDyXhat) - k * rXhat(i, ch, p) * sumDyXhat;
+                }
+                rdx.setAtIndex(JAVA_FLOAT, idx, (float) v);
+            }
+        }
     }
 }

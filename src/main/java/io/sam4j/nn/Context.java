@@ -35,6 +35,8 @@ public final class Context implements AutoCloseable {
     /** Block width of the blocked layout (8 or 16), 0 for plain NCHW. */
     private int lanes;
     private Precision precision = Precision.FP32;
+    private GradientListener gradientListener;
+    private CrossRankSum batchStatisticsSum;
 
     /** With the pure-Java convolution backend. */
     public Context(Parallel par, Kernels kernels) {
@@ -133,6 +135,29 @@ public final class Context implements AutoCloseable {
             throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
         }
         this.lanes = lanes;
+    }
+
+    /** Who hears, during backward, which tail of the gradient buffer is final ({@link GradientListener}); null: nobody. */
+    public void setGradientListener(GradientListener listener) {
+        this.gradientListener = listener;
+    }
+
+    /** Called by {@link Sequential} after each child's backward. */
+    void gradientsFinalFrom(long paramOffset) {
+        if (gradientListener != null) gradientListener.gradientsFinalFrom(paramOffset);
+    }
+
+    /**
+     * SyncBatchNorm: batch statistics (and their backward's two sums) are summed over the ranks with
+     * {@code sum}, so that N ranks normalise as one process on the global batch; null: per rank.
+     */
+    public void setBatchStatisticsSum(CrossRankSum sum) {
+        this.batchStatisticsSum = sum;
+    }
+
+    /** See {@link #setBatchStatisticsSum}; null when batch statistics stay per rank. */
+    public CrossRankSum batchStatisticsSum() {
+        return batchStatisticsSum;
     }
 
     /** Floats per example of an activation of per-example shape {@code shape} in this context's layout. */

@@ -2,6 +2,7 @@ package io.sam4j.nn;
 
 import io.sam4j.conv.ConvShape;
 import io.sam4j.conv.Convolution;
+import io.sam4j.kernels.FlatOps;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -27,7 +28,10 @@ public final class Conv2d implements Layer {
     /** The convolution of the last forward, reused by its backward. */
     private Convolution current;
     private int currentN;
-    private MemorySegment x, y, dx;
+    private MemorySegment x, y, dx, dy;
+    /** Curvature products: slices of the direction and of Hv, the R-buffers and one scratch per tensor kind. */
+    private MemorySegment vw, vb, hw, hb, rx, ry, rdx, scratchY, scratchW, scratchX;
+    private FlatOps ops;
 
     public Conv2d(int outChannels, int kernel, int stride, int padding, boolean bias) {
         if (outChannels < 1 || kernel < 1 || stride < 1 || padding < 0) {
@@ -44,6 +48,7 @@ public final class Conv2d implements Layer {
     public int[] declare(int[] in, String prefix, ParameterStore.Builder builder, Context ctx) {
         if (in.length != 3) throw new IllegalArgumentException(prefix + ": Conv2d needs a {C, H, W} input, got " + Arrays.toString(in));
         this.ctx = ctx;
+        this.ops = new FlatOps(ctx.kernels(), ctx.parallel());
         perExample = new ConvShape(1, in[0], in[1], in[2], outChannels, kernel, kernel, stride, padding);
         wT = builder.param(prefix + "weight", outChannels, in[0], kernel, kernel);
         if (hasBias) bT = builder.param(prefix + "bias", outChannels);
@@ -85,6 +90,7 @@ public final class Conv2d implements Layer {
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         if (n != currentN) throw new IllegalStateException("backward for batch " + n + " after forward for " + currentN);
+        this.dy = dy;
         current.backwardWeights(x, dy, dw, db);
         if (!needInputGrad) return null;
         dx = ctx.ensure(dx, n * ctx.activationSize(inShape));
@@ -95,5 +101,60 @@ public final class Conv2d implements Layer {
     /** The convolution implementation in use (after the first forward), for logs. */
     public String implementation() {
         return current == null ? ctx.convBackend().name() : current.implementation();
+    }
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        vw = store.stateSlice(v, wT);
+        hw = store.stateSlice(hv, wT);
+        if (hasBias) {
+            vb = store.stateSlice(v, bT);
+            hb = store.stateSlice(hv, bT);
+        }
+    }
+
+    /**
+     * Each primitive is bilinear in its two tensors, so R{y} = Fwd(R{x}, W) + Fwd(x, V, v_b): the same
+     * kernel with other buffers (the kernels overwrite their outputs, hence a scratch and an add).
+     */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        if (n != currentN) throw new IllegalStateException("rForward for batch " + n + " after forward for " + currentN);
+        this.rx = rx;
+        long len = n * ctx.activationSize(outShape);
+        ry = ctx.ensure(ry, len);
+        current.forward(x, vw, vb, ry);
+        if (rx != null) {
+            scratchY = ctx.ensure(scratchY, len);
+            current.forward(rx, w, null, scratchY);
+            ops.axpy(1f, scratchY, ry, len);
+        }
+        return ry;
+    }
+
+    /**
+     * (hW, hb) = BwdWeights(x, R{dy}) + (BwdWeights(R{x}, dy), bias part discarded);
+     * R{dx} = BwdData(R{dy}, W) + BwdData(dy, V). Gauss-Newton drops the two dy terms.
+     */
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        if (n != currentN) throw new IllegalStateException("rBackward for batch " + n + " after forward for " + currentN);
+        current.backwardWeights(x, rdy, hw, hb);
+        if (rx != null && !gaussNewton) {
+            long weights = perExample.weightSize();
+            scratchW = ctx.ensure(scratchW, weights);
+            current.backwardWeights(rx, dy, scratchW, null);
+            ops.axpy(1f, scratchW, hw, weights);
+        }
+        if (!needInputGrad) return null;
+        long len = n * ctx.activationSize(inShape);
+        rdx = ctx.ensure(rdx, len);
+        current.backwardData(rdy, w, rdx);
+        if (!gaussNewton) {
+            scratchX = ctx.ensure(scratchX, len);
+            current.backwardData(dy, vw, scratchX);
+            ops.axpy(1f, scratchX, rdx, len);
+        }
+        return rdx;
     }
 }

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
 public final class Flatten implements Layer {
     private Context ctx;
     private int[] in;
-    private MemorySegment y, dx;
+    private MemorySegment y, dx, ry, rdx;
 
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
@@ -38,5 +38,23 @@ public final class Flatten implements Layer {
         dx = ctx.ensure(dx, n * BlockedLayout.size(in, ctx.lanes()));
         BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2], ctx.lanes());
         return dx;
+    }
+
+    /** Linear and parameterless: the R-passes are the passes themselves, into the R-buffers. */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        if (rx == null || !reorders()) return rx;
+        ry = ctx.ensure(ry, n * Layer.numel(in));
+        BlockedLayout.toPlain(ctx.parallel(), rx, ry, n, in[0], in[1] * in[2], ctx.lanes());
+        return ry;
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        if (!needInputGrad) return null;
+        if (!reorders()) return rdy;
+        rdx = ctx.ensure(rdx, n * BlockedLayout.size(in, ctx.lanes()));
+        BlockedLayout.toBlocked(ctx.parallel(), rdy, rdx, n, in[0], in[1] * in[2], ctx.lanes());
+        return rdx;
     }
 }

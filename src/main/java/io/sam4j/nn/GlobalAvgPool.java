@@ -13,9 +13,11 @@ import java.util.Arrays;
  */
 public final class GlobalAvgPool implements Layer {
     private Context ctx;
-    private int channels, plane, blocks, lanes;
+    private int channels, plane, blocks, lanes; // blocks and lanes: of the blocked layout at the last forward
     private boolean blocked;
-    private MemorySegment x, y, dy, dx;
+    private MemorySegment y, dx, ry, rdx;
+    /** What the plane bodies read and write: (x, y) or (R{x}, R{y}) forward, (dy, dx) or (R{dy}, R{dx}) backward. */
+    private MemorySegment x, out, dy, into;
     /** Per-lane sums and fill values of the blocked path: entries [lanes p, lanes p + lanes) belong to block plane p. */
     private double[] laneSums = new double[0];
     private float[] laneValues = new float[0];
@@ -35,53 +37,83 @@ public final class GlobalAvgPool implements Layer {
 
     @Override
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
-        this.x = x;
         y = ctx.ensure(y, n * channels);
         blocked = ctx.blocked();
+        lanes = ctx.lanes();
+        if (blocked) blocks = BlockedLayout.paddedChannels(channels, lanes) / lanes;
+        pool(x, y, n);
+        return y;
+    }
+
+    private void pool(MemorySegment from, MemorySegment to, int n) {
+        x = from;
+        out = to;
         if (blocked) {
-            lanes = ctx.lanes();
-            blocks = BlockedLayout.paddedChannels(channels, lanes) / lanes;
             if (laneSums.length < n * blocks * lanes) laneSums = new double[n * blocks * lanes];
             forwardBlockPlanes.run(ctx.parallel(), n * blocks, (long) plane * lanes);
         } else {
             forwardPlanes.run(ctx.parallel(), n * channels, plane);
         }
-        return y;
     }
 
     private void forwardPlane(int p) {
         long base = (long) p * plane;
-        y.setAtIndex(JAVA_FLOAT, p, (float) (ctx.kernels().sum(x, base, base + plane) / plane));
+        out.setAtIndex(JAVA_FLOAT, p, (float) (ctx.kernels().sum(x, base, base + plane) / plane));
     }
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         if (!needInputGrad) return null;
-        this.dy = dy;
+        dx = ctx.ensure(dx, inputLength(n));
+        spread(dy, dx, n);
+        return dx;
+    }
+
+    private long inputLength(int n) {
+        return blocked ? (long) n * blocks * lanes * plane : (long) n * channels * plane;
+    }
+
+    private void spread(MemorySegment from, MemorySegment to, int n) {
+        dy = from;
+        into = to;
         if (blocked) {
-            dx = ctx.ensure(dx, (long) n * blocks * lanes * plane);
             if (laneValues.length < n * blocks * lanes) laneValues = new float[n * blocks * lanes];
             backwardBlockPlanes.run(ctx.parallel(), n * blocks, (long) plane * lanes);
         } else {
-            dx = ctx.ensure(dx, (long) n * channels * plane);
             backwardPlanes.run(ctx.parallel(), n * channels, plane);
         }
-        return dx;
+    }
+
+    /** Linear and parameterless: the R-passes are the passes themselves, into the R-buffers. */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        if (rx == null) return null;
+        ry = ctx.ensure(ry, n * channels);
+        pool(rx, ry, n);
+        return ry;
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        if (!needInputGrad) return null;
+        rdx = ctx.ensure(rdx, inputLength(n));
+        spread(rdy, rdx, n);
+        return rdx;
     }
 
     private void backwardPlane(int p) {
         long base = (long) p * plane;
-        ctx.kernels().fill(dy.getAtIndex(JAVA_FLOAT, p) / plane, dx, base, base + plane);
+        ctx.kernels().fill(dy.getAtIndex(JAVA_FLOAT, p) / plane, into, base, base + plane);
     }
 
-    /** Block plane p = image * blocks + block: channels [lanes block, lanes (block + 1)) of that image. */
+    /** Block plane p = image * blocks + block: channels [8 block, 8 block + 8) of that image. */
     private void forwardBlockPlane(int p) {
         int at = p * lanes, image = p / blocks, first = (p % blocks) * lanes;
         long base = (long) p * plane * lanes;
         for (int l = 0; l < lanes; l++) laneSums[at + l] = 0;
         ctx.kernels().sumLanes(lanes, x, base, base + (long) plane * lanes, laneSums, at);
         for (int l = 0; l < lanes && first + l < channels; l++) {
-            y.setAtIndex(JAVA_FLOAT, (long) image * channels + first + l, (float) (laneSums[at + l] / plane));
+            out.setAtIndex(JAVA_FLOAT, (long) image * channels + first + l, (float) (laneSums[at + l] / plane));
         }
     }
 
@@ -91,6 +123,6 @@ public final class GlobalAvgPool implements Layer {
             laneValues[at + l] = first + l < channels ? dy.getAtIndex(JAVA_FLOAT, (long) image * channels + first + l) / plane : 0f;
         }
         long base = (long) p * plane * lanes;
-        ctx.kernels().fillLanes(lanes, laneValues, at, dx, base, base + (long) plane * lanes);
+        ctx.kernels().fillLanes(lanes, laneValues, at, into, base, base + (long) plane * lanes);
     }
 }

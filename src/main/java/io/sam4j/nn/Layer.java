@@ -34,6 +34,34 @@ public interface Layer {
      */
     MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad);
 
+    // ---- exact curvature products (Pearlmutter's R-operator, forward over reverse) -----------------
+    // R{t} = d/dt t(w + t v) at t = 0. A product runs forward, backward, rForward, rBackward on one batch;
+    // R-buffers are the layer's own (never the ordinary ones, which the R-passes still read).
+
+    /**
+     * Takes this layer's slices of a direction {@code v} (read by {@link #rForward}) and of the product
+     * {@code hv} (written by {@link #rBackward}), both buffers of the store's parameter layout. Once.
+     */
+    default void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {}
+
+    /**
+     * R{y} of the last forward along the bound direction, given R{x} ({@code null}: zero, as for the data).
+     * Returns null when R{y} is zero (a parameterless layer fed a zero R{x}).
+     */
+    default MemorySegment rForward(MemorySegment rx, int n) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no R-operator");
+    }
+
+    /**
+     * R-backward after {@link #backward} and {@link #rForward} of the same batch: writes this layer's slices
+     * of Hv and returns R{dx} (null when {@code needInputGrad} is false). With {@code gaussNewton} the terms
+     * where dy meets an R-forward quantity are dropped, which gives the Gauss-Newton product Gv (and then
+     * no ordinary backward is needed).
+     */
+    default MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        throw new UnsupportedOperationException(getClass().getSimpleName() + " has no R-operator");
+    }
+
     /** Per-example output size in floats. */
     static long numel(int[] shape) {
         long n = 1;

@@ -15,7 +15,9 @@ public final class Linear implements Layer {
     private Context ctx;
     private ParameterStore.Tensor wT, bT;
     private MemorySegment w, b, dw, db;
-    private MemorySegment x, y, dx;
+    private MemorySegment x, y, dx, dy;
+    /** Curvature products: slices of the direction and of Hv, and the R-buffers. */
+    private MemorySegment vw, vb, hw, hb, rx, ry, rdx;
     private float[] biasAcc;
 
     public Linear(int outFeatures) {
@@ -64,33 +66,75 @@ public final class Linear implements Layer {
         this.x = x;
         y = ctx.ensure(y, (long) n * outFeatures);
         Gemm.sgemm(ctx.parallel(), false, true, n, outFeatures, in, 1f, x, 0, in, w, 0, in, 0f, y, 0, outFeatures);
-        if (hasBias) {
-            for (int i = 0; i < n; i++) {
-                long row = (long) i * outFeatures;
-                for (int j = 0; j < outFeatures; j++) {
-                    y.setAtIndex(JAVA_FLOAT, row + j, y.getAtIndex(JAVA_FLOAT, row + j) + b.getAtIndex(JAVA_FLOAT, j));
-                }
-            }
-        }
+        if (hasBias) addBias(y, b, n);
         return y;
     }
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
+        this.dy = dy;
         // dW[out, in] = dY^T[out, n] x[n, in]
         Gemm.sgemm(ctx.parallel(), true, false, outFeatures, in, n, 1f, dy, 0, outFeatures, x, 0, in, 0f, dw, 0, in);
-        if (hasBias) {
-            java.util.Arrays.fill(biasAcc, 0f);
-            for (int i = 0; i < n; i++) {
-                long row = (long) i * outFeatures;
-                for (int j = 0; j < outFeatures; j++) biasAcc[j] += dy.getAtIndex(JAVA_FLOAT, row + j);
-            }
-            MemorySegment.copy(biasAcc, 0, db, JAVA_FLOAT, 0, outFeatures);
-        }
+        if (hasBias) sumRows(dy, db, n);
         if (!needInputGrad) return null;
         // dX[n, in] = dY[n, out] W[out, in]
         dx = ctx.ensure(dx, (long) n * in);
         Gemm.sgemm(ctx.parallel(), false, false, n, in, outFeatures, 1f, dy, 0, outFeatures, w, 0, in, 0f, dx, 0, in);
         return dx;
+    }
+
+    private void addBias(MemorySegment out, MemorySegment bias, int n) {
+        for (int i = 0; i < n; i++) {
+            long row = (long) i * outFeatures;
+            for (int j = 0; j < outFeatures; j++) {
+                out.setAtIndex(JAVA_FLOAT, row + j, out.getAtIndex(JAVA_FLOAT, row + j) + bias.getAtIndex(JAVA_FLOAT, j));
+            }
+        }
+    }
+
+    /** out[j] = sum over the n rows of m[., j] (the bias gradient). */
+    private void sumRows(MemorySegment m, MemorySegment out, int n) {
+        java.util.Arrays.fill(biasAcc, 0f);
+        for (int i = 0; i < n; i++) {
+            long row = (long) i * outFeatures;
+            for (int j = 0; j < outFeatures; j++) biasAcc[j] += m.getAtIndex(JAVA_FLOAT, row + j);
+        }
+        MemorySegment.copy(biasAcc, 0, out, JAVA_FLOAT, 0, outFeatures);
+    }
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        vw = store.stateSlice(v, wT);
+        hw = store.stateSlice(hv, wT);
+        if (hasBias) {
+            vb = store.stateSlice(v, bT);
+            hb = store.stateSlice(hv, bT);
+        }
+    }
+
+    /** R{y} = R{x} W^T + x V^T + v_b. */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        this.rx = rx;
+        ry = ctx.ensure(ry, (long) n * outFeatures);
+        Gemm.sgemm(ctx.parallel(), false, true, n, outFeatures, in, 1f, x, 0, in, vw, 0, in, 0f, ry, 0, outFeatures);
+        if (rx != null) Gemm.sgemm(ctx.parallel(), false, true, n, outFeatures, in, 1f, rx, 0, in, w, 0, in, 1f, ry, 0, outFeatures);
+        if (hasBias) addBias(ry, vb, n);
+        return ry;
+    }
+
+    /** hW = R{dy}^T x + dy^T R{x}, hb = sum R{dy}, R{dx} = R{dy} W + dy V (Gauss-Newton: without the dy terms). */
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        Gemm.sgemm(ctx.parallel(), true, false, outFeatures, in, n, 1f, rdy, 0, outFeatures, x, 0, in, 0f, hw, 0, in);
+        if (rx != null && !gaussNewton) {
+            Gemm.sgemm(ctx.parallel(), true, false, outFeatures, in, n, 1f, dy, 0, outFeatures, rx, 0, in, 1f, hw, 0, in);
+        }
+        if (hasBias) sumRows(rdy, hb, n);
+        if (!needInputGrad) return null;
+        rdx = ctx.ensure(rdx, (long) n * in);
+        Gemm.sgemm(ctx.parallel(), false, false, n, in, outFeatures, 1f, rdy, 0, outFeatures, w, 0, in, 0f, rdx, 0, in);
+        if (!gaussNewton) Gemm.sgemm(ctx.parallel(), false, false, n, in, outFeatures, 1f, dy, 0, outFeatures, vw, 0, in, 1f, rdx, 0, in);
+        return rdx;
     }
 }

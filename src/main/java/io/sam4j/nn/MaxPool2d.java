@@ -21,12 +21,15 @@ public final class MaxPool2d implements Layer {
     private Context ctx;
     private int channels, h, w, outH, outW;
     private boolean blocked;
-    private int lanes;
-    private MemorySegment x, y, argmax, dy, dx;
+    private int lanes; // of the blocked layout at the last forward
+    private MemorySegment x, y, argmax, dx, ry, rdx;
+    /** The gradient being scattered and where to (dy into dx, or R{dy} into R{dx}), and the gather's R{x}. */
+    private MemorySegment scatterFrom, scatterTo, gatherFrom;
     private final PlaneBlocks forwardPlanes = new PlaneBlocks(this::forwardPlane);
     private final PlaneBlocks backwardPlanes = new PlaneBlocks(this::backwardPlane);
     private final PlaneBlocks forwardBlockPlanes = new PlaneBlocks(this::forwardBlockPlane);
     private final PlaneBlocks backwardBlockPlanes = new PlaneBlocks(this::backwardBlockPlane);
+    private final PlaneBlocks gatherPlanes = new PlaneBlocks(this::gatherPlane);
 
     /** Stride equal to the kernel, PyTorch's default. */
     public MaxPool2d(int kernel) {
@@ -57,8 +60,8 @@ public final class MaxPool2d implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         this.x = x;
         blocked = ctx.blocked();
+        lanes = ctx.lanes();
         if (blocked) {
-            lanes = ctx.lanes();
             int planes = n * (BlockedLayout.paddedChannels(channels, lanes) / lanes);
             long outLen = (long) planes * outH * outW * lanes;
             y = ctx.ensure(y, outLen);
@@ -108,16 +111,55 @@ public final class MaxPool2d implements Layer {
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         if (!needInputGrad) return null;
-        this.dy = dy;
-        if (blocked) {
-            int planes = n * (BlockedLayout.paddedChannels(channels, lanes) / lanes);
-            dx = ctx.ensure(dx, (long) planes * h * w * lanes);
-            backwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * lanes);
-            return dx;
-        }
-        dx = ctx.ensure(dx, (long) n * channels * h * w);
-        backwardPlanes.run(ctx.parallel(), n * channels, (long) h * w);
+        dx = ctx.ensure(dx, inputLength(n));
+        scatter(dy, dx, n);
         return dx;
+    }
+
+    private long inputLength(int n) {
+        return blocked ? (long) planes(n) * h * w * lanes : (long) n * channels * h * w;
+    }
+
+    private int planes(int n) {
+        return blocked ? n * (BlockedLayout.paddedChannels(channels, lanes) / lanes) : n * channels;
+    }
+
+    /** {@code to} = the scatter-add of {@code from} to each window's argmax (the backward). */
+    private void scatter(MemorySegment from, MemorySegment to, int n) {
+        scatterFrom = from;
+        scatterTo = to;
+        if (blocked) backwardBlockPlanes.run(ctx.parallel(), planes(n), (long) h * w * lanes);
+        else backwardPlanes.run(ctx.parallel(), planes(n), (long) h * w);
+    }
+
+    /** R{y} = R{x} at the argmax of the last forward (a gather: pooling R{x} would pick other elements). */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        if (rx == null) return null;
+        long plane = (long) outH * outW * (blocked ? lanes : 1);
+        ry = ctx.ensure(ry, planes(n) * plane);
+        gatherFrom = rx;
+        gatherPlanes.run(ctx.parallel(), planes(n), plane);
+        return ry;
+    }
+
+    private void gatherPlane(int plane) {
+        int width = blocked ? lanes : 1;
+        long in = (long) plane * h * w * width, out = (long) plane * outH * outW * width;
+        MemorySegment rx = gatherFrom, ry = this.ry, argmax = this.argmax;
+        for (long o = 0; o < (long) outH * outW * width; o++) {
+            long source = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * width + o % width;
+            ry.setAtIndex(JAVA_FLOAT, out + o, rx.getAtIndex(JAVA_FLOAT, source));
+        }
+    }
+
+    /** R{dx}: the backward's scatter of R{dy} (linear in dy for a fixed argmax), into the R-buffer. */
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        if (!needInputGrad) return null;
+        rdx = ctx.ensure(rdx, inputLength(n));
+        scatter(rdy, rdx, n);
+        return rdx;
     }
 
     /**
@@ -125,7 +167,7 @@ public final class MaxPool2d implements Layer {
      * models' planes are a few KB, so the scatter after the fill hits L1.
      */
     private void backwardPlane(int plane) {
-        MemorySegment dx = this.dx, dy = this.dy, argmax = this.argmax;
+        MemorySegment dx = scatterTo, dy = scatterFrom, argmax = this.argmax;
         long in = (long) plane * h * w, out = (long) plane * outH * outW;
         ctx.kernels().fill(0f, dx, in, in + (long) h * w);
         for (int o = 0; o < outH * outW; o++) {
@@ -168,7 +210,7 @@ public final class MaxPool2d implements Layer {
 
     private void backwardBlockPlane(int plane) {
         long in = (long) plane * h * w * lanes, out = (long) plane * outH * outW * lanes;
-        MemorySegment dx = this.dx, dy = this.dy, argmax = this.argmax;
+        MemorySegment dx = scatterTo, dy = scatterFrom, argmax = this.argmax;
         if (kernel == 2 && stride == 2) {
             ctx.kernels().maxPool2x2LanesBackward(lanes, dy, argmax, out, h, w, dx, in);
             return;

@@ -17,6 +17,8 @@ public final class Model implements AutoCloseable {
     private final SoftmaxCrossEntropy loss;
     /** The input batch in the blocked layout, when activations are blocked. */
     private MemorySegment blockedInput;
+    /** The buffers the layers' curvature slices point into. */
+    private MemorySegment boundV, boundHv;
 
     public Model(String name, Layer net, int[] inputShape, int classes, float labelSmoothing, Context ctx) {
         this.name = name;
@@ -25,6 +27,7 @@ public final class Model implements AutoCloseable {
         this.classes = classes;
         this.ctx = ctx;
         ParameterStore.Builder b = ParameterStore.builder();
+        if (net instanceof Sequential chain) chain.notifyGradients(); // see Context.setGradientListener
         int[] out = net.declare(inputShape, "", b, ctx);
         if (out.length != 1 || out[0] != classes) {
             throw new IllegalArgumentException(name + " produces shape " + java.util.Arrays.toString(out)
@@ -104,6 +107,33 @@ public final class Model implements AutoCloseable {
     /** Forward only, returns the logits (valid until the next call). */
     public MemorySegment logits(MemorySegment x, int n, Mode mode) {
         return net.forward(input(x, n), n, mode);
+    }
+
+    /**
+     * Binds the buffers of exact curvature products: {@code v} (the direction, read) and {@code hv} (the
+     * product, written), both of the store's parameter layout. Once, before {@link #curvatureProduct}.
+     */
+    public void bindCurvature(MemorySegment v, MemorySegment hv) {
+        if (v == boundV && hv == boundHv) return; // already bound: no slices made per product
+        net.bindCurvature(store, v, hv);
+        boundV = v;
+        boundHv = hv;
+    }
+
+    /**
+     * The exact Hessian-vector product H v of the batch's mean loss (Pearlmutter's R-operator: forward,
+     * backward, R-forward, R-backward), or with {@code gaussNewton} the Gauss-Newton product G v (no
+     * ordinary backward), into the bound {@code hv}; returns the loss. Overwrites the store's gradients
+     * (with the batch's gradient, unless Gauss-Newton). {@code mode} must not be {@link Mode#TRAIN}.
+     */
+    public double curvatureProduct(MemorySegment x, int[] labels, int n, Mode mode, boolean gaussNewton) {
+        if (mode == Mode.TRAIN) throw new IllegalArgumentException("curvature products must not move the running statistics");
+        MemorySegment logits = net.forward(input(x, n), n, mode);
+        double l = loss.forward(logits, labels, n, true);
+        if (!gaussNewton) net.backward(loss.grad(), n, false);
+        MemorySegment rz = net.rForward(null, n);
+        net.rBackward(loss.rBackward(rz, n), n, false, gaussNewton);
+        return l;
     }
 
     @Override

@@ -80,6 +80,11 @@ public final class ParameterStore implements AutoCloseable {
             list.add(t);
         }
 
+        /** Flat offset the next trainable tensor would get (floats of trainable tensors so far, aligned). */
+        public long paramLength() {
+            return paramLength;
+        }
+
         /** Trainable tensors declared so far. */
         public int paramTensorCount() {
             return params.size();

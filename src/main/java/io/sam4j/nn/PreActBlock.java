@@ -25,7 +25,7 @@ public final class PreActBlock implements Layer {
     private Context ctx;
     private FlatOps ops;
     private int[] inShape, outShape;
-    private MemorySegment sum, dA, dx;
+    private MemorySegment sum, dA, dx, rSum, rdA, rdx;
 
     public PreActBlock(int planes, int stride) {
         this.planes = planes;
@@ -100,6 +100,42 @@ public final class PreActBlock implements Layer {
         dx = ctx.ensure(dx, len);
         add(dPre, dy, dx, len);
         return dx;
+    }
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        pre.bindCurvature(store, v, hv);
+        main.bindCurvature(store, v, hv);
+        if (shortcut != null) shortcut.bindCurvature(store, v, hv);
+    }
+
+    /** The forward's routing with R-values; an identity shortcut carries R{x}. */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        MemorySegment ra = pre.rForward(rx, n);
+        MemorySegment residual = main.rForward(ra, n);
+        MemorySegment skip = shortcut == null ? rx : shortcut.rForward(ra, n);
+        if (residual == null || skip == null) return residual == null ? skip : residual;
+        long len = n * ctx.activationSize(outShape);
+        rSum = ctx.ensure(rSum, len);
+        add(residual, skip, rSum, len);
+        return rSum;
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        MemorySegment rdMain = main.rBackward(rdy, n, true, gaussNewton);
+        long len = n * ctx.activationSize(inShape);
+        if (shortcut != null) {
+            rdA = ctx.ensure(rdA, len);
+            add(rdMain, shortcut.rBackward(rdy, n, true, gaussNewton), rdA, len);
+            return pre.rBackward(rdA, n, needInputGrad, gaussNewton);
+        }
+        MemorySegment rdPre = pre.rBackward(rdMain, n, needInputGrad, gaussNewton);
+        if (!needInputGrad) return null;
+        rdx = ctx.ensure(rdx, len);
+        add(rdPre, rdy, rdx, len);
+        return rdx;
     }
 
     /** out = a + b, vectorised and across the team (a triad with s = 1), as in {@link BasicBlock}; any layout. */

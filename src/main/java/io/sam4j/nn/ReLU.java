@@ -11,7 +11,7 @@ public final class ReLU implements Layer {
     private Context ctx;
     private FlatOps ops;
     private int[] shape;
-    private MemorySegment y, dx;
+    private MemorySegment y, dx, ry, rdx;
 
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
@@ -38,5 +38,28 @@ public final class ReLU implements Layer {
         MemorySegment out = dx, saved = y;
         ops.forChunks(len, (c, from, to) -> ops.kernels().reluBackward(saved, dy, out, from, to));
         return dx;
+    }
+
+    /** R{y} = 1[y > 0] R{x}: the mask of the last forward (relu'' is 0 almost everywhere), backward's kernel. */
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        if (rx == null) return null;
+        ry = masked(rx, ry, n);
+        return ry;
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        if (!needInputGrad) return null;
+        rdx = masked(rdy, rdx, n);
+        return rdx;
+    }
+
+    /** out = 1[y > 0] in, into {@code out} (grown as needed). */
+    private MemorySegment masked(MemorySegment in, MemorySegment out, int n) {
+        long len = n * ctx.activationSize(shape);
+        MemorySegment o = ctx.ensure(out, len), saved = y;
+        ops.forChunks(len, (c, from, to) -> ops.kernels().reluBackward(saved, in, o, from, to));
+        return o;
     }
 }

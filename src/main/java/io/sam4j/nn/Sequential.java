@@ -13,6 +13,20 @@ public final class Sequential implements Layer {
     private final List<Layer> order = new ArrayList<>();
     /** Index of the first child with trainable tensors: children before it need no input gradient. */
     private int firstTrainable = Integer.MAX_VALUE;
+    /** Flat offset of each child's first parameter, for the "gradients final from here" notice of backward. */
+    private long[] paramOffsets = new long[0];
+    private Context ctx;
+    /**
+     * Whether backward sends those notices: only for the model's top-level chain and Sequentials nested
+     * directly in it, where the layers after a child hold exactly the parameters declared after it (not
+     * inside a block that back-propagates its branches in another order than it declared them).
+     */
+    private boolean notifiesGradients;
+
+    /** Makes backward tell the context's {@link GradientListener} which tail of gradients is final. */
+    void notifyGradients() {
+        notifiesGradients = true;
+    }
 
     /** Adds a layer; {@code name} is its state_dict prefix ("fc1") or null for parameterless ones. */
     public Sequential add(String name, Layer layer) {
@@ -30,9 +44,13 @@ public final class Sequential implements Layer {
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
         int[] shape = in;
         int i = 0;
+        this.ctx = ctx;
+        paramOffsets = new long[order.size()];
         for (Map.Entry<String, Layer> e : children.entrySet()) {
             String p = e.getKey().startsWith("#") ? prefix : prefix + e.getKey() + ".";
             int before = b.paramTensorCount();
+            paramOffsets[i] = b.paramLength();
+            if (notifiesGradients && e.getValue() instanceof Sequential inner) inner.notifyGradients();
             shape = e.getValue().declare(shape, p, b, ctx);
             if (b.paramTensorCount() > before) firstTrainable = Math.min(firstTrainable, i);
             i++;
@@ -62,7 +80,28 @@ public final class Sequential implements Layer {
         int stop = needInputGrad ? 0 : Math.min(firstTrainable, order.size() - 1);
         for (int i = order.size() - 1; i >= stop; i--) {
             dy = order.get(i).backward(dy, n, i > stop || needInputGrad);
+            if (notifiesGradients) ctx.gradientsFinalFrom(paramOffsets[i]);
         }
         return needInputGrad ? dy : null;
+    }
+
+    @Override
+    public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
+        for (Layer l : order) l.bindCurvature(store, v, hv);
+    }
+
+    @Override
+    public MemorySegment rForward(MemorySegment rx, int n) {
+        for (Layer l : order) rx = l.rForward(rx, n);
+        return rx;
+    }
+
+    @Override
+    public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
+        int stop = needInputGrad ? 0 : Math.min(firstTrainable, order.size() - 1);
+        for (int i = order.size() - 1; i >= stop; i--) {
+            rdy = order.get(i).rBackward(rdy, n, i > stop || needInputGrad, gaussNewton);
+        }
+        return needInputGrad ? rdy : null;
     }
 }

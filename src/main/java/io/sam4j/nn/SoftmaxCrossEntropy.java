@@ -12,7 +12,7 @@ public final class SoftmaxCrossEntropy {
     private final int classes;
     private final float smoothing;
     private final Context ctx;
-    private MemorySegment dlogits;
+    private MemorySegment dlogits, probs, rdlogits;
 
     public SoftmaxCrossEntropy(int classes, float smoothing, Context ctx) {
         if (smoothing < 0 || smoothing >= 1) throw new IllegalArgumentException("label smoothing must be in [0, 1)");
@@ -26,7 +26,10 @@ public final class SoftmaxCrossEntropy {
 
     /** Mean loss; fills the gradient returned by {@link #grad()} when {@code wantGrad}. */
     public double forward(MemorySegment logits, int[] labels, int n, boolean wantGrad) {
-        if (wantGrad) dlogits = ctx.ensure(dlogits, (long) n * classes);
+        if (wantGrad) {
+            dlogits = ctx.ensure(dlogits, (long) n * classes);
+            probs = ctx.ensure(probs, (long) n * classes);
+        }
         double total = 0;
         float off = smoothing / classes;
         float on = 1f - smoothing + off;
@@ -44,7 +47,10 @@ public final class SoftmaxCrossEntropy {
                 double logp = logits.getAtIndex(JAVA_FLOAT, row + j) - logZ;
                 float q = smoothing == 0f ? (j == label ? 1f : 0f) : (j == label ? on : off);
                 if (q != 0f) li -= q * logp;
-                if (wantGrad) dlogits.setAtIndex(JAVA_FLOAT, row + j, (float) ((Math.exp(logp) - q) / n));
+                if (wantGrad) {
+                    dlogits.setAtIndex(JAVA_FLOAT, row + j, (float) ((Math.exp(logp) - q) / n));
+                    probs.setAtIndex(JAVA_FLOAT, row + j, (float) Math.exp(logp));
+                }
             }
             total += li;
         }
@@ -53,6 +59,24 @@ public final class SoftmaxCrossEntropy {
 
     public MemorySegment grad() {
         return dlogits;
+    }
+
+    /**
+     * R{dlogits} = (diag p - p p^T) R{z} / N per row, p the softmax of the last {@link #forward} with
+     * {@code wantGrad} (the smoothing drops out: the targets sum to 1). {@code rz} null means zero.
+     */
+    public MemorySegment rBackward(MemorySegment rz, int n) {
+        rdlogits = ctx.ensure(rdlogits, (long) n * classes);
+        for (int i = 0; i < n; i++) {
+            long row = (long) i * classes;
+            double pr = 0;
+            if (rz != null) for (int j = 0; j < classes; j++) pr += (double) probs.getAtIndex(JAVA_FLOAT, row + j) * rz.getAtIndex(JAVA_FLOAT, row + j);
+            for (int j = 0; j < classes; j++) {
+                double p = probs.getAtIndex(JAVA_FLOAT, row + j), r = rz == null ? 0 : rz.getAtIndex(JAVA_FLOAT, row + j);
+                rdlogits.setAtIndex(JAVA_FLOAT, row + j, (float) (p * (r - pr) / n));
+            }
+        }
+        return rdlogits;
     }
 
     /** Summed loss (without smoothing) and the number of correct argmax predictions. */

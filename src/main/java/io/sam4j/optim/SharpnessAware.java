@@ -158,6 +158,7 @@ public final class SharpnessAware implements Optimizer {
         MemorySegment w = store.params(), g = store.grads();
         float sigma = cfg.sigma(), lambda = cfg.lambda();
 
+        if (reducer != null && globalPerturbation) reducer.expectGradient();
         double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
@@ -174,6 +175,7 @@ public final class SharpnessAware implements Optimizer {
         double[] pert = pass((a, b, eta, acc) -> k.perturb(w, saved, g, ema, a, b, s, friendly, sigma, emaMode, lambda, eta, acc));
         if (ema != null) emaReady = true;
 
+        if (reducer != null && globalPerturbation) reducer.expectGradient();
         double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
         if (reducer != null && globalPerturbation) reducer.reduce();
 

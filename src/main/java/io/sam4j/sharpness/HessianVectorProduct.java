@@ -48,7 +48,7 @@ import java.util.Objects;
  *
  * <p>Not thread-safe: one product at a time.
  */
-public final class HessianVectorProduct implements AutoCloseable {
+public final class HessianVectorProduct implements CurvatureOperator {
     /** Default step relative to {@code max(1, ||w||)}. */
     public static final double DEFAULT_RELATIVE_STEP = 1e-3;
 
@@ -109,6 +109,7 @@ public final class HessianVectorProduct implements AutoCloseable {
      * Writes H v into {@code out} (may be {@code v} itself) and returns ||v||; v must be zero on the
      * store's padding. A zero v gives a zero product without evaluating anything.
      */
+    @Override
     public double apply(MemorySegment v, MemorySegment out) {
         double r = step();
         return apply(v, out, r);
@@ -162,10 +163,12 @@ public final class HessianVectorProduct implements AutoCloseable {
     }
 
     /** A zeroed buffer of the store's parameter layout, freed by {@link #close()}. */
+    @Override
     public MemorySegment newBuffer() {
         return arena.allocate(4L * n, 64);
     }
 
+    @Override
     public ParameterStore store() {
         return store;
     }
@@ -174,23 +177,32 @@ public final class HessianVectorProduct implements AutoCloseable {
         return oracle;
     }
 
+    @Override
     public FlatOps ops() {
         return ops;
     }
 
     /** Floats in the flat layout (padding included): the range every vector operation runs over. */
+    @Override
     public long length() {
         return n;
     }
 
     /** Products computed so far. */
+    @Override
     public long products() {
         return products;
     }
 
     /** Gradient evaluations made by the products so far (two per product). */
+    @Override
     public long gradientEvaluations() {
         return evaluations;
+    }
+
+    @Override
+    public String kind() {
+        return "fd";
     }
 
     /** Frees every buffer this object and {@link #newBuffer()} allocated. */

@@ -29,7 +29,7 @@ public final class Hutchinson {
     public record Estimate(double trace, double stdError, int samples, boolean converged, long dimension,
                            double tracePerParam) {}
 
-    private final HessianVectorProduct hvp;
+    private final CurvatureOperator hvp;
     private final FlatOps ops;
     private final long n;
     private final MemorySegment z;
@@ -40,7 +40,7 @@ public final class Hutchinson {
     private long seed = 0;
     private IterationListener listener = IterationListener.NONE;
 
-    public Hutchinson(HessianVectorProduct hvp) {
+    public Hutchinson(CurvatureOperator hvp) {
         this.hvp = Objects.requireNonNull(hvp);
         this.ops = hvp.ops();
         this.n = hvp.length();

@@ -37,7 +37,7 @@ public final class PowerIteration {
      */
     public record Eigenpair(double value, int iterations, boolean converged, MemorySegment vector) {}
 
-    private final HessianVectorProduct hvp;
+    private final CurvatureOperator hvp;
     private final FlatOps ops;
     private final long n;
     private final MemorySegment v;
@@ -48,7 +48,7 @@ public final class PowerIteration {
     private double shift = 0;
     private IterationListener listener = IterationListener.NONE;
 
-    public PowerIteration(HessianVectorProduct hvp) {
+    public PowerIteration(CurvatureOperator hvp) {
         this.hvp = Objects.requireNonNull(hvp);
         this.ops = hvp.ops();
         this.n = hvp.length();

@@ -25,6 +25,15 @@ import java.util.Objects;
 public final class Sharpness {
     private Sharpness() {}
 
+    /** How Hessian-vector products are computed: exact (R-operator, needs a {@link ModelOracle}) or by finite differences. */
+    public enum Hvp { EXACT, FD }
+
+    /** lambda_max (and the top k): Lanczos with full reorthogonalisation, or power iteration with deflation. */
+    public enum EigenMethod { LANCZOS, POWER }
+
+    /** Tr(H): Hutchinson (PyHessian) or Hutch++ (same budget of products). */
+    public enum TraceMethod { HUTCHINSON, HUTCHPP }
+
     /** Parts of an analysis, for progress reports. */
     public enum Phase { LOSS, ASCENT, M_SHARPNESS, LAMBDA_MAX, TOP_K, TRACE, ALIGNMENT }
 
@@ -42,8 +51,12 @@ public final class Sharpness {
      * {@code relativeStep * max(1, ||w||)}. Power iteration draws from {@code seed}, Hutchinson from {@code seed + 1}.
      */
     public record Options(int maxIter, double tol, int topK, int traceSamples, int traceMinSamples, double traceTol,
-                          double rho, boolean mSharpness, double relativeStep, double absoluteStep, long seed) {
+                          double rho, boolean mSharpness, double relativeStep, double absoluteStep, long seed,
+                          Hvp hvp, EigenMethod eigenMethod, TraceMethod traceMethod) {
         public Options {
+            Objects.requireNonNull(hvp);
+            Objects.requireNonNull(eigenMethod);
+            Objects.requireNonNull(traceMethod);
             if (maxIter < 1) throw ConfigException.mustBe("maxIter", ">= 1", maxIter);
             if (!(tol >= 0)) throw ConfigException.mustBe("tol", ">= 0", tol);
             if (topK < 0) throw ConfigException.mustBe("topK", ">= 0", topK);
@@ -57,58 +70,72 @@ public final class Sharpness {
             }
         }
 
+        public Options withHvp(Hvp v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, v, eigenMethod, traceMethod);
+        }
+
+        public Options withEigenMethod(EigenMethod v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, v, traceMethod);
+        }
+
+        public Options withTraceMethod(TraceMethod v) {
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, v);
+        }
+
         /**
          * PyHessian's defaults: 100 iterations, tol 1e-3, 100 trace samples (at least 10), trace tol
-         * 1e-3; no top-k; rho 0.05 (SAM's usual radius) with m-sharpness; relative step 1e-3; seed 0.
+         * 1e-3; no top-k; rho 0.05 (SAM's usual radius) with m-sharpness; relative step 1e-3 (for fd); seed 0;
+         * exact products, Lanczos, Hutchinson.
          */
         public static Options defaults() {
             return new Options(PowerIteration.DEFAULT_MAX_ITER, PowerIteration.DEFAULT_TOL, 1,
                     Hutchinson.DEFAULT_MAX_SAMPLES, Hutchinson.DEFAULT_MIN_SAMPLES, Hutchinson.DEFAULT_TOL,
-                    0.05, true, HessianVectorProduct.DEFAULT_RELATIVE_STEP, Double.NaN, 0L);
+                    0.05, true, HessianVectorProduct.DEFAULT_RELATIVE_STEP, Double.NaN, 0L,
+                    Hvp.EXACT, EigenMethod.LANCZOS, TraceMethod.HUTCHINSON);
         }
 
         public Options withMaxIter(int v) {
-            return new Options(v, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+            return new Options(v, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withTol(double v) {
-            return new Options(maxIter, v, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+            return new Options(maxIter, v, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withTopK(int v) {
-            return new Options(maxIter, tol, v, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+            return new Options(maxIter, tol, v, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withTraceSamples(int v) {
-            return new Options(maxIter, tol, topK, v, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+            return new Options(maxIter, tol, topK, v, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withTraceMinSamples(int v) {
-            return new Options(maxIter, tol, topK, traceSamples, v, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed);
+            return new Options(maxIter, tol, topK, traceSamples, v, traceTol, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withTraceTol(double v) {
-            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, v, rho, mSharpness, relativeStep, absoluteStep, seed);
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, v, rho, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withRho(double v) {
-            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, v, mSharpness, relativeStep, absoluteStep, seed);
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, v, mSharpness, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withMSharpness(boolean v) {
-            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, v, relativeStep, absoluteStep, seed);
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, v, relativeStep, absoluteStep, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withRelativeStep(double v) {
-            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, v, Double.NaN, seed);
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, v, Double.NaN, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withAbsoluteStep(double v) {
-            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, v, seed);
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, v, seed, hvp, eigenMethod, traceMethod);
         }
 
         public Options withSeed(long v) {
-            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, v);
+            return new Options(maxIter, tol, topK, traceSamples, traceMinSamples, traceTol, rho, mSharpness, relativeStep, absoluteStep, v, hvp, eigenMethod, traceMethod);
         }
     }
 
@@ -181,10 +208,63 @@ public final class Sharpness {
                 subsets, weights, m);
     }
 
-    /** Analysis through any oracle (no m-sharpness: the oracle has no subsets). */
+    /** Analysis through any oracle (no m-sharpness: the oracle has no subsets); exact products need a {@link ModelOracle}. */
     public static SharpnessReport analyse(ParameterStore store, GradientOracle oracle, FlatOps ops, Options o,
                                           Progress progress) {
         return analyse(store, oracle, ops, o, progress, null, null, null, null, null, 0);
+    }
+
+    /** The Hessian operator the options ask for: exact (R-operator) through a {@link ModelOracle}, or finite differences. */
+    public static CurvatureOperator operator(ParameterStore store, GradientOracle oracle, FlatOps ops, Options o) {
+        if (o.hvp() == Hvp.EXACT) {
+            if (!(oracle instanceof ModelOracle mo)) throw new IllegalArgumentException("exact Hessian-vector products need a model (ModelOracle); use --hvp fd");
+            return new ExactHessianVectorProduct(mo, false);
+        }
+        HessianVectorProduct fd = new HessianVectorProduct(store, oracle, ops);
+        if (Double.isNaN(o.absoluteStep())) fd.relativeStep(o.relativeStep());
+        else fd.absoluteStep(o.absoluteStep());
+        return fd;
+    }
+
+    /** The top eigenpairs found: values, products each took, convergence, the top vector, lambda_min if known. */
+    private record Eigen(List<Double> values, List<Integer> iterations, List<Boolean> converged, MemorySegment top, Double lambdaMin) {}
+
+    private static Eigen eigen(CurvatureOperator op, Options o, Progress progress) {
+        int k = Math.max(1, o.topK());
+        Phase phase = k == 1 ? Phase.LAMBDA_MAX : Phase.TOP_K;
+        IterationListener l = (it, max, est) -> progress.update(phase, it, max, est);
+        List<Double> values = new ArrayList<>();
+        List<Integer> iterations = new ArrayList<>();
+        List<Boolean> converged = new ArrayList<>();
+        if (o.eigenMethod() == EigenMethod.LANCZOS) {
+            Lanczos.Result r = new Lanczos(op).maxSteps(o.maxIter()).tol(o.tol()).seed(o.seed()).listener(l).top(k);
+            for (Lanczos.Ritz p : r.top()) {
+                values.add(p.value());
+                iterations.add(r.steps());
+                converged.add(p.converged());
+            }
+            return new Eigen(values, iterations, converged, r.top().get(0).vector(), r.smallest());
+        }
+        List<PowerIteration.Eigenpair> pairs = new PowerIteration(op).maxIter(o.maxIter()).tol(o.tol()).seed(o.seed()).listener(l).top(k);
+        for (PowerIteration.Eigenpair p : pairs) {
+            values.add(p.value());
+            iterations.add(p.iterations());
+            converged.add(p.converged());
+        }
+        return new Eigen(values, iterations, converged, pairs.get(0).vector(), null);
+    }
+
+    private record Trace(double trace, double stdError, int samples, boolean converged, double perParam) {}
+
+    private static Trace trace(CurvatureOperator op, Options o, Progress progress) {
+        IterationListener l = (it, max, est) -> progress.update(Phase.TRACE, it, max, est);
+        if (o.traceMethod() == TraceMethod.HUTCHPP) {
+            HutchPlusPlus.Estimate e = new HutchPlusPlus(op).seed(o.seed() + 1).listener(l).estimate(Math.max(6, o.traceSamples()));
+            return new Trace(e.trace(), e.stdError(), e.products(), true, e.trace() / e.dimension());
+        }
+        Hutchinson.Estimate e = new Hutchinson(op).maxSamples(o.traceSamples()).minSamples(o.traceMinSamples()).tol(o.traceTol())
+                .seed(o.seed() + 1).listener(l).estimate();
+        return new Trace(e.trace(), e.stdError(), e.samples(), e.converged(), e.tracePerParam());
     }
 
     private static SharpnessReport analyse(ParameterStore store, GradientOracle oracle, FlatOps ops, Options o,
@@ -194,15 +274,13 @@ public final class Sharpness {
         long t0 = System.nanoTime();
         long n = store.paramLength();
         long extraEvaluations = 0; // full-subset gradient evaluations outside the products
-        try (HessianVectorProduct hvp = new HessianVectorProduct(store, oracle, ops)) {
-            if (Double.isNaN(o.absoluteStep())) hvp.relativeStep(o.relativeStep());
-            else hvp.absoluteStep(o.absoluteStep());
+        try (CurvatureOperator op = operator(store, oracle, ops, o)) {
             double weightNorm = Math.sqrt(ops.sumSquares(store.params(), n));
-            double step = hvp.step();
+            Double step = op instanceof HessianVectorProduct fd ? fd.step() : null;
 
             // Loss and gradient at w (kept for the alignment and the ascent).
-            MemorySegment g = hvp.newBuffer();
-            MemorySegment w0 = hvp.newBuffer();
+            MemorySegment g = op.newBuffer();
+            MemorySegment w0 = op.newBuffer();
             double loss = oracle.lossAndGrad();
             extraEvaluations++;
             ops.copy(store.grads(), g, n);
@@ -222,53 +300,36 @@ public final class Sharpness {
             }
 
             long tl = System.nanoTime();
-            int k = Math.max(1, o.topK());
-            Phase phase = k == 1 ? Phase.LAMBDA_MAX : Phase.TOP_K;
-            List<PowerIteration.Eigenpair> pairs = new PowerIteration(hvp).maxIter(o.maxIter()).tol(o.tol()).seed(o.seed())
-                    .listener((it, max, est) -> progress.update(phase, it, max, est)).top(k);
-            PowerIteration.Eigenpair top = pairs.get(0);
+            Eigen eig = eigen(op, o, progress);
             double lambdaSeconds = (System.nanoTime() - tl) / 1e9;
-
-            double alignment = Alignment.cosine(ops, n, g, top.vector());
+            double alignment = Alignment.cosine(ops, n, g, eig.top());
             progress.update(Phase.ALIGNMENT, 1, 1, alignment);
 
-            Hutchinson.Estimate tr = null;
+            Trace tr = null;
             double traceSeconds = Double.NaN;
             if (o.traceSamples() > 0) {
                 long tt = System.nanoTime();
-                tr = new Hutchinson(hvp).maxSamples(o.traceSamples()).minSamples(o.traceMinSamples()).tol(o.traceTol())
-                        .seed(o.seed() + 1).listener((it, max, est) -> progress.update(Phase.TRACE, it, max, est)).estimate();
+                tr = trace(op, o, progress);
                 traceSeconds = (System.nanoTime() - tt) / 1e9;
             }
-
-            List<Double> topValues = null;
-            List<Integer> topIters = null;
-            List<Boolean> topConv = null;
-            if (k > 1) {
-                topValues = new ArrayList<>();
-                topIters = new ArrayList<>();
-                topConv = new ArrayList<>();
-                for (PowerIteration.Eigenpair p : pairs) {
-                    topValues.add(p.value());
-                    topIters.add(p.iterations());
-                    topConv.add(p.converged());
-                }
-            }
+            boolean topK = Math.max(1, o.topK()) > 1;
             ops.copy(g, store.grads(), n); // leave the gradient at w behind, as a plain evaluation would
-            long evaluations = hvp.gradientEvaluations() + extraEvaluations;
+            long evaluations = op.gradientEvaluations() + extraEvaluations;
             return new SharpnessReport(model, store.paramCount(), examples, bn, o.seed(),
-                    step, Double.isNaN(o.absoluteStep()) ? o.relativeStep() : null, weightNorm,
+                    step, step != null && Double.isNaN(o.absoluteStep()) ? o.relativeStep() : null, weightNorm,
                     loss, gradNorm,
-                    top.value(), top.iterations(), top.converged(),
-                    topValues, topIters, topConv,
+                    eig.values().get(0), eig.iterations().get(0), eig.converged().get(0),
+                    topK ? eig.values() : null, topK ? eig.iterations() : null, topK ? eig.converged() : null,
                     tr == null ? null : tr.trace(), tr == null ? null : finite(tr.stdError()),
                     tr == null ? null : tr.samples(), tr == null ? null : tr.converged(),
-                    tr == null ? null : tr.tracePerParam(),
+                    tr == null ? null : tr.perParam(),
                     finite(alignment),
                     doAscent ? o.rho() : null, asc == null ? null : finite(asc.lossAtAscent()),
                     asc == null ? null : finite(asc.sharpness()), mSharp == null ? null : m, mSharp,
-                    o.tol(), o.maxIter(), tr == null ? null : o.traceTol(),
-                    evaluations, lambdaSeconds, tr == null ? null : traceSeconds, (System.nanoTime() - t0) / 1e9);
+                    o.tol(), o.maxIter(), tr == null || o.traceMethod() == TraceMethod.HUTCHPP ? null : o.traceTol(),
+                    evaluations, lambdaSeconds, tr == null ? null : traceSeconds, (System.nanoTime() - t0) / 1e9,
+                    op.kind(), o.eigenMethod().name().toLowerCase(java.util.Locale.ROOT),
+                    tr == null ? null : o.traceMethod().name().toLowerCase(java.util.Locale.ROOT), eig.lambdaMin(), op.products());
         }
     }
 

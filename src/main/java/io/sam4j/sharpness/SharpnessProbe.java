@@ -47,11 +47,18 @@ public final class SharpnessProbe implements AutoCloseable {
         });
     }
 
+    /** The fixed subset and BatchNorm mode the analyses run on (for the spectrum and landscapes). */
+    public ModelOracle oracle() {
+        return oracle;
+    }
+
     /** One line for logs. */
     public static String summary(SharpnessReport r) {
-        StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "loss %.4f  lambda_max %.4g (%d it)", r.loss(),
-                r.lambdaMax(), r.lambdaMaxIterations()));
-        if (r.trace() != null) s.append(String.format(Locale.ROOT, "  trace %.4g +- %.2g", r.trace(), r.traceStdError()));
+        StringBuilder s = new StringBuilder(String.format(Locale.ROOT, "loss %.4f  lambda_max %.4g (%s, %s, %d products)", r.loss(),
+                r.lambdaMax(), r.hvp(), r.eigenMethod(), r.lambdaMaxIterations()));
+        if (r.topEigenvalues() != null) s.append("  top ").append(r.topEigenvalues().stream()
+                .map(v -> String.format(Locale.ROOT, "%.4g", v)).toList());
+        if (r.trace() != null) s.append(String.format(Locale.ROOT, "  trace %.4g +- %.2g (%s)", r.trace(), r.traceStdError(), r.traceMethod()));
         if (r.alignment() != null) s.append(String.format(Locale.ROOT, "  alignment %.3f", r.alignment()));
         if (r.ascentSharpness() != null) s.append(String.format(Locale.ROOT, "  ascent sharpness %.4g (rho %s)", r.ascentSharpness(), r.rho()));
         return s.toString();

@@ -20,7 +20,7 @@ import java.util.List;
  * @param examples            examples in the evaluation subset (null for a bare oracle)
  * @param bn                  "eval" (running statistics) or "batch" (batch statistics, frozen), null if unknown
  * @param seed                seed of the random probes
- * @param hvpStep             finite-difference step r (parameter-space length) at the analysed weights
+ * @param hvpStep             finite-difference step r (parameter-space length) at the analysed weights; null when exact
  * @param hvpRelativeStep     r / max(1, ||w||), or null when an absolute step was fixed
  * @param weightNorm          ||w||
  * @param loss                L(w) on the subset
@@ -51,11 +51,16 @@ import java.util.List;
  * @param lambdaMaxSeconds    wall time of the eigenvalue part (top-k included)
  * @param traceSeconds        wall time of the trace
  * @param seconds             wall time of the whole analysis
+ * @param hvp                 "exact" (R-operator) or "fd" (finite differences)
+ * @param eigenMethod         "lanczos" or "power"
+ * @param traceMethod         "hutchinson" or "hutchpp"
+ * @param lambdaMin           the smallest Ritz value (Lanczos only; an estimate of lambda_min, loose unless converged)
+ * @param hvpProducts         Hessian-vector products of the whole analysis
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record SharpnessReport(
         String model, long parameters, Integer examples, String bn, long seed,
-        double hvpStep, Double hvpRelativeStep, double weightNorm,
+        Double hvpStep, Double hvpRelativeStep, double weightNorm,
         double loss, double gradNorm,
         double lambdaMax, int lambdaMaxIterations, boolean lambdaMaxConverged,
         List<Double> topEigenvalues, List<Integer> topIterations, List<Boolean> topConverged,
@@ -63,7 +68,8 @@ public record SharpnessReport(
         Double alignment,
         Double rho, Double lossAtAscent, Double ascentSharpness, Integer m, Double mSharpness,
         double tol, int maxIter, Double traceTol,
-        long gradientEvaluations, double lambdaMaxSeconds, Double traceSeconds, double seconds) {
+        long gradientEvaluations, double lambdaMaxSeconds, Double traceSeconds, double seconds,
+        String hvp, String eigenMethod, String traceMethod, Double lambdaMin, long hvpProducts) {
 
     private static final ObjectMapper JSON = new ObjectMapper()
             .setPropertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE);

@@ -30,7 +30,7 @@ public final class RunSetup implements AutoCloseable {
     private final Model model;
     private final FlatOps ops;
     private Optimizer optimizer;
-    private long reduceNanos;
+    private GradientAllReduce reducer;
 
     /**
      * Builds the context and the model for inputs of per-example shape {@code inShape} (C, H, W) and
@@ -82,31 +82,28 @@ public final class RunSetup implements AutoCloseable {
 
     /**
      * Trains data-parallel over {@code comm} (nothing to do for one rank): rank 0's weights and buffers are
-     * broadcast, and the optimizer's reducer averages the gradient with one all-reduce and a 1/size scale,
-     * before the first-pass perturbation too when {@code globalPerturbation}.
+     * broadcast, and the optimizer's reducer ({@link GradientAllReduce}: buckets of {@code allreduceBucketMb}
+     * overlapped with backward) averages the gradient, before the first-pass perturbation too when
+     * {@code globalPerturbation}; with {@code syncBn}, BatchNorm sums its batch statistics over the ranks.
      */
     public void distribute(Communicator comm, boolean globalPerturbation) {
-        int ranks = comm.size();
-        if (ranks == 1) return;
+        if (comm.size() == 1) return;
         ParameterStore store = model.store();
         comm.broadcast(store.params(), store.paramLength(), 0);
         comm.broadcast(store.buffers(), store.bufferLength(), 0);
-        float inv = 1f / ranks;
-        optimizer().setReducer(() -> {
-            long t = System.nanoTime();
-            comm.allReduceSum(store.grads(), store.paramLength());
-            ops.scale(inv, store.grads(), store.paramLength());
-            reduceNanos += System.nanoTime() - t;
-        }, globalPerturbation);
+        reducer = new GradientAllReduce(comm, store, ops, GradientAllReduce.bucketFloats(config.allreduceBucketMb));
+        ctx.setGradientListener(reducer);
+        if (config.syncBn) ctx.setBatchStatisticsSum(comm::allReduceSum);
+        optimizer().setReducer(reducer, globalPerturbation);
     }
 
-    /** Nanoseconds spent in the gradient all-reduce so far (waiting for the other ranks included). */
+    /** Nanoseconds spent in the gradient reducer's final wait so far (waiting for the other ranks included). */
     public long reduceNanos() {
-        return reduceNanos;
+        return reducer == null ? 0 : reducer.blockedNanos();
     }
 
     public void resetReduceNanos() {
-        reduceNanos = 0;
+        if (reducer != null) reducer.resetBlockedNanos();
     }
 
     /** The loss of the model on the first {@code n} examples of {@code x}/{@code labels}, as the optimizer calls it. */

@@ -51,6 +51,10 @@ public final class TrainConfig {
     public Precision precision = Precision.FP32;
     /** local | global: SAM perturbations per rank (m-sharpness) or from the all-reduced gradient. */
     public String perturbation = "local";
+    /** Under MPI: gradient all-reduce buckets (MB) started during backward; 0: one blocking all-reduce after it. */
+    public double allreduceBucketMb = 25;
+    /** Under MPI: SyncBatchNorm, batch statistics over all ranks' examples. */
+    public boolean syncBn;
     /** > 0: sharpness diagnostics every N epochs into sharpness.jsonl and metrics.jsonl. */
     public int sharpnessEvery;
     /** Examples of the training set the diagnostics use. */
@@ -58,6 +62,12 @@ public final class TrainConfig {
     public Path init;
     public Path save;
     public Path out;
+    /** Keep best.safetensors, the checkpoint with the best validation (or, without a split, test) accuracy. */
+    public boolean keepBest;
+    /** > 0: keep the last N epoch checkpoints as checkpoint-step<S>.safetensors. */
+    public int keepLast;
+    /** > 0: hold out this fraction of the training set (seeded) as a validation split, evaluated every epoch. */
+    public float valSplit;
     public float beta1 = 0.9f;
     public float beta2 = 0.999f;
     public float adamEps = 1e-8f;
@@ -76,8 +86,13 @@ public final class TrainConfig {
         if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
             throw ConfigException.mustBe("labelSmoothing", "in [0, 1)", labelSmoothing);
         }
+        if (!(valSplit >= 0 && valSplit < 1)) throw ConfigException.mustBe("valSplit", "in [0, 1)", valSplit);
+        if (keepLast < 0) throw ConfigException.mustBe("keepLast", ">= 0", keepLast);
         if (!perturbation.equals("local") && !perturbation.equals("global")) {
             throw ConfigException.unknown("perturbation", perturbation, List.of("local", "global"));
+        }
+        if (!(allreduceBucketMb >= 0) || Double.isInfinite(allreduceBucketMb)) {
+            throw ConfigException.mustBe("allreduceBucketMb", ">= 0", allreduceBucketMb);
         }
         if (init != null && !Files.isRegularFile(init)) throw new ConfigException("{init}: no such file " + init);
     }

@@ -9,6 +9,7 @@ import io.sam4j.data.Augmentation;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.DataSource;
 import io.sam4j.data.Dataset;
+import io.sam4j.data.HoldOut;
 import io.sam4j.data.Normalizer;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.SingleProcess;
@@ -38,10 +39,13 @@ public final class Trainer {
     public record Result(double testAccuracy, double testLoss, double trainLoss, long steps, double seconds, Path outDir) {}
 
     static final ObjectMapper JSON = new ObjectMapper();
+    /** The weights at the end of every run, beside its checkpoint. */
+    public static final String FINAL_WEIGHTS = "final.safetensors";
 
     private final TrainConfig c;
     private final PrintStream out;
     private final List<StepListener> listeners = new ArrayList<>();
+    private final List<RunListener> runListeners = new ArrayList<>();
     private boolean resume;
     private Communicator comm = SingleProcess.INSTANCE;
 
@@ -63,6 +67,12 @@ public final class Trainer {
     /** Calls {@code l} after every optimizer step. */
     public Trainer addListener(StepListener l) {
         listeners.add(l);
+        return this;
+    }
+
+    /** Calls {@code l} at the start, after every epoch and at the end of the run (rank 0 only). */
+    public Trainer addRunListener(RunListener l) {
+        runListeners.add(l);
         return this;
     }
 
@@ -90,8 +100,11 @@ public final class Trainer {
         }
     }
 
-    /** The data of a run: both splits, the normalisation fitted on the training split, the augmentation. */
-    record Data(DataSource.Split split, Dataset train, Dataset test, Normalizer norm, Augmentation aug) {
+    /**
+     * The data of a run: both splits, the validation split held out of the training set (null without
+     * --val-split), the normalisation fitted on the training split, the augmentation.
+     */
+    record Data(DataSource.Split split, Dataset train, Dataset val, Dataset test, Normalizer norm, Augmentation aug) {
         int[] inShape() {
             return new int[] {train.channels(), train.height(), train.width()};
         }
@@ -122,8 +135,14 @@ public final class Trainer {
                 out.printf(Locale.ROOT, "resumed from %s at step %d%n", Checkpoint.path(outDir), step);
             }
             printHeader(out, run, total, (int) ((total + perEpoch - 1) / perEpoch), outDir);
-            if (!resume && comm.isRoot()) writeConfig(outDir, run.model(), opt);
-            try (TrainingLoop loop = new TrainingLoop(c, comm, out, run, data, batcher, total, outDir, resume, listeners)) {
+            if (!resume && comm.isRoot()) writeConfig(outDir, run.model(), opt, data.norm());
+            List<RunListener> hooks = new ArrayList<>(runListeners);
+            if (c.keepBest || c.keepLast > 0) hooks.addFirst(new CheckpointKeeper(c.keepBest, c.keepLast));
+            if (comm.isRoot()) {
+                var start = new RunListener.Start(outDir, step, run.context().convBackend().summary(), run.context().kernels().name(), ranks);
+                for (RunListener l : hooks) l.started(start);
+            }
+            try (TrainingLoop loop = new TrainingLoop(c, comm, out, run, data, batcher, total, outDir, resume, listeners, hooks)) {
                 return loop.run(step, t0);
             }
         }
@@ -131,12 +150,18 @@ public final class Trainer {
 
     private Data loadData(PrintStream out) {
         DataSource.Split split = DataSource.load(c.data);
-        Dataset train = trainingSet(split, c);
+        Dataset train = trainingSet(split, c), val = null;
+        if (c.valSplit > 0) {
+            HoldOut.Split held = HoldOut.of(train, c.valSplit, c.seed);
+            train = held.train();
+            val = held.validation();
+            out.printf(Locale.ROOT, "validation: %d training examples held out (--val-split %s)%n", val.size(), c.valSplit);
+        }
         Normalizer norm = Normalizer.fit(train);
         Augmentation aug = Augmentation.of(c.augment != null ? c.augment : Augmentation.defaultSpec(train), train, norm, c.seed);
         out.printf(Locale.ROOT, "data: %s%s; normalisation %s; augmentation %s%n", split.description(),
                 c.labelNoise > 0 ? ", label noise " + c.labelNoise : "", norm.describe(), aug == null ? "none" : aug.spec());
-        return new Data(split, train, split.test(), norm, aug);
+        return new Data(split, train, val, split.test(), norm, aug);
     }
 
     private void printHeader(PrintStream out, RunSetup run, long total, int epochs, Path outDir) {
@@ -150,8 +175,10 @@ public final class Trainer {
         }
         int ranks = comm.size(), local = c.batch / ranks;
         if (ranks > 1) {
-            out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations%n", comm.describe(),
-                    ranks, local, local, c.perturbation);
+            String reduce = c.allreduceBucketMb > 0
+                    ? "all-reduce in " + c.allreduceBucketMb + " MB buckets overlapped with backward" : "blocking all-reduce";
+            out.printf(Locale.ROOT, "data parallel: %s; %d ranks x batch %d (m = %d), %s perturbations, %s%s%n", comm.describe(),
+                    ranks, local, local, c.perturbation, c.syncBn ? "SyncBatchNorm, " : "", reduce);
         }
         out.println("run folder: " + outDir);
     }
@@ -180,10 +207,14 @@ public final class Trainer {
         return dir;
     }
 
-    private void writeConfig(Path dir, Model model, Optimizer opt) {
+    private void writeConfig(Path dir, Model model, Optimizer opt, Normalizer norm) {
         ObjectNode o = JSON.valueToTree(c);
         o.put("parameters", model.store().paramCount());
         o.put("optimizer_description", opt.describe());
+        // What eval and predict need to feed new inputs exactly as the run saw its test set.
+        o.set("input_shape", JSON.valueToTree(model.inputShape()));
+        o.put("classes", model.classes());
+        o.set("normalization", JSON.createObjectNode().putPOJO("mean", norm.means()).putPOJO("std", norm.stds()));
         try {
             byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
             AtomicFile.write(dir.resolve("config.json"), out -> out.write(bytes));

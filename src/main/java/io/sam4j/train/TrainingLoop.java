@@ -55,6 +55,7 @@ final class TrainingLoop implements AutoCloseable {
     private final Path outDir;
     private final boolean resume;
     private final List<StepListener> listeners;
+    private final List<RunListener> hooks;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment x;
     private final int[] labels, labelsLocal;
@@ -62,7 +63,7 @@ final class TrainingLoop implements AutoCloseable {
     private MemorySegment gathered;
 
     TrainingLoop(TrainConfig c, Communicator comm, PrintStream out, RunSetup run, Trainer.Data data, Batcher batcher,
-                 long total, Path outDir, boolean resume, List<StepListener> listeners) {
+                 long total, Path outDir, boolean resume, List<StepListener> listeners, List<RunListener> hooks) {
         this.c = c;
         this.comm = comm;
         this.out = out;
@@ -75,6 +76,7 @@ final class TrainingLoop implements AutoCloseable {
         this.outDir = outDir;
         this.resume = resume;
         this.listeners = listeners;
+        this.hooks = hooks;
         long inputSize = run.model().inputSize();
         int local = c.batch / comm.size();
         this.x = arena.allocate(4L * c.batch * inputSize, 64);
@@ -112,7 +114,7 @@ final class TrainingLoop implements AutoCloseable {
         float lr;
         EpochStats stats = new EpochStats();
         long startNanos = System.nanoTime();
-        Evaluation last;
+        Evaluation last, val;
         double trainLoss = Double.NaN;
 
         Epoch(long step) {
@@ -143,10 +145,12 @@ final class TrainingLoop implements AutoCloseable {
         int epoch = epochOf(e.step - 1) + 1;
         double secs = (System.nanoTime() - e.startNanos) / 1e9;
         syncBatchNormStatistics();
-        e.last = evaluate();
+        e.last = evaluate(data.test());
+        e.val = data.val() == null ? null : evaluate(data.val());
         e.trainLoss = comm.size() > 1 ? comm.allReduceSum(e.stats.loss()) / comm.size() : e.stats.loss();
         out.printf(Locale.ROOT, "epoch %d/%d  train loss %.4f  test loss %.4f  test acc %.2f %%  lr %.4g  %.1f s%n",
                 epoch, epochs, e.trainLoss, e.last.loss, 100 * e.last.accuracy, e.lr, secs);
+        if (e.val != null) out.printf(Locale.ROOT, "  validation loss %.4f  validation acc %.2f %%%n", e.val.loss, 100 * e.val.accuracy);
         SharpnessReport sharp = null;
         if (probe != null && (epoch % c.sharpnessEvery == 0 || e.step == total)) {
             sharp = probe.analyse(out);
@@ -160,6 +164,8 @@ final class TrainingLoop implements AutoCloseable {
                 Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             }
+            var end = new RunListener.EpochEnd(outDir, epoch, e.step, e.last.accuracy, e.val == null ? Double.NaN : e.val.accuracy);
+            for (RunListener l : hooks) l.epochEnded(end);
         }
         e.stats = new EpochStats();
         e.startNanos = System.nanoTime();
@@ -172,12 +178,17 @@ final class TrainingLoop implements AutoCloseable {
         }
         if (e.last == null) { // resumed a finished run
             syncBatchNormStatistics();
-            e.last = evaluate();
+            e.last = evaluate(data.test());
         }
+        if (comm.isRoot()) StateDict.save(run.store(), outDir.resolve(Trainer.FINAL_WEIGHTS)); // the final weights, always
         double seconds = (System.nanoTime() - t0) / 1e9;
         out.printf(Locale.ROOT, "test accuracy %.2f %% (test loss %.4f) after %d steps in %.1f s%n",
                 100 * e.last.accuracy, e.last.loss, e.step, seconds);
-        return new Trainer.Result(e.last.accuracy, e.last.loss, e.trainLoss, e.step, seconds, outDir);
+        Trainer.Result result = new Trainer.Result(e.last.accuracy, e.last.loss, e.trainLoss, e.step, seconds, outDir);
+        if (comm.isRoot()) {
+            for (RunListener l : hooks) l.finished(result);
+        }
+        return result;
     }
 
     /** Null when the run takes no sharpness diagnostics. */
@@ -234,11 +245,10 @@ final class TrainingLoop implements AutoCloseable {
     }
 
     /**
-     * Accuracy and mean loss over the whole test split, in order, in batches of the training size; with
-     * several ranks each evaluates a contiguous share and the sums are all-reduced.
+     * Accuracy and mean loss over a whole split (test or validation), in order, in batches of the training
+     * size; with several ranks each evaluates a contiguous share and the sums are all-reduced.
      */
-    private Evaluation evaluate() {
-        Dataset test = data.test();
+    private Evaluation evaluate(Dataset test) {
         Model model = run.model();
         Batcher seq = new Batcher(test, data.norm(), labels.length, 0, false);
         double lossSum = 0;
@@ -270,6 +280,10 @@ final class TrainingLoop implements AutoCloseable {
         o.put("train_loss", e.trainLoss);
         o.put("test_loss", e.last.loss);
         o.put("test_acc", e.last.accuracy);
+        if (e.val != null) {
+            o.put("val_loss", e.val.loss);
+            o.put("val_acc", e.val.accuracy);
+        }
         o.put("epoch_seconds", secs);
         putFinite(o, "loss_adv", es.lossAdv());
         putFinite(o, "sam_gap", es.samGap());
@@ -280,6 +294,7 @@ final class TrainingLoop implements AutoCloseable {
         putFinite(o, "curvature", es.curvature());
         if (sharp != null) {
             o.put("lambda_max", sharp.lambdaMax());
+            o.put("hessian", sharp.hvp()); // "exact" (R-operator) unless the probe was set to finite differences
             if (sharp.trace() != null) {
                 o.put("hessian_trace", sharp.trace());
                 o.put("hessian_trace_se", sharp.traceStdError());

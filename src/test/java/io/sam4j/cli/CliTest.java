@@ -86,6 +86,38 @@ class CliTest {
     }
 
     @Test
+    void sharpnessWritesTheSpectrumAndLandscapes() throws Exception {
+        Path w = tmp.resolve("w2.safetensors"), report = tmp.resolve("x.json");
+        assertEquals(0, run("train", "--model", "mlp", "--steps", "10", "--threads", "1", "--out", tmp.resolve("run2").toString(),
+                "--save", w.toString()).code());
+        String[] common = {"sharpness", "--model", "mlp", "--weights", w.toString(), "--subset", "64", "--batch", "32", "--threads", "1"};
+        Run r = run(concat(common, "--topk", "2", "--iters", "20", "--trace-method", "hutchpp", "--trace-samples", "6", "--spectrum",
+                "--spectrum-steps", "8", "--landscape", "1d", "--landscape-points", "5", "--rho", "0", "--out", report.toString()));
+        assertEquals(0, r.code(), r.err());
+        com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(report.toFile());
+        assertEquals("exact", j.get("hvp").asText());
+        assertEquals("hutchpp", j.get("trace_method").asText());
+        assertEquals(2, j.get("top_eigenvalues").size());
+        for (String f : new String[] {"x-spectrum.json", "x-spectrum.png", "x-spectrum.svg", "x-landscape-1d.json", "x-landscape-1d.png",
+                "x-landscape-1d.svg"}) {
+            assertTrue(Files.size(tmp.resolve(f)) > 100, f);
+        }
+        com.fasterxml.jackson.databind.JsonNode land = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("x-landscape-1d.json").toFile());
+        assertEquals(3, land.get("lines").size());
+        assertEquals(0, run(concat(common, "--hvp", "fd", "--method", "power", "--iters", "5", "--trace-samples", "3", "--rho", "0",
+                "--out", tmp.resolve("fd.json").toString())).code());
+        assertOneLineError(run(concat(common, "--landscape", "3d")), "--landscape");
+        assertOneLineError(run(concat(common, "--hvp", "autograd")), "--hvp");
+        assertOneLineError(run(concat(common, "--trace-method", "exact")), "--trace-method");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void benchPrintsTheReferenceFields() throws Exception {
         Run r = run("bench", "--model", "mlp", "--opts", "sgd,stablesam", "--steps", "2", "--warmup", "1",
                 "--warmup-seconds", "0", "--threads", "1", "--dist", "none");

@@ -56,6 +56,40 @@ class CommunicatorsTest {
         assertTrue(e.getMessage().contains("nccl") && e.getMessage().contains(Communicators.MODES), e.getMessage());
     }
 
+    /** Each launcher's variables select MPI and that launcher's library family; srun without PMI is an error. */
+    @Test
+    void launchersAreRecognisedFromTheirEnvironment() {
+        Fake mpi = new Fake(0);
+        assertEquals(Launcher.OPEN_MPI, Launcher.of(Map.of("OMPI_COMM_WORLD_SIZE", "2")));
+        assertEquals(Launcher.OPEN_MPI, Launcher.of(Map.of("OMPI_COMM_WORLD_RANK", "0", "PMIX_RANK", "0")));
+        assertEquals(Launcher.PMIX, Launcher.of(Map.of("PMIX_RANK", "0", "PMI_RANK", "0")));
+        assertEquals(Launcher.MPICH, Launcher.of(Map.of("PMI_RANK", "1", "PMI_SIZE", "2", "PMI_FD", "6")));
+        assertEquals(Launcher.INTEL_MPI, Launcher.of(Map.of("PMI_RANK", "1", "I_MPI_PIN", "1")));
+        assertEquals(Launcher.MPICH, Launcher.of(Map.of("PMI_RANK", "1", "I_MPI_ROOT", "/opt/intel")),
+                "I_MPI_ROOT alone is set by Intel's environment script, not by the launcher");
+        assertEquals(Launcher.NONE, Launcher.of(Map.of("SLURM_NTASKS", "1", "SLURM_PROCID", "0")));
+        assertEquals(java.util.List.of("libmpich.so.12", "libmpi.so.12"), Launcher.MPICH.libraries);
+        assertEquals(2, Launcher.worldSize(Map.of("PMI_SIZE", "2")).getAsInt());
+        assertEquals(4, Launcher.worldSize(Map.of("OMPI_COMM_WORLD_SIZE", "4", "PMI_SIZE", "1")).getAsInt());
+        assertEquals(8, Launcher.worldSize(Map.of("PMIX_RANK", "3", "SLURM_NTASKS", "8")).getAsInt());
+        assertTrue(Launcher.worldSize(Map.of("SLURM_NTASKS", "8")).isEmpty());
+        assertTrue(Launcher.worldSize(Map.of()).isEmpty());
+        for (String v : new String[] {"PMI_RANK", "PMI_SIZE", "PMI_FD"}) {
+            assertSame(mpi, Communicators.detect("auto", Map.of(v, "1"), () -> mpi), v);
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> Communicators.detect("auto",
+                Map.of("SLURM_NTASKS", "4", "SLURM_PROCID", "2"), () -> mpi));
+        assertTrue(e.getMessage().contains("srun started 4 tasks") && e.getMessage().contains("--mpi=pmi2"), e.getMessage());
+        assertSame(SingleProcess.INSTANCE, Communicators.detect("none", Map.of("SLURM_NTASKS", "4", "SLURM_PROCID", "2"),
+                () -> mpi));
+    }
+
+    @Test
+    void libraryVersionLineIsShortened() {
+        assertEquals("Open MPI v4.1.4", MpiCommunicator.firstPart("Open MPI v4.1.4, package: Debian OpenMPI, ident: 4.1.4"));
+        assertEquals("MPICH Version: 4.0.2", MpiCommunicator.firstPart("MPICH Version:\t4.0.2\nMPICH Release date: x\n"));
+    }
+
     @Test
     void missingLibraryNamesThePathAndWhatToInstall() {
         String lib = "/nonexistent/sam4j-test/libmpi.so.40";
@@ -74,7 +108,7 @@ class CommunicatorsTest {
             assertEquals("/opt/mpi/lib/libmpi.so.40", MpiCommunicator.configuredLibrary());
             System.clearProperty(MpiCommunicator.LIBRARY_PROPERTY);
             String env = System.getenv(MpiCommunicator.LIBRARY_ENV);
-            assertEquals(env != null && !env.isBlank() ? env.strip() : "libmpi.so.40",
+            assertEquals(env != null && !env.isBlank() ? env.strip() : null,
                     MpiCommunicator.configuredLibrary());
         } finally {
             if (old == null) System.clearProperty(MpiCommunicator.LIBRARY_PROPERTY);
@@ -147,8 +181,9 @@ class CommunicatorsTest {
         assertEquals(4, Communicators.threadsPerRank(4, 4, 16, 2), "bound to 4 cores: use them");
         assertEquals(1, Communicators.threadsPerRank(1, 1, 2, 2), "mpirun's default core binding for 2 ranks");
         assertEquals(1, Communicators.threadsPerRank(2, 0, 0, 4), "never below 1");
-        assertEquals(2, Communicators.localSize(Map.of("OMPI_COMM_WORLD_LOCAL_SIZE", "2")));
-        assertEquals(1, Communicators.localSize(Map.of()));
+        assertEquals(2, Launcher.localSize(Map.of("OMPI_COMM_WORLD_LOCAL_SIZE", "2")));
+        assertEquals(3, Launcher.localSize(Map.of("MPI_LOCALNRANKS", "3")));
+        assertEquals(1, Launcher.localSize(Map.of()));
         assertTrue(Communicators.threadsPerRank() >= 1);
         assertFalse(Communicators.underLauncher(Map.of("OMPI_COMM_WORLD_SIZE", " ")));
     }

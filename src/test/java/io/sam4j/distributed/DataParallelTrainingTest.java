@@ -24,13 +24,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The trainer under real {@code mpirun -np 2} on loopback, against single-process runs: global
+ * The trainer under each MPI's real launcher ({@link MpiJobs}: Open MPI's mpirun, MPICH's mpiexec) with 2
+ * ranks on loopback, against single-process runs: global
  * perturbations reproduce one process on the global batch; local ones follow the m-sharpness formula
  * mean_k grad L_k(w + rho g_k/||g_k||), evaluated here step by step.
  */
@@ -41,29 +41,26 @@ class DataParallelTrainingTest {
     @TempDir
     Path tmp;
 
-    static Path mpirun;
-
-    @BeforeAll
-    static void findMpirun() {
-        mpirun = MpiLoopbackTest.onPath("mpirun");
-        Assumptions.assumeTrue(mpirun != null, "mpirun is not installed (apt-get install openmpi-bin libopenmpi-dev)");
-    }
-
-    /** Runs {@code sam4j train ARGS} in JVMs: under mpirun with 2 ranks, or as one plain process. */
-    private String train(boolean mpi, String name, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>();
-        if (mpi) cmd.addAll(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", "2", "--bind-to", "none",
-                "--mca", "btl", "self,vader"));
-        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        cmd.addAll(List.of("--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx512m",
-                "-cp", System.getProperty("java.class.path"), "io.sam4j.cli.Main", "train"));
+    /** Runs {@code sam4j train ARGS} in JVMs: under {@code mpi}'s launcher with 2 ranks, or (null) as one plain process. */
+    private String train(MpiJobs mpi, String name, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("train"));
         cmd.addAll(List.of(args));
         cmd.addAll(List.of("--threads", "1", "--batch", Integer.toString(BATCH), "--lr", Float.toString(LR),
-                "--rho", Float.toString(RHO), "--dist", mpi ? "mpi" : "none", "--out", tmp.resolve(name).toString(),
+                "--rho", Float.toString(RHO), "--dist", mpi != null ? "mpi" : "none", "--out", tmp.resolve(name).toString(),
                 "--save", tmp.resolve(name + ".safetensors").toString()));
+        return launch(mpi, name, cmd);
+    }
+
+    /** {@code sam4j ARGS} under {@code mpi}'s launcher on 2 ranks (null: one plain process); fails unless it exits 0. */
+    private String launch(MpiJobs mpi, String name, List<String> args) throws Exception {
+        List<String> cmd = new ArrayList<>();
+        if (mpi != null) cmd.addAll(mpi.command(2, false));
+        cmd.addAll(MpiJobs.java("512m"));
+        cmd.add("io.sam4j.cli.Main");
+        cmd.addAll(args);
         File log = tmp.resolve(name + ".log").toFile();
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log);
-        MpiLoopbackTest.scrubLauncherEnvironment(pb.environment());
+        MpiJobs.scrubLauncherEnvironment(pb.environment());
         Process p = pb.start();
         boolean done = p.waitFor(180, TimeUnit.SECONDS);
         if (!done) {
@@ -79,11 +76,13 @@ class DataParallelTrainingTest {
         return SafeTensors.read(tmp.resolve(name + ".safetensors")).tensors().get(tensor).values();
     }
 
-    @Test
-    void globalPerturbationOnTwoRanksEqualsOneProcessOnTheGlobalBatch() throws Exception {
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void globalPerturbationOnTwoRanksEqualsOneProcessOnTheGlobalBatch(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
         String[] args = {"--model", "mlp", "--steps", "12", "--optimizer", "fsam", "--stable", "--perturbation", "global"};
-        train(false, "single", args);
-        String log = train(true, "ranks", args);
+        train(null, "single", args);
+        String log = train(mpi, "ranks", args);
         assertTrue(log.contains("2 ranks x batch 32"), log);
         for (String t : new String[] {"fc1.weight", "fc2.bias", "fc3.weight"}) {
             float[] a = weights("single", t), b = weights("ranks", t);
@@ -97,17 +96,19 @@ class DataParallelTrainingTest {
     }
 
     /** One local SAM step: w1 = w0 - lr * (mean_k g_adv_k + wd*w0), g_adv_k at w0 + rho*g_k/||g_k|| on rank k's half. */
-    @Test
-    void localPerturbationFollowsTheMSharpnessFormula() throws Exception {
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void localPerturbationFollowsTheMSharpnessFormula(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
         Path init = tmp.resolve("init.safetensors");
         float wd = 5e-4f;
         try (Model m = Models.create("mlp", new int[] {1, 28, 28}, 10, 0f, new Context(new Parallel(1), KernelsProvider.scalar()));
              Arena arena = Arena.ofShared()) {
             m.initialize(0);
             StateDict.save(m.store(), init);
-            train(true, "local", "--model", "mlp", "--steps", "1", "--optimizer", "sam", "--perturbation", "local",
+            train(mpi, "local", "--model", "mlp", "--steps", "1", "--optimizer", "sam", "--perturbation", "local",
                     "--init", init.toString(), "--schedule", "constant", "--weight-decay", Float.toString(wd), "--no-shuffle");
-            train(false, "whole", "--model", "mlp", "--steps", "1", "--optimizer", "sam", "--init", init.toString(),
+            train(null, "whole", "--model", "mlp", "--steps", "1", "--optimizer", "sam", "--init", init.toString(),
                     "--schedule", "constant", "--weight-decay", Float.toString(wd), "--no-shuffle");
 
             // The same first batch the trainer saw (--no-shuffle: examples 0..63), split in two halves.
@@ -153,32 +154,73 @@ class DataParallelTrainingTest {
      * resumed to epoch 2 ends with the same weights, bit for bit, as a 2-epoch run (constant lr, so the
      * schedule does not depend on the planned length).
      */
-    @Test
-    void multiRankResumeRestoresEveryRanksState() throws Exception {
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void multiRankResumeRestoresEveryRanksState(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
         String[] common = {"--model", "mlp", "--optimizer", "fsam", "--perturbation", "local", "--schedule", "constant"};
-        train(true, "whole", concat(common, "--epochs", "2"));
-        train(true, "part", concat(common, "--epochs", "1"));
+        train(mpi, "whole", concat(common, "--epochs", "2"));
+        train(mpi, "part", concat(common, "--epochs", "1"));
         Path config = tmp.resolve("part").resolve("config.json");
         Files.writeString(config, Files.readString(config).replace("\"epochs\" : 1", "\"epochs\" : 2"));
-        List<String> resume = new ArrayList<>(List.of(mpirun.toString(), "--allow-run-as-root", "--oversubscribe", "-np", "2",
-                "--bind-to", "none", "--mca", "btl", "self,vader",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--add-modules", "jdk.incubator.vector",
-                "--enable-native-access=ALL-UNNAMED", "-Xmx512m", "-cp", System.getProperty("java.class.path"),
-                "io.sam4j.cli.Main", "train", "--resume", tmp.resolve("part").toString(), "--dist", "mpi"));
-        File log = tmp.resolve("resume.log").toFile();
-        ProcessBuilder pb = new ProcessBuilder(resume).redirectErrorStream(true).redirectOutput(log);
-        MpiLoopbackTest.scrubLauncherEnvironment(pb.environment());
-        Process p = pb.start();
-        boolean done = p.waitFor(180, TimeUnit.SECONDS);
-        if (!done) p.destroyForcibly();
-        String out = Files.readString(log.toPath(), StandardCharsets.UTF_8);
-        assertTrue(done && p.exitValue() == 0, "resume failed:\n" + out);
+        String out = launch(mpi, "resume", List.of("train", "--resume", tmp.resolve("part").toString(), "--dist", "mpi"));
         assertTrue(out.contains("resumed from"), out);
         for (String t : new String[] {"fc1.weight", "fc3.bias"}) {
             org.junit.jupiter.api.Assertions.assertArrayEquals(weights("whole", t), weights("part", t), t);
         }
         assertTrue(SafeTensors.read(tmp.resolve("part").resolve("checkpoint.safetensors")).tensors()
                 .containsKey("optimizer.fsam_ema.rank1.fc1.weight"), "rank 1's EMA is checkpointed");
+    }
+
+    /**
+     * The all-reduce in small buckets started during backward (many Iallreduce calls on tails of the buffer)
+     * ends with the same weights, bit for bit, as one blocking all-reduce after backward (2 ranks: each
+     * element is the sum of the same two floats either way). Global perturbations: both SAM passes overlap.
+     */
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void overlappedAllReduceIsBitIdenticalToTheBlockingOne(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
+        String[] args = {"--model", "mlp", "--steps", "6", "--optimizer", "sam", "--perturbation", "global"};
+        String log = train(mpi, "buckets", concat(args, "--allreduce-bucket-mb", "0.05"));
+        assertTrue(log.contains("all-reduce in 0.05 MB buckets overlapped with backward"), log);
+        train(mpi, "blocking", concat(args, "--allreduce-bucket-mb", "0"));
+        for (String t : new String[] {"fc1.weight", "fc1.bias", "fc2.weight", "fc3.weight", "fc3.bias"}) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(weights("blocking", t), weights("buckets", t), t);
+        }
+    }
+
+    /**
+     * SyncBatchNorm: 2 ranks on the cnn (two BatchNorm layers) with --sync-bn and global perturbations end a
+     * SAM step within 1e-5 of one process on the global batch, running statistics included; without --sync-bn
+     * they do not (each rank normalises its half with its own statistics: ~5e-4 apart).
+     */
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void syncBatchNormOnTwoRanksEqualsOneProcessOnTheGlobalBatch(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
+        // One SAM step (both passes, the running statistics' update): the convolutions sum their weight gradients
+        // over 64 images in one process and 32 per rank here, which leaves ~5e-7 after one step; later steps
+        // amplify it through ReLU and max-pool decisions near ties (measured 4.8e-5 after 3 steps).
+        String[] args = {"--model", "cnn", "--steps", "1", "--optimizer", "sam", "--perturbation", "global",
+                "--no-augment", "--schedule", "constant"};
+        train(null, "single", args);
+        String log = train(mpi, "sync", concat(args, "--sync-bn"));
+        assertTrue(log.contains("SyncBatchNorm"), log);
+        train(mpi, "plain", args);
+        double syncErr = 0, plainGap = 0;
+        for (String t : new String[] {"conv1.weight", "bn1.weight", "bn1.running_mean", "bn2.running_var", "conv2.weight",
+                "fc2.weight"}) {
+            float[] a = weights("single", t), b = weights("sync", t), c = weights("plain", t);
+            for (int i = 0; i < a.length; i++) {
+                double scale = Math.max(1, Math.abs(a[i]));
+                syncErr = Math.max(syncErr, Math.abs(a[i] - b[i]) / scale);
+                plainGap = Math.max(plainGap, Math.abs(a[i] - c[i]) / scale);
+            }
+        }
+        assertTrue(syncErr <= 1e-5, "--sync-bn on 2 ranks differs from one process by " + syncErr);
+        assertTrue(plainGap > 10 * Math.max(syncErr, 1e-7), "per-rank statistics must differ from the global ones ("
+                + plainGap + ")");
     }
 
     private static String[] concat(String[] a, String... b) {

@@ -33,7 +33,7 @@ public final class MpiAllReduceBench {
             measure(args.length > 0 ? args[0] : "");
             return;
         }
-        Path mpirun = MpiLoopbackTest.onPath("mpirun");
+        Path mpirun = MpiJobs.onPath("mpirun");
         if (mpirun == null) throw new IllegalStateException("mpirun not found (apt-get install openmpi-bin)");
         launch(mpirun, "default", List.of());
         launch(mpirun, "ring", List.of("--mca", "coll_tuned_use_dynamic_rules", "1",
@@ -49,7 +49,7 @@ public final class MpiAllReduceBench {
                 "-cp", System.getProperty("java.class.path"), MpiAllReduceBench.class.getName(), label));
         System.out.println("$ " + String.join(" ", cmd));
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
-        MpiLoopbackTest.scrubLauncherEnvironment(pb.environment());
+        MpiJobs.scrubLauncherEnvironment(pb.environment());
         Process p = pb.start();
         if (!p.waitFor(300, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroyForcibly);

@@ -78,6 +78,16 @@ public final class MpiTestMain {
                 comm.barrier();
                 System.out.println("UNEXPECTED: rank " + comm.rank() + " finished");
             }
+            case "hang" -> {
+                // Rank 1 stops making MPI calls (an endless computation) while rank 0 waits in a barrier: rank 1's
+                // hang watchdog ends the job after 3 s, naming rank 1.
+                Communicator comm = Communicators.detect("mpi");
+                comm.watchForHangs(3);
+                comm.barrier();
+                if (comm.rank() == 1) busy(120_000);
+                comm.barrier();
+                System.out.println("UNEXPECTED: rank " + comm.rank() + " finished");
+            }
             case "noclose" -> {
                 // Both ranks end main without close(): the shutdown hook finalizes and the job exits 0.
                 Communicator comm = Communicators.detect("mpi");

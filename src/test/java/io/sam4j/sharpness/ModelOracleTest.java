@@ -372,7 +372,7 @@ class ModelOracleTest {
             byte[] before = DenseProblem.bytes(s.params());
             List<Sharpness.Phase> phases = new ArrayList<>();
             try (ModelOracle oracle = new ModelOracle(m, data)) {
-                SharpnessReport r = Sharpness.analyse(oracle, Sharpness.Options.defaults().withRho(rho).withTraceSamples(20),
+                SharpnessReport r = Sharpness.analyse(oracle, Sharpness.Options.defaults().withHvp(Sharpness.Hvp.FD).withEigenMethod(Sharpness.EigenMethod.POWER).withRho(rho).withTraceSamples(20),
                         (phase, done, max, est) -> {
                             if (phases.isEmpty() || phases.get(phases.size() - 1) != phase) phases.add(phase);
                         });

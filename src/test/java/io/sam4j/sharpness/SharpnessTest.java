@@ -77,7 +77,7 @@ class SharpnessTest {
         try (DenseProblem p = DenseProblem.quadratic(HessianVectorProductTest.spectrum(), 33)) {
             byte[] before = DenseProblem.bytes(p.store.params());
             Set<Sharpness.Phase> phases = EnumSet.noneOf(Sharpness.Phase.class);
-            Sharpness.Options o = Sharpness.Options.defaults().withTol(1e-7).withMaxIter(1000).withTopK(3)
+            Sharpness.Options o = Sharpness.Options.defaults().withHvp(Sharpness.Hvp.FD).withEigenMethod(Sharpness.EigenMethod.POWER).withTol(1e-7).withMaxIter(1000).withTopK(3)
                     .withTraceSamples(300).withTraceTol(0).withRho(0.05).withSeed(5);
             SharpnessReport r = Sharpness.analyse(p.store, p, p.ops, o, (phase, done, max, est) -> {
                 assertTrue(done >= 1 && done <= max, phase + " " + done + "/" + max);
@@ -157,7 +157,7 @@ class SharpnessTest {
     @Test
     void partsCanBeSwitchedOff() {
         try (DenseProblem p = DenseProblem.quadratic(HessianVectorProductTest.spectrum(), 34)) {
-            Sharpness.Options o = Sharpness.Options.defaults().withTraceSamples(0).withRho(0).withTopK(0);
+            Sharpness.Options o = Sharpness.Options.defaults().withHvp(Sharpness.Hvp.FD).withEigenMethod(Sharpness.EigenMethod.POWER).withTraceSamples(0).withRho(0).withTopK(0);
             SharpnessReport r = Sharpness.analyse(p.store, p, p.ops, o, Sharpness.Progress.NONE);
             assertNull(r.trace());
             assertNull(r.traceStdError());

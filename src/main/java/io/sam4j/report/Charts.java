@@ -1,0 +1,185 @@
+package io.sam4j.report;
+
+import io.sam4j.formats.AtomicFile;
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Dimension;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import javax.xml.parsers.DocumentBuilderFactory;
+import javax.xml.parsers.ParserConfigurationException;
+import org.apache.batik.svggen.SVGGraphics2D;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.internal.chartpart.Chart;
+import org.knowm.xchart.style.Styler;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+import org.w3c.dom.Document;
+
+/**
+ * Draws {@link Figure}s with XChart, headless: PNG through XChart's bitmap encoder, SVG by painting the same
+ * chart onto Batik's SVG-writing Graphics2D. Files are written atomically.
+ */
+public final class Charts {
+    static {
+        // Before any AWT class loads: no display is needed or wanted (servers, CI, MPI ranks).
+        if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
+    }
+
+    public static final int WIDTH = 640, HEIGHT = 400;
+    /** Tableau-like palette, distinguishable in colour and in grey. */
+    static final Color[] PALETTE = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0xff7f0e),
+            new Color(0x9467bd), new Color(0x8c564b), new Color(0xe377c2), new Color(0x7f7f7f), new Color(0xbcbd22), new Color(0x17becf)};
+
+    private Charts() {}
+
+    /** The figure as an XChart chart. */
+    public static XYChart chart(Figure f) {
+        XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(f.title()).xAxisTitle(f.xLabel()).yAxisTitle(f.yLabel()).build();
+        boolean log = f.logScale();
+        var st = c.getStyler();
+        st.setChartBackgroundColor(Color.WHITE);
+        st.setPlotBorderVisible(true);
+        st.setLegendPosition(Styler.LegendPosition.InsideNE);
+        st.setLegendBackgroundColor(new Color(255, 255, 255, 200));
+        st.setYAxisLogarithmic(log);
+        st.setXAxisDecimalPattern("#,##0.###");
+        st.setXAxisTickMarkSpacingHint(90);
+        st.setYAxisDecimalPattern(log ? "0.###E0" : "#,##0.####");
+        st.setLegendVisible(f.lines().size() > 1);
+        int colour = 0;
+        for (Figure.Line l : f.lines()) {
+            Color col = l.color() != null ? l.color() : PALETTE[colour++ % PALETTE.length];
+            addLine(c, l, col, log);
+        }
+        return c;
+    }
+
+    private static void addLine(XYChart c, Figure.Line l, Color col, boolean log) {
+        double[][] xy = finite(l, log);
+        if (xy[0].length == 0) return;
+        XYSeries s = c.addSeries(l.label(), xy[0], xy[1]);
+        s.setLineColor(col);
+        s.setMarkerColor(col);
+        switch (l.style()) {
+            case TRACE -> {
+                s.setLineColor(new Color(col.getRed(), col.getGreen(), col.getBlue(), 90));
+                s.setLineStyle(new BasicStroke(1f));
+                s.setMarker(SeriesMarkers.NONE);
+            }
+            case EPOCHS -> {
+                s.setLineStyle(new BasicStroke(2f));
+                s.setMarker(xy[0].length <= 60 ? SeriesMarkers.CIRCLE : SeriesMarkers.NONE);
+            }
+            case LINE -> {
+                s.setLineStyle(new BasicStroke(1.6f));
+                s.setMarker(SeriesMarkers.NONE);
+            }
+            case BAND -> {
+                s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
+                s.setFillColor(new Color(col.getRed(), col.getGreen(), col.getBlue(), 60));
+                s.setLineColor(new Color(0, 0, 0, 0));
+                s.setMarker(SeriesMarkers.NONE);
+                s.setShowInLegend(false);
+            }
+        }
+    }
+
+    /** The drawable points: finite, positive on a log axis; a band becomes its closed outline y+s forward, y-s back. */
+    private static double[][] finite(Figure.Line l, boolean log) {
+        int n = Math.min(l.x().length, l.y().length);
+        double[] x = new double[n], lo = new double[n], hi = new double[n];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            double s = l.spread() != null && l.style() == Figure.Style.BAND ? l.spread()[i] : 0;
+            double a = l.y()[i] - s, b = l.y()[i] + s;
+            if (!Double.isFinite(l.x()[i]) || !Double.isFinite(a) || !Double.isFinite(b) || (log && a <= 0)) continue;
+            x[k] = l.x()[i];
+            lo[k] = a;
+            hi[k++] = b;
+        }
+        if (l.style() == Figure.Style.TRACE && k > 2 * MAX_TRACE_BUCKETS) return envelope(x, hi, k);
+        if (l.style() != Figure.Style.BAND) return new double[][] {Arrays.copyOf(x, k), Arrays.copyOf(hi, k)};
+        double[] px = new double[2 * k], py = new double[2 * k];
+        for (int i = 0; i < k; i++) {
+            px[i] = x[i];
+            py[i] = hi[i];
+            px[2 * k - 1 - i] = x[i];
+            py[2 * k - 1 - i] = lo[i];
+        }
+        return new double[][] {px, py};
+    }
+
+    /** Long per-step traces are drawn as their envelope over this many buckets (small SVGs, same look). */
+    static final int MAX_TRACE_BUCKETS = 600;
+
+    /** The minimum and the maximum of each bucket of consecutive points, in x order. */
+    private static double[][] envelope(double[] x, double[] y, int n) {
+        double[] ox = new double[2 * MAX_TRACE_BUCKETS], oy = new double[2 * MAX_TRACE_BUCKETS];
+        int k = 0;
+        for (int b = 0; b < MAX_TRACE_BUCKETS; b++) {
+            int from = (int) ((long) n * b / MAX_TRACE_BUCKETS), to = (int) ((long) n * (b + 1) / MAX_TRACE_BUCKETS);
+            int lo = from, hi = from;
+            for (int i = from; i < to; i++) {
+                if (y[i] < y[lo]) lo = i;
+                if (y[i] > y[hi]) hi = i;
+            }
+            int first = Math.min(lo, hi), second = Math.max(lo, hi);
+            ox[k] = x[first];
+            oy[k++] = y[first];
+            if (second != first) {
+                ox[k] = x[second];
+                oy[k++] = y[second];
+            }
+        }
+        return new double[][] {Arrays.copyOf(ox, k), Arrays.copyOf(oy, k)};
+    }
+
+    /** PNG bytes of any XChart chart. */
+    public static byte[] png(Chart<?, ?> chart) {
+        try {
+            return BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot encode a PNG: " + e.getMessage(), e);
+        }
+    }
+
+    /** A standalone SVG document of any XChart chart (text kept as text). */
+    public static String svg(Chart<?, ?> chart) {
+        try {
+            Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().getDOMImplementation()
+                    .createDocument("http://www.w3.org/2000/svg", "svg", null);
+            SVGGraphics2D g = new SVGGraphics2D(doc);
+            g.setSVGCanvasSize(new Dimension(chart.getWidth(), chart.getHeight()));
+            chart.paint(g, chart.getWidth(), chart.getHeight());
+            StringWriter w = new StringWriter();
+            g.stream(w, true);
+            g.dispose();
+            // SVG 1.1+ needs no DTD; without it no XML reader tries to fetch one from the network.
+            return w.toString().replaceFirst("<!DOCTYPE[^>]*>\\s*", "");
+        } catch (ParserConfigurationException | IOException e) {
+            throw new IllegalStateException("cannot draw an SVG: " + e.getMessage(), e);
+        }
+    }
+
+    /** Writes {@code dir/NAME.png} and {@code dir/NAME.svg}; returns the PNG bytes. */
+    public static byte[] write(Chart<?, ?> chart, Path dir, String name) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        byte[] png = png(chart);
+        byte[] svg = svg(chart).getBytes(StandardCharsets.UTF_8);
+        AtomicFile.write(dir.resolve(name + ".png"), o -> o.write(png));
+        AtomicFile.write(dir.resolve(name + ".svg"), o -> o.write(svg));
+        return png;
+    }
+}
