@@ -12,6 +12,9 @@ int main(void) {
     P("SUCCESS", dnnl_success);
     P("INVALID_DATA_TYPE", dnnl_invalid_data_type); /* last status with a name in Dnnl.STATUS_NAMES */
     P("F32", dnnl_f32);
+    P("BF16", dnnl_bf16);
+    P("ISA_AVX512_CORE_BF16", dnnl_cpu_isa_avx512_core_bf16);
+    P("ISA_AVX2_VNNI_2", dnnl_cpu_isa_avx2_vnni_2);
     P("ENGINE_CPU", dnnl_cpu);
     P("STREAM_DEFAULT_FLAGS", dnnl_stream_default_flags);
     P("TAG_ANY", dnnl_format_tag_any);
@@ -19,6 +22,7 @@ int main(void) {
     P("TAG_NCHW", dnnl_nchw);
     P("TAG_OIHW", dnnl_oihw);
     P("TAG_NCHW8C", dnnl_nChw8c);
+    P("TAG_NCHW16C", dnnl_nChw16c);
     P("FORWARD_TRAINING", dnnl_forward_training);
     P("BACKWARD_DATA", dnnl_backward_data);
     P("BACKWARD_WEIGHTS", dnnl_backward_weights);

@@ -40,14 +40,14 @@ public final class TestUtil {
         return out;
     }
 
-    /** NCHW [n, c, plane] to nChw8c [n][ceil(c/8)][plane][8] with zero padded lanes: the test's own reorder. */
-    public static float[] blocked(float[] nchw, int n, int c, int plane) {
-        int blocks = (c + 7) / 8;
-        float[] out = new float[n * blocks * 8 * plane];
+    /** NCHW [n, c, plane] to nChw{lanes}c [n][ceil(c/lanes)][plane][lanes] with zero padded lanes: the test's own reorder. */
+    public static float[] blocked(float[] nchw, int n, int c, int plane, int lanes) {
+        int blocks = (c + lanes - 1) / lanes;
+        float[] out = new float[n * blocks * lanes * plane];
         for (int i = 0; i < n; i++) {
             for (int ch = 0; ch < c; ch++) {
                 for (int p = 0; p < plane; p++) {
-                    out[((i * blocks + ch / 8) * plane + p) * 8 + ch % 8] = nchw[(i * c + ch) * plane + p];
+                    out[((i * blocks + ch / lanes) * plane + p) * lanes + ch % lanes] = nchw[(i * c + ch) * plane + p];
                 }
             }
         }
@@ -55,26 +55,26 @@ public final class TestUtil {
     }
 
     /** The inverse of {@link #blocked}: drops the padded lanes. */
-    public static float[] unblocked(float[] b, int n, int c, int plane) {
-        int blocks = (c + 7) / 8;
+    public static float[] unblocked(float[] b, int n, int c, int plane, int lanes) {
+        int blocks = (c + lanes - 1) / lanes;
         float[] out = new float[n * c * plane];
         for (int i = 0; i < n; i++) {
             for (int ch = 0; ch < c; ch++) {
                 for (int p = 0; p < plane; p++) {
-                    out[(i * c + ch) * plane + p] = b[((i * blocks + ch / 8) * plane + p) * 8 + ch % 8];
+                    out[(i * c + ch) * plane + p] = b[((i * blocks + ch / lanes) * plane + p) * lanes + ch % lanes];
                 }
             }
         }
         return out;
     }
 
-    /** Fails unless every padded lane (channel >= c) of the nChw8c tensor is +0.0 or -0.0. */
-    public static void assertPaddedLanesZero(String what, float[] b, int n, int c, int plane) {
-        int blocks = (c + 7) / 8;
+    /** Every padded lane of a blocked tensor is exactly 0. */
+    public static void assertPaddedLanesZero(String what, float[] b, int n, int c, int plane, int lanes) {
+        int blocks = (c + lanes - 1) / lanes;
         for (int i = 0; i < n; i++) {
-            for (int ch = c; ch < blocks * 8; ch++) {
+            for (int ch = c; ch < blocks * lanes; ch++) {
                 for (int p = 0; p < plane; p++) {
-                    float v = b[((i * blocks + ch / 8) * plane + p) * 8 + ch % 8];
+                    float v = b[((i * blocks + ch / lanes) * plane + p) * lanes + ch % lanes];
                     if (v != 0f) throw new AssertionError(what + ": padded lane " + ch + " of image " + i + " pixel " + p + " is " + v);
                 }
             }

@@ -1,5 +1,6 @@
 package io.sam4j.cli;
 
+import io.sam4j.conv.Precision;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sam4j.config.ConfigException;
@@ -69,6 +70,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--backend", paramLabel = "B", description = "onednn, java or auto (default: ${DEFAULT-VALUE}).",
             defaultValue = "auto")
     String backend;
+
+    @Option(names = "--precision", paramLabel = "P", description = "Convolutions in fp32, or bf16 mixed precision "
+            + "(oneDNN on a CPU with bf16; weights, gradients and optimizer stay fp32) (default: ${DEFAULT-VALUE}).",
+            defaultValue = "fp32")
+    String precision;
 
     @Option(names = "--input", paramLabel = "CxHxW", description = "Input shape (default: ${DEFAULT-VALUE}).", defaultValue = "1x28x28")
     String input;
@@ -227,6 +233,7 @@ final class BenchCommand implements Callable<Integer> {
         c.batch = batch;
         c.threads = threads;
         c.backend = backend;
+        c.precision = Precision.parse("--precision", precision);
         c.allreduceBucketMb = allreduceBucketMb;
         c.lambda = 0.6f;
         sam.applyTo(c);
@@ -259,6 +266,7 @@ final class BenchCommand implements Callable<Integer> {
         line.put("impl", timed.impl());
         line.put("model", model);
         line.put("layout", timed.layout());
+        line.put("precision", Precision.parse("--precision", precision).flagValue());
         line.put("opt", label(opt));
         line.put("batch", batch);
         line.put("threads", threads);

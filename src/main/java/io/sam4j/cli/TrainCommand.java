@@ -1,5 +1,6 @@
 package io.sam4j.cli;
 
+import io.sam4j.conv.Precision;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
 import io.sam4j.nn.Models;
@@ -115,6 +116,11 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
     @Option(names = "--backend", paramLabel = "B", description = "Convolutions on onednn, java (pure Java, Vector API) or "
             + "auto (oneDNN when its library loads) (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
     String backend;
+
+    @Option(names = "--precision", paramLabel = "P", description = "Convolutions in fp32, or bf16 mixed precision "
+            + "(oneDNN on a CPU with bf16; weights, gradients and optimizer stay fp32) (default: ${DEFAULT-VALUE}).",
+            defaultValue = "fp32")
+    String precision;
 
     @Option(names = "--dist", paramLabel = "D", description = "Data parallelism: auto (MPI when started by mpirun), mpi, "
             + "or none (default: ${DEFAULT-VALUE}).", defaultValue = "auto")
@@ -296,6 +302,7 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         if (noAugment && augment != null) throw new IllegalArgumentException("--augment and --no-augment contradict each other");
         c.augment = noAugment ? "none" : augment;
         c.backend = backend;
+        c.precision = Precision.parse("--precision", precision);
         c.init = init;
         c.save = save;
         c.out = out;

@@ -13,15 +13,35 @@ public interface ConvBackend extends AutoCloseable {
     /** A convolution for this shape; callers cache it per shape. */
     Convolution conv(ConvShape shape, boolean bias);
 
-    /** Whether models should keep their activations in nChw8c ({@code nn.BlockedLayout}), which saves this backend's reorders. */
-    default boolean prefersBlocked() {
-        return false;
+    /**
+     * The channel-block width (8 for nChw8c, 16 for nChw16c) in which models should keep their activations
+     * ({@code nn.BlockedLayout}) to save this backend's reorders, or 0 to keep them NCHW.
+     */
+    default int blockedLanes() {
+        return 0;
     }
 
-    /** Like {@link #conv(ConvShape, boolean)}; with {@code blocked}, x, y, dx and dy are nChw8c. */
-    default Convolution conv(ConvShape shape, boolean bias, boolean blocked) {
-        if (blocked) throw new UnsupportedOperationException(name() + " convolutions take plain NCHW activations only");
+    /** Like {@link #conv(ConvShape, boolean)}; with {@code lanes} 8 or 16, x, y, dx and dy are nChw8c / nChw16c. */
+    default Convolution conv(ConvShape shape, boolean bias, int lanes) {
+        if (lanes != 0) throw new UnsupportedOperationException(name() + " convolutions take plain NCHW activations only");
         return conv(shape, bias);
+    }
+
+    /**
+     * Like {@link #conv(ConvShape, boolean, int)}, computing in {@code precision}; the caller's tensors are
+     * fp32 either way. Throws {@link UnsupportedOperationException} where {@link #unsupported} says why not.
+     */
+    default Convolution conv(ConvShape shape, boolean bias, int lanes, Precision precision) {
+        unsupported(precision).ifPresent(why -> {
+            throw new UnsupportedOperationException(why);
+        });
+        return conv(shape, bias, lanes);
+    }
+
+    /** Why this backend cannot compute in {@code precision} on this machine (one line); empty when it can. */
+    default java.util.Optional<String> unsupported(Precision precision) {
+        return precision == Precision.FP32 ? java.util.Optional.empty()
+                : java.util.Optional.of(name() + " convolutions compute in fp32 only; bf16 needs the onednn backend");
     }
 
     @Override

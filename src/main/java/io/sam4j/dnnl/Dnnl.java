@@ -36,6 +36,7 @@ public final class Dnnl {
         "invalid_data_type"};
     // dnnl_data_type_t, dnnl_engine_kind_t, dnnl_stream_flags_t
     static final int F32 = 3;
+    static final int BF16 = 2;
     static final int ENGINE_CPU = 1;
     static final int STREAM_DEFAULT_FLAGS = 1;
     // dnnl_format_tag_t: user layouts; the weights' blocked layouts are chosen by the library via ANY
@@ -43,7 +44,8 @@ public final class Dnnl {
     static final int TAG_X = 2;
     static final int TAG_NCHW = 5;
     static final int TAG_OIHW = 5;
-    static final int TAG_NCHW8C = 102; // dnnl_nChw8c = dnnl_aBcd8b: activations in sam4j's blocked layout
+    static final int TAG_NCHW8C = 102; // dnnl_nChw8c = dnnl_aBcd8b: activations in sam4j's blocked layout (AVX2)
+    static final int TAG_NCHW16C = 78; // dnnl_nChw16c = dnnl_aBcd16b: the same on AVX-512
     // dnnl_prop_kind_t, dnnl_alg_kind_t
     static final int FORWARD_TRAINING = 64;
     static final int BACKWARD_DATA = 160;
@@ -245,6 +247,22 @@ public final class Dnnl {
         }
     }
 
+    // dnnl_cpu_isa_t values are bit sets: an ISA includes another when it has all of its bits.
+    private static final int ISA_AVX512_CORE_BF16 = 0xe7, ISA_AVX2_VNNI_2 = 0x1f;
+
+    /**
+     * Whether the ISA oneDNN dispatches to has bf16 arithmetic: avx512_core_bf16 (AVX512_BF16; AMX builds on it)
+     * or avx2_vnni_2 (AVX-NE-CONVERT). A {@code ONEDNN_MAX_CPU_ISA} cap counts, as oneDNN honours it.
+     */
+    public static boolean cpuIsaHasBf16() {
+        try {
+            int isa = (int) GET_EFFECTIVE_CPU_ISA.invokeExact();
+            return (isa & ISA_AVX512_CORE_BF16) == ISA_AVX512_CORE_BF16 || (isa & ISA_AVX2_VNNI_2) == ISA_AVX2_VNNI_2;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** OpenMP threads for parallel regions started by the calling thread (a per-thread setting). */
     public static void ompSetNumThreads(int threads) {
         try {
@@ -312,10 +330,15 @@ public final class Dnnl {
 
     /** An f32 descriptor with a format tag (a plain one, or {@link #TAG_ANY} to let a primitive choose). */
     static MemorySegment memoryDescCreate(int tag, long... dims) {
+        return memoryDescCreate(F32, tag, dims);
+    }
+
+    /** A descriptor of data type {@code dataType} ({@link #F32}, {@link #BF16}) with a format tag. */
+    static MemorySegment memoryDescCreate(int dataType, int tag, long... dims) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
             check("dnnl_memory_desc_create_with_tag",
-                    (int) MD_CREATE_WITH_TAG.invokeExact(out, dims.length, longs(a, dims), F32, tag));
+                    (int) MD_CREATE_WITH_TAG.invokeExact(out, dims.length, longs(a, dims), dataType, tag));
             return created(out);
         } catch (Throwable t) {
             throw rethrow(t);

@@ -23,6 +23,11 @@ final class NativeObjects implements AutoCloseable {
         return own(Dnnl.memoryDescCreate(tag, dims), Dnnl::memoryDescDestroy);
     }
 
+    /** Like {@link #memoryDesc(int, long...)} with data type {@code dataType}. */
+    MemorySegment memoryDescOfType(int dataType, int tag, long... dims) {
+        return own(Dnnl.memoryDescCreate(dataType, tag, dims), Dnnl::memoryDescDestroy);
+    }
+
     MemorySegment memory(MemorySegment md, MemorySegment engine) {
         return own(Dnnl.memoryCreate(md, engine), Dnnl::memoryDestroy);
     }

@@ -16,7 +16,8 @@ import java.util.List;
  * 1.6-2x faster than plain NCHW). The caller's tensors stay plain NCHW/OIHW: each call reorders inputs into
  * the chosen layouts and outputs back, through reorder primitives also created once. Forward and
  * backward-data get their own weight reorder, as they usually want different weight layouts. A kernel made
- * {@code blocked} takes x, y, dx and dy in nChw8c, the layout oneDNN picks for activations on AVX2, so its
+ * {@code blocked} takes x, y, dx and dy in nChw8c or nChw16c, the layouts oneDNN picks for activations on AVX2
+ * and AVX-512, so its
  * passes usually reorder only the (small) weights; where oneDNN wants another activation layout (plain src
  * for a 1- or 3-channel stem) the same reorder logic converts.
  *
@@ -28,7 +29,7 @@ final class OneDnnConv implements Convolution {
     private final OneDnnConvBackend backend;
     private final ConvShape shape;
     private final boolean hasBias;
-    /** Floats of x and y in the user layout (nChw8c pads the channels). */
+    /** Floats of x and y in the user layout (blocked layouts pad the channels). */
     private final long xFloats, yFloats;
     /** "pass:tensor" of every reorder of x, y, dx or dy, e.g. "forward:x" (for tests and logs). */
     private final List<String> activationReorders = new ArrayList<>();
@@ -64,7 +65,7 @@ final class OneDnnConv implements Convolution {
     private record Arg(int arg, int query, int index, MemorySegment userMd, MemorySegment userMem, Slot slot,
             boolean output) {}
 
-    OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, boolean blocked) {
+    OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes, boolean bf16) {
         this.backend = backend;
         this.shape = shape;
         this.hasBias = hasBias;
@@ -73,16 +74,26 @@ final class OneDnnConv implements Convolution {
             ompSetNumThreads(backend.threads());
             MemorySegment engine = backend.engine();
             long n = shape.n(), c = shape.c(), k = shape.k();
-            int act = blocked ? TAG_NCHW8C : TAG_NCHW;
+            int act = lanes == 16 ? TAG_NCHW16C : lanes == 8 ? TAG_NCHW8C : TAG_NCHW;
             MemorySegment xMd = objects.memoryDesc(act, n, c, shape.h(), shape.w());
             MemorySegment wMd = objects.memoryDesc(TAG_OIHW, k, c, shape.r(), shape.s());
             MemorySegment yMd = objects.memoryDesc(act, n, k, shape.outH(), shape.outW());
             xFloats = memoryDescSize(xMd) / 4;
             yFloats = memoryDescSize(yMd) / 4;
             MemorySegment bMd = hasBias ? objects.memoryDesc(TAG_X, k) : MemorySegment.NULL;
-            MemorySegment srcAny = objects.memoryDesc(TAG_ANY, n, c, shape.h(), shape.w());
-            MemorySegment wAny = objects.memoryDesc(TAG_ANY, k, c, shape.r(), shape.s());
-            MemorySegment dstAny = objects.memoryDesc(TAG_ANY, n, k, shape.outH(), shape.outW());
+            // What the primitives compute in. bf16: the inputs of each pass (forward: x, w; backward data: dy, w;
+            // backward weights: x, dy) are bf16, its output (y, dx, dw, db) fp32, so the reorders that feed the
+            // primitives are the casts, and results come back fp32 without one.
+            int in = bf16 ? BF16 : F32;
+            MemorySegment srcAny = objects.memoryDescOfType(in, TAG_ANY, n, c, shape.h(), shape.w());
+            MemorySegment wAny = objects.memoryDescOfType(in, TAG_ANY, k, c, shape.r(), shape.s());
+            MemorySegment dstAny = objects.memoryDescOfType(in, TAG_ANY, n, k, shape.outH(), shape.outW());
+            MemorySegment srcOutAny = bf16 ? objects.memoryDesc(TAG_ANY, n, c, shape.h(), shape.w()) : srcAny;
+            MemorySegment wOutAny = bf16 ? objects.memoryDesc(TAG_ANY, k, c, shape.r(), shape.s()) : wAny;
+            MemorySegment dstOutAny = bf16 ? objects.memoryDesc(TAG_ANY, n, k, shape.outH(), shape.outW()) : dstAny;
+            // The user's layouts in the input type: what choose() prefers, so a bf16 cast keeps the layout.
+            MemorySegment xIn = bf16 ? objects.memoryDescOfType(BF16, act, n, c, shape.h(), shape.w()) : xMd;
+            MemorySegment yIn = bf16 ? objects.memoryDescOfType(BF16, act, n, k, shape.outH(), shape.outW()) : yMd;
 
             xMem = objects.memory(xMd, engine);
             wMem = objects.memory(wMd, engine);
@@ -98,16 +109,16 @@ final class OneDnnConv implements Convolution {
             // Symmetric padding: ConvShape's floor division matches oneDNN's output-size check with padR = pad.
             long[] strides = {shape.stride(), shape.stride()}, dilates = {0, 0}, pad = {shape.pad(), shape.pad()};
             MemorySegment attr = objects.attrUserScratchpad();
-            // Whole channel blocks: prefer an implementation that works in the user's nChw8c (see choose()).
-            boolean keepBlocked = blocked && c % 8 == 0;
-            MemorySegment fwdPd = choose(keepBlocked, srcAny, dstAny, xMd, yMd, QUERY_SRC_MD, QUERY_DST_MD,
+            // Whole channel blocks: prefer an implementation that works in the user's blocked layout (see choose()).
+            boolean keepBlocked = lanes != 0 && c % lanes == 0;
+            MemorySegment fwdPd = choose(keepBlocked, srcAny, dstOutAny, xIn, yMd, QUERY_SRC_MD, QUERY_DST_MD,
                     (src, dst) -> convolutionForwardPd(engine, FORWARD_TRAINING, CONVOLUTION_DIRECT, src, wAny, bMd, dst,
                             strides, dilates, pad, pad, attr));
-            MemorySegment bwdDataPd = choose(keepBlocked, srcAny, dstAny, xMd, yMd, QUERY_DIFF_SRC_MD, QUERY_DIFF_DST_MD,
+            MemorySegment bwdDataPd = choose(keepBlocked, srcOutAny, dstAny, xMd, yIn, QUERY_DIFF_SRC_MD, QUERY_DIFF_DST_MD,
                     (src, dst) -> convolutionBackwardDataPd(engine, CONVOLUTION_DIRECT, src, wAny, dst, strides, dilates,
                             pad, pad, fwdPd, attr));
-            MemorySegment bwdWeightsPd = choose(keepBlocked, srcAny, dstAny, xMd, yMd, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
-                    (src, dst) -> convolutionBackwardWeightsPd(engine, CONVOLUTION_DIRECT, src, wAny, bMd, dst, strides,
+            MemorySegment bwdWeightsPd = choose(keepBlocked, srcAny, dstAny, xIn, yIn, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
+                    (src, dst) -> convolutionBackwardWeightsPd(engine, CONVOLUTION_DIRECT, src, wOutAny, bMd, dst, strides,
                             dilates, pad, pad, fwdPd, attr));
 
             List<Arg> fwdArgs = new ArrayList<>(List.of(
@@ -136,9 +147,10 @@ final class OneDnnConv implements Convolution {
             throw e;
         }
         String f = forward.impl(), d = backwardData.impl(), w = backwardWeights.impl();
+        String name = bf16 ? "onednn-bf16:" : "onednn:";
         implementation = f.equals(d) && f.equals(w)
-                ? "onednn:" + f
-                : "onednn:fwd=" + f + ",bwd_data=" + d + ",bwd_weights=" + w;
+                ? name + f
+                : name + "fwd=" + f + ",bwd_data=" + d + ",bwd_weights=" + w;
     }
 
     /** Creates a primitive descriptor from its src-like and dst-like activation descriptors. */
@@ -154,7 +166,7 @@ final class OneDnnConv implements Convolution {
      * reorders on ResNet-18's strided layers, N=128, loaded 2-core AVX2 machine).
      */
     private MemorySegment choose(boolean keepUser, MemorySegment srcAny, MemorySegment dstAny, MemorySegment xMd,
-            MemorySegment yMd, int srcQuery, int dstQuery, PdMaker maker) {
+            MemorySegment yMd, int srcQuery, int dstQuery, PdMaker maker) { // xMd, yMd: the user's layouts, in the pass's types
         MemorySegment pd = objects.primitiveDesc(maker.make(srcAny, dstAny));
         if (!keepUser || (memoryDescEqual(pdQueryMd(pd, srcQuery, 0), xMd) && memoryDescEqual(pdQueryMd(pd, dstQuery, 0), yMd))) {
             return pd;

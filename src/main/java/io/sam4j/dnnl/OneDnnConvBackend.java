@@ -3,6 +3,7 @@ package io.sam4j.dnnl;
 import io.sam4j.conv.ConvBackend;
 import io.sam4j.conv.Convolution;
 import io.sam4j.conv.ConvShape;
+import io.sam4j.conv.Precision;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -30,7 +31,7 @@ public final class OneDnnConvBackend implements ConvBackend {
     private final MemorySegment stream;
     private final Workspace workspace = new Workspace();
     private final Set<OneDnnConv> kernels = new LinkedHashSet<>();
-    private Boolean prefersBlocked;
+    private Integer blockedLanes;
     private boolean closed;
 
     private OneDnnConvBackend(int threads) {
@@ -111,26 +112,36 @@ public final class OneDnnConvBackend implements ConvBackend {
      */
     @Override
     public Convolution conv(ConvShape shape, boolean bias) {
-        return conv(shape, bias, false);
+        return conv(shape, bias, 0);
     }
 
-    /** With {@code blocked}, activations are nChw8c: the layout oneDNN's AVX2 kernels compute in. */
     @Override
-    public synchronized Convolution conv(ConvShape shape, boolean bias, boolean blocked) {
+    public Convolution conv(ConvShape shape, boolean bias, int lanes) {
+        return conv(shape, bias, lanes, Precision.FP32);
+    }
+
+    /** With {@code lanes} 8 or 16, activations are nChw8c / nChw16c (the layouts oneDNN's AVX2 / AVX-512 kernels compute in). */
+    @Override
+    public synchronized Convolution conv(ConvShape shape, boolean bias, int lanes, Precision precision) {
         if (closed) throw new IllegalStateException("oneDNN backend is closed");
-        OneDnnConv k = new OneDnnConv(this, shape, bias, blocked);
+        unsupported(precision).ifPresent(why -> {
+            throw new UnsupportedOperationException(why);
+        });
+        if (lanes != 0 && lanes != 8 && lanes != 16) throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
+        OneDnnConv k = new OneDnnConv(this, shape, bias, lanes, precision == Precision.BF16);
         kernels.add(k);
         return k;
     }
 
     /**
-     * True when oneDNN computes convolutions in nChw8c on this machine (AVX2), so that blocked activations
-     * save its reorders; AVX-512 kernels choose nChw16c, and models then stay NCHW. Probed once with a
-     * 16-channel convolution's {@code format any} choice.
+     * The block width oneDNN computes convolutions in on this machine: 8 when it picks nChw8c (AVX2), 16 when
+     * it picks nChw16c (AVX-512), 0 for anything else (models then stay NCHW). Probed once from the source
+     * layout of a 16-channel 3x3 convolution's {@code format any} forward descriptor, so it follows
+     * {@code ONEDNN_MAX_CPU_ISA} too.
      */
     @Override
-    public synchronized boolean prefersBlocked() {
-        if (prefersBlocked == null) {
+    public synchronized int blockedLanes() {
+        if (blockedLanes == null) {
             if (closed) throw new IllegalStateException("oneDNN backend is closed");
             try (NativeObjects probe = new NativeObjects()) {
                 Dnnl.ompSetNumThreads(threads);
@@ -139,11 +150,20 @@ public final class OneDnnConvBackend implements ConvBackend {
                 MemorySegment pd = probe.primitiveDesc(Dnnl.convolutionForwardPd(engine, Dnnl.FORWARD_TRAINING,
                         Dnnl.CONVOLUTION_DIRECT, any, probe.memoryDesc(Dnnl.TAG_ANY, 16, 16, 3, 3), MemorySegment.NULL, any,
                         one, none, pad, pad, probe.attrUserScratchpad()));
-                prefersBlocked = Dnnl.memoryDescEqual(Dnnl.pdQueryMd(pd, Dnnl.QUERY_SRC_MD, 0),
-                        probe.memoryDesc(Dnnl.TAG_NCHW8C, 1, 16, 8, 8));
+                MemorySegment chosen = Dnnl.pdQueryMd(pd, Dnnl.QUERY_SRC_MD, 0);
+                blockedLanes = Dnnl.memoryDescEqual(chosen, probe.memoryDesc(Dnnl.TAG_NCHW16C, 1, 16, 8, 8)) ? 16
+                        : Dnnl.memoryDescEqual(chosen, probe.memoryDesc(Dnnl.TAG_NCHW8C, 1, 16, 8, 8)) ? 8 : 0;
             }
         }
-        return prefersBlocked;
+        return blockedLanes;
+    }
+
+    /** bf16 needs oneDNN's bf16 kernels on this CPU; no slow emulation on one without bf16 instructions. */
+    @Override
+    public Optional<String> unsupported(Precision precision) {
+        if (precision == Precision.FP32 || Dnnl.cpuIsaHasBf16()) return Optional.empty();
+        return Optional.of("no bf16 on this CPU: oneDNN's ISA is " + Dnnl.effectiveCpuIsa().replaceFirst("^cpu_isa_", "")
+                + ", bf16 needs avx512_bf16, amx_bf16 or avx_ne_convert");
     }
 
     /** Bytes of internal buffers (chosen-layout tensors and scratchpads) shared by this backend's kernels. */

@@ -105,43 +105,43 @@ abstract class KernelSet implements Kernels {
     }
 
     @Override
-    public final void sumLanes(MemorySegment x, long from, long to, double[] acc, int at) {
-        layers.sumLanes(x, from, to, acc, at);
+    public final void sumLanes(int lanes, MemorySegment x, long from, long to, double[] acc, int at) {
+        layers.sumLanes(lanes, x, from, to, acc, at);
     }
 
     @Override
-    public final void sumSquaredDeviationLanes(MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
-        layers.sumSquaredDeviationLanes(x, c, from, to, acc, at);
+    public final void sumSquaredDeviationLanes(int lanes, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
+        layers.sumSquaredDeviationLanes(lanes, x, c, from, to, acc, at);
     }
 
     @Override
-    public final void dotDeviationLanes(MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
-        layers.dotDeviationLanes(y, x, c, from, to, acc, at);
+    public final void dotDeviationLanes(int lanes, MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
+        layers.dotDeviationLanes(lanes, y, x, c, from, to, acc, at);
     }
 
     @Override
-    public final void affineLanes(MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
-        layers.affineLanes(x, y, a, b, at, from, to);
+    public final void affineLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
+        layers.affineLanes(lanes, x, y, a, b, at, from, to);
     }
 
     @Override
-    public final void affine2Lanes(MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at, long from, long to) {
-        layers.affine2Lanes(dy, x, dx, a, b, c, at, from, to);
+    public final void affine2Lanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at, long from, long to) {
+        layers.affine2Lanes(lanes, dy, x, dx, a, b, c, at, from, to);
     }
 
     @Override
-    public final void fillLanes(float[] v, int at, MemorySegment x, long from, long to) {
-        layers.fillLanes(v, at, x, from, to);
+    public final void fillLanes(int lanes, float[] v, int at, MemorySegment x, long from, long to) {
+        layers.fillLanes(lanes, v, at, x, from, to);
     }
 
     @Override
-    public final void maxPool2x2Lanes(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
-        layers.maxPool2x2Lanes(x, in, h, w, y, argmax, out);
+    public final void maxPool2x2Lanes(int lanes, MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
+        layers.maxPool2x2Lanes(lanes, x, in, h, w, y, argmax, out);
     }
 
     @Override
-    public final void maxPool2x2LanesBackward(MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx, long in) {
-        layers.maxPool2x2LanesBackward(dy, argmax, out, h, w, dx, in);
+    public final void maxPool2x2LanesBackward(int lanes, MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx, long in) {
+        layers.maxPool2x2LanesBackward(lanes, dy, argmax, out, h, w, dx, in);
     }
 
     // ---- OptimizerKernels ----

@@ -4,7 +4,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * The loops of the normalisation and pooling layers, over plain (NCHW) planes and over blocked
- * (nChw8c) channel lanes. Same conventions as {@link MathKernels}: float32 segments, ranges in floats,
+ * (nChw8c, nChw16c) channel lanes. Same conventions as {@link MathKernels}: float32 segments, ranges in floats,
  * no threading, reductions added into double accumulators, float partial sums folded at least every
  * {@link MathKernels#FOLD_BLOCK} elements. {@link ScalarLayerKernels} is the reference.
  */
@@ -35,45 +35,56 @@ public interface LayerKernels {
      */
     void maxPool2x2(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out);
 
-    // ---- blocked channels (nChw8c: the 8 channels of a block interleaved per pixel) ----------------
-    // Lane l of [from, to) is every element from + 8j + l; (to - from) must be a multiple of LANES. Per-lane
-    // arrays (c, a, b, acc, v) are read or added at [at, at + 8), so a layer keeps one array over all
-    // its padded channels and a call for channel block cb uses at = 8 cb.
+    // ---- blocked channels (nChw8c or nChw16c: the 8 or 16 channels of a block interleaved per pixel) ----
+    // {@code lanes} is the block width, 8 or 16 (see {@link #checkLanes}). Lane l of [from, to) is every element
+    // from + lanes*j + l; (to - from) must be a multiple of lanes. Per-lane arrays (c, a, b, acc, v) are read or
+    // added at [at, at + lanes), so a layer keeps one array over all its padded channels and a call for channel
+    // block cb uses at = lanes * cb.
 
-    /** Channels per block of the blocked activation layout, one 256-bit vector of floats. */
-    int LANES = 8;
+    /** The block widths the lane kernels take: oneDNN's nChw8c (AVX2) and nChw16c (AVX-512). */
+    int MIN_LANES = 8, MAX_LANES = 16;
+
+    /** Rejects a block width other than 8 or 16, or a range that is not whole pixels of a channel block. */
+    static void checkLanes(int lanes, long from, long to) {
+        if (lanes != MIN_LANES && lanes != MAX_LANES) {
+            throw new IllegalArgumentException("block width must be 8 or 16, got " + lanes);
+        }
+        if ((to - from) % lanes != 0 || to < from) {
+            throw new IllegalArgumentException("[" + from + ", " + to + ") is not a whole number of " + lanes + "-lane pixels");
+        }
+    }
 
     /** acc[at + l] += sum of the lane-l elements. */
-    void sumLanes(MemorySegment x, long from, long to, double[] acc, int at);
+    void sumLanes(int lanes, MemorySegment x, long from, long to, double[] acc, int at);
 
     /** acc[at + l] += sum of (x - c[at + l])^2 over lane l, the difference taken in float. */
-    void sumSquaredDeviationLanes(MemorySegment x, float[] c, long from, long to, double[] acc, int at);
+    void sumSquaredDeviationLanes(int lanes, MemorySegment x, float[] c, long from, long to, double[] acc, int at);
 
     /** acc[at + l] += sum of y * (x - c[at + l]) over lane l, the difference taken in float. */
-    void dotDeviationLanes(MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at);
+    void dotDeviationLanes(int lanes, MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at);
 
     /** y = a[at + l]*x + b[at + l] on lane l (y may be x). */
-    void affineLanes(MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to);
+    void affineLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to);
 
     /** dx = a[at + l]*dy + b[at + l]*x + c[at + l] on lane l. */
-    void affine2Lanes(MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
+    void affine2Lanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
                       long from, long to);
 
     /** x = v[at + l] on lane l. */
-    void fillLanes(float[] v, int at, MemorySegment x, long from, long to);
+    void fillLanes(int lanes, float[] v, int at, MemorySegment x, long from, long to);
 
     /**
-     * {@link #maxPool2x2} of one blocked plane: h x w pixels of 8 channels at x[in..], (h/2) x (w/2)
-     * pixels out at y[out..]; argmax[out + 8 q + l] (int32) is the input pixel (row-major index within
+     * {@link #maxPool2x2} of one blocked plane: h x w pixels of {@code lanes} channels at x[in..], (h/2) x (w/2)
+     * pixels out at y[out..]; argmax[out + lanes q + l] (int32) is the input pixel (row-major index within
      * the plane) that channel l of output pixel q came from. Same tie and NaN rule.
      */
-    void maxPool2x2Lanes(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out);
+    void maxPool2x2Lanes(int lanes, MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out);
 
     /**
-     * The backward of {@link #maxPool2x2Lanes}: writes the whole h x w blocked plane dx[in..], dy[out + 8q + l]
+     * The backward of {@link #maxPool2x2Lanes}: writes the whole h x w blocked plane dx[in..], dy[out + lanes q + l]
      * at its argmax pixel and 0 elsewhere (2x2 windows at stride 2 do not overlap).
      */
-    void maxPool2x2LanesBackward(MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx,
+    void maxPool2x2LanesBackward(int lanes, MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx,
                                  long in);
 
 }

@@ -86,29 +86,22 @@ public final class ScalarLayerKernels implements LayerKernels {
         }
     }
 
-    /** Rejects a range that is not whole pixels of a channel block. */
-    static void checkLanes(long from, long to) {
-        if ((to - from) % LANES != 0 || to < from) {
-            throw new IllegalArgumentException("[" + from + ", " + to + ") is not a whole number of " + LANES + "-lane pixels");
-        }
-    }
-
     @Override
-    public void sumLanes(MemorySegment x, long from, long to, double[] acc, int at) {
-        checkLanes(from, to);
-        for (int l = 0; l < LANES; l++) {
+    public void sumLanes(int lanes, MemorySegment x, long from, long to, double[] acc, int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (int l = 0; l < lanes; l++) {
             double s = 0;
-            for (long i = from + l; i < to; i += LANES) s += get(x, i);
+            for (long i = from + l; i < to; i += lanes) s += get(x, i);
             acc[at + l] += s;
         }
     }
 
     @Override
-    public void sumSquaredDeviationLanes(MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
-        checkLanes(from, to);
-        for (int l = 0; l < LANES; l++) {
+    public void sumSquaredDeviationLanes(int lanes, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (int l = 0; l < lanes; l++) {
             double s = 0;
-            for (long i = from + l; i < to; i += LANES) {
+            for (long i = from + l; i < to; i += lanes) {
                 float d = get(x, i) - c[at + l];
                 s += (double) d * d;
             }
@@ -117,53 +110,54 @@ public final class ScalarLayerKernels implements LayerKernels {
     }
 
     @Override
-    public void dotDeviationLanes(MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
-        checkLanes(from, to);
-        for (int l = 0; l < LANES; l++) {
+    public void dotDeviationLanes(int lanes, MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (int l = 0; l < lanes; l++) {
             double s = 0;
-            for (long i = from + l; i < to; i += LANES) s += (double) get(y, i) * (get(x, i) - c[at + l]);
+            for (long i = from + l; i < to; i += lanes) s += (double) get(y, i) * (get(x, i) - c[at + l]);
             acc[at + l] += s;
         }
     }
 
     @Override
-    public void affineLanes(MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
-        checkLanes(from, to);
-        for (long i = from; i < to; i += LANES) {
-            for (int l = 0; l < LANES; l++) set(y, i + l, a[at + l] * get(x, i + l) + b[at + l]);
+    public void affineLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (long i = from; i < to; i += lanes) {
+            for (int l = 0; l < lanes; l++) set(y, i + l, a[at + l] * get(x, i + l) + b[at + l]);
         }
     }
 
     @Override
-    public void affine2Lanes(MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
+    public void affine2Lanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
                              long from, long to) {
-        checkLanes(from, to);
-        for (long i = from; i < to; i += LANES) {
-            for (int l = 0; l < LANES; l++) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (long i = from; i < to; i += lanes) {
+            for (int l = 0; l < lanes; l++) {
                 set(dx, i + l, a[at + l] * get(dy, i + l) + b[at + l] * get(x, i + l) + c[at + l]);
             }
         }
     }
 
     @Override
-    public void fillLanes(float[] v, int at, MemorySegment x, long from, long to) {
-        checkLanes(from, to);
-        for (long i = from; i < to; i += LANES) {
-            for (int l = 0; l < LANES; l++) set(x, i + l, v[at + l]);
+    public void fillLanes(int lanes, float[] v, int at, MemorySegment x, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (long i = from; i < to; i += lanes) {
+            for (int l = 0; l < lanes; l++) set(x, i + l, v[at + l]);
         }
     }
 
     @Override
-    public void maxPool2x2Lanes(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
+    public void maxPool2x2Lanes(int lanes, MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
+        LayerKernels.checkLanes(lanes, 0, 0);
         int outH = h / 2, outW = w / 2;
         for (int oh = 0; oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
                 int p = 2 * oh * w + 2 * ow; // pixels p, p + 1 on this row, p + w, p + w + 1 on the next
-                long t = in + (long) LANES * p, o = out + (long) LANES * (oh * outW + ow);
-                for (int l = 0; l < LANES; l++) {
+                long t = in + (long) lanes * p, o = out + (long) lanes * (oh * outW + ow);
+                for (int l = 0; l < lanes; l++) {
                     float max = get(x, t + l);
-                    float b = get(x, t + LANES + l), c = get(x, t + (long) LANES * w + l);
-                    float d = get(x, t + (long) LANES * (w + 1) + l);
+                    float b = get(x, t + lanes + l), c = get(x, t + (long) lanes * w + l);
+                    float d = get(x, t + (long) lanes * (w + 1) + l);
                     int best = p;
                     if (b > max || b != b) {
                         max = b;
@@ -185,28 +179,29 @@ public final class ScalarLayerKernels implements LayerKernels {
     }
 
     @Override
-    public void maxPool2x2LanesBackward(MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx,
+    public void maxPool2x2LanesBackward(int lanes, MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx,
                                         long in) {
+        LayerKernels.checkLanes(lanes, 0, 0);
         int outH = h / 2, outW = w / 2;
         for (int oh = 0; oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
                 int p = 2 * oh * w + 2 * ow;
-                long o = out + (long) LANES * (oh * outW + ow);
-                for (int l = 0; l < LANES; l++) {
+                long o = out + (long) lanes * (oh * outW + ow);
+                for (int l = 0; l < lanes; l++) {
                     int best = argmax.getAtIndex(JAVA_INT, o + l);
                     float g = get(dy, o + l);
-                    long t = in + (long) LANES * p + l, u = t + (long) LANES * w;
+                    long t = in + (long) lanes * p + l, u = t + (long) lanes * w;
                     set(dx, t, best == p ? g : 0f);
-                    set(dx, t + LANES, best == p + 1 ? g : 0f);
+                    set(dx, t + lanes, best == p + 1 ? g : 0f);
                     set(dx, u, best == p + w ? g : 0f);
-                    set(dx, u + LANES, best == p + w + 1 ? g : 0f);
+                    set(dx, u + lanes, best == p + w + 1 ? g : 0f);
                 }
             }
             if (w % 2 != 0) { // the last column is in no window
-                MATH.fill(0f, dx, in + (long) LANES * (2 * oh * w + w - 1), in + (long) LANES * (2 * oh * w + w));
-                MATH.fill(0f, dx, in + (long) LANES * (2 * oh * w + 2 * w - 1), in + (long) LANES * (2 * oh * w + 2 * w));
+                MATH.fill(0f, dx, in + (long) lanes * (2 * oh * w + w - 1), in + (long) lanes * (2 * oh * w + w));
+                MATH.fill(0f, dx, in + (long) lanes * (2 * oh * w + 2 * w - 1), in + (long) lanes * (2 * oh * w + 2 * w));
             }
         }
-        if (h % 2 != 0) MATH.fill(0f, dx, in + (long) LANES * (h - 1) * w, in + (long) LANES * h * w);
+        if (h % 2 != 0) MATH.fill(0f, dx, in + (long) lanes * (h - 1) * w, in + (long) lanes * h * w);
     }
 }

@@ -13,8 +13,8 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Vector-API {@link LayerKernels}. The plain (NCHW) loops run at the width {@link VectorSupport#S} (see
- * {@link VectorWidth}); the blocked-lane loops always use 256-bit vectors, because one vector is one
- * nChw8c pixel of {@link LayerKernels#LANES} channels. Scalar tails go to {@link ScalarLayerKernels}.
+ * {@link VectorWidth}); the blocked-lane loops always use 256-bit vectors of 8 channels: one nChw8c pixel,
+ * or half an nChw16c pixel. Scalar tails go to {@link ScalarLayerKernels}.
  */
 final class VectorLayerKernels implements LayerKernels {
     private static final ScalarLayerKernels TAIL = ScalarLayerKernels.INSTANCE;
@@ -166,10 +166,13 @@ final class VectorLayerKernels implements LayerKernels {
     }
 
     // ---- blocked channels -----------------------------------------------------------------------
-    // One 256-bit vector is one pixel of a channel block, whatever the preferred width: lane l is channel l.
+    // 256-bit vectors of 8 channels whatever the preferred width: a pixel is one vector at block width 8, two
+    // at 16. Loops step 16 floats with two per-lane operand vectors, at[0..8) and at[h..h+8) where h = 8 at
+    // width 16 and 0 at width 8 (then both are the same vector), so one loop serves both widths.
 
     private static final VectorSpecies<Float> B = FloatVector.SPECIES_256;
     private static final VectorSpecies<Integer> BI = IntVector.SPECIES_256;
+    private static final int V = 8; // floats per 256-bit vector
 
     private static FloatVector loadB(MemorySegment s, long i) {
         return FloatVector.fromMemorySegment(B, s, i << 2, NATIVE);
@@ -179,150 +182,206 @@ final class VectorLayerKernels implements LayerKernels {
         v.intoMemorySegment(s, i << 2, NATIVE);
     }
 
+    /** Offset of the second half of a 16-channel block's per-lane operands; 0 at width 8 (same half). */
+    private static int half(int lanes) {
+        return lanes - V;
+    }
+
     /** acc[at + l] += lane l, lane by lane (no cross-lane sum: each lane is a channel). */
     private static void foldLanes(FloatVector v, double[] acc, int at) {
-        for (int l = 0; l < LANES; l++) acc[at + l] += v.lane(l);
+        for (int l = 0; l < V; l++) acc[at + l] += v.lane(l);
     }
 
     @Override
-    public void sumLanes(MemorySegment x, long from, long to, double[] acc, int at) {
-        ScalarLayerKernels.checkLanes(from, to);
+    public void sumLanes(int lanes, MemorySegment x, long from, long to, double[] acc, int at) {
+        LayerKernels.checkLanes(lanes, from, to);
         for (long blk = from; blk < to; blk += FOLD_BLOCK) { // FOLD_BLOCK is whole pixels
             long end = Math.min(to, blk + FOLD_BLOCK);
             FloatVector a0 = FloatVector.zero(B), a1 = a0, a2 = a0, a3 = a0;
             long i = blk;
-            for (; i <= end - 4 * LANES; i += 4 * LANES) {
+            for (; i <= end - 4 * V; i += 4 * V) {
                 a0 = a0.add(loadB(x, i));
-                a1 = a1.add(loadB(x, i + LANES));
-                a2 = a2.add(loadB(x, i + 2 * LANES));
-                a3 = a3.add(loadB(x, i + 3 * LANES));
+                a1 = a1.add(loadB(x, i + V));
+                a2 = a2.add(loadB(x, i + 2 * V));
+                a3 = a3.add(loadB(x, i + 3 * V));
             }
-            for (; i < end; i += LANES) a0 = a0.add(loadB(x, i));
-            foldLanes(a0.add(a1).add(a2.add(a3)), acc, at);
+            for (; i < end; i += V) { // at most three vectors, the first at an even vector offset
+                if (((i - blk) / V & 1) == 0) a0 = a0.add(loadB(x, i));
+                else a1 = a1.add(loadB(x, i));
+            }
+            foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
+        }
+    }
+
+    /** Folds the even-vector sums into lanes [at, at+8) and the odd ones into the block's second half. */
+    private static void foldPair(FloatVector even, FloatVector odd, int lanes, double[] acc, int at) {
+        if (lanes == V) {
+            foldLanes(even.add(odd), acc, at);
+        } else {
+            foldLanes(even, acc, at);
+            foldLanes(odd, acc, at + V);
         }
     }
 
     @Override
-    public void sumSquaredDeviationLanes(MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
-        ScalarLayerKernels.checkLanes(from, to);
-        FloatVector vc = FloatVector.fromArray(B, c, at);
+    public void sumSquaredDeviationLanes(int lanes, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        FloatVector c0 = FloatVector.fromArray(B, c, at), c1 = FloatVector.fromArray(B, c, at + half(lanes));
         for (long blk = from; blk < to; blk += FOLD_BLOCK) {
             long end = Math.min(to, blk + FOLD_BLOCK);
             FloatVector a0 = FloatVector.zero(B), a1 = a0, a2 = a0, a3 = a0;
             long i = blk;
-            for (; i <= end - 4 * LANES; i += 4 * LANES) {
-                FloatVector d0 = loadB(x, i).sub(vc), d1 = loadB(x, i + LANES).sub(vc);
-                FloatVector d2 = loadB(x, i + 2 * LANES).sub(vc), d3 = loadB(x, i + 3 * LANES).sub(vc);
+            for (; i <= end - 4 * V; i += 4 * V) {
+                FloatVector d0 = loadB(x, i).sub(c0), d1 = loadB(x, i + V).sub(c1);
+                FloatVector d2 = loadB(x, i + 2 * V).sub(c0), d3 = loadB(x, i + 3 * V).sub(c1);
                 a0 = d0.fma(d0, a0);
                 a1 = d1.fma(d1, a1);
                 a2 = d2.fma(d2, a2);
                 a3 = d3.fma(d3, a3);
             }
-            for (; i < end; i += LANES) {
-                FloatVector d0 = loadB(x, i).sub(vc);
-                a0 = d0.fma(d0, a0);
+            for (; i < end; i += V) {
+                if (((i - blk) / V & 1) == 0) {
+                    FloatVector d = loadB(x, i).sub(c0);
+                    a0 = d.fma(d, a0);
+                } else {
+                    FloatVector d = loadB(x, i).sub(c1);
+                    a1 = d.fma(d, a1);
+                }
             }
-            foldLanes(a0.add(a1).add(a2.add(a3)), acc, at);
+            foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
         }
     }
 
     @Override
-    public void dotDeviationLanes(MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc, int at) {
-        ScalarLayerKernels.checkLanes(from, to);
-        FloatVector vc = FloatVector.fromArray(B, c, at);
+    public void dotDeviationLanes(int lanes, MemorySegment y, MemorySegment x, float[] c, long from, long to, double[] acc,
+                                  int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        FloatVector c0 = FloatVector.fromArray(B, c, at), c1 = FloatVector.fromArray(B, c, at + half(lanes));
         for (long blk = from; blk < to; blk += FOLD_BLOCK) {
             long end = Math.min(to, blk + FOLD_BLOCK);
             FloatVector a0 = FloatVector.zero(B), a1 = a0, a2 = a0, a3 = a0;
             long i = blk;
-            for (; i <= end - 4 * LANES; i += 4 * LANES) {
-                a0 = loadB(x, i).sub(vc).fma(loadB(y, i), a0);
-                a1 = loadB(x, i + LANES).sub(vc).fma(loadB(y, i + LANES), a1);
-                a2 = loadB(x, i + 2 * LANES).sub(vc).fma(loadB(y, i + 2 * LANES), a2);
-                a3 = loadB(x, i + 3 * LANES).sub(vc).fma(loadB(y, i + 3 * LANES), a3);
+            for (; i <= end - 4 * V; i += 4 * V) {
+                a0 = loadB(x, i).sub(c0).fma(loadB(y, i), a0);
+                a1 = loadB(x, i + V).sub(c1).fma(loadB(y, i + V), a1);
+                a2 = loadB(x, i + 2 * V).sub(c0).fma(loadB(y, i + 2 * V), a2);
+                a3 = loadB(x, i + 3 * V).sub(c1).fma(loadB(y, i + 3 * V), a3);
             }
-            for (; i < end; i += LANES) a0 = loadB(x, i).sub(vc).fma(loadB(y, i), a0);
-            foldLanes(a0.add(a1).add(a2.add(a3)), acc, at);
+            for (; i < end; i += V) {
+                if (((i - blk) / V & 1) == 0) a0 = loadB(x, i).sub(c0).fma(loadB(y, i), a0);
+                else a1 = loadB(x, i).sub(c1).fma(loadB(y, i), a1);
+            }
+            foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
         }
     }
 
     @Override
-    public void affineLanes(MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
-        ScalarLayerKernels.checkLanes(from, to);
-        FloatVector va = FloatVector.fromArray(B, a, at), vb = FloatVector.fromArray(B, b, at);
-        for (long i = from; i < to; i += LANES) storeB(loadB(x, i).fma(va, vb), y, i);
+    public void affineLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        int h = half(lanes);
+        FloatVector a0 = FloatVector.fromArray(B, a, at), b0 = FloatVector.fromArray(B, b, at);
+        FloatVector a1 = FloatVector.fromArray(B, a, at + h), b1 = FloatVector.fromArray(B, b, at + h);
+        long i = from;
+        for (; i <= to - 2 * V; i += 2 * V) {
+            storeB(loadB(x, i).fma(a0, b0), y, i);
+            storeB(loadB(x, i + V).fma(a1, b1), y, i + V);
+        }
+        if (i < to) storeB(loadB(x, i).fma(a0, b0), y, i); // width 8 only: one pixel left, lanes [at, at+8)
     }
 
     @Override
-    public void affine2Lanes(MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
-                             long from, long to) {
-        ScalarLayerKernels.checkLanes(from, to);
-        FloatVector va = FloatVector.fromArray(B, a, at), vb = FloatVector.fromArray(B, b, at);
-        FloatVector vc = FloatVector.fromArray(B, c, at);
-        for (long i = from; i < to; i += LANES) storeB(loadB(dy, i).fma(va, loadB(x, i).fma(vb, vc)), dx, i);
+    public void affine2Lanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c,
+                             int at, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        int h = half(lanes);
+        FloatVector a0 = FloatVector.fromArray(B, a, at), b0 = FloatVector.fromArray(B, b, at);
+        FloatVector c0 = FloatVector.fromArray(B, c, at);
+        FloatVector a1 = FloatVector.fromArray(B, a, at + h), b1 = FloatVector.fromArray(B, b, at + h);
+        FloatVector c1 = FloatVector.fromArray(B, c, at + h);
+        long i = from;
+        for (; i <= to - 2 * V; i += 2 * V) {
+            storeB(loadB(dy, i).fma(a0, loadB(x, i).fma(b0, c0)), dx, i);
+            storeB(loadB(dy, i + V).fma(a1, loadB(x, i + V).fma(b1, c1)), dx, i + V);
+        }
+        if (i < to) storeB(loadB(dy, i).fma(a0, loadB(x, i).fma(b0, c0)), dx, i);
     }
 
     @Override
-    public void fillLanes(float[] v, int at, MemorySegment x, long from, long to) {
-        ScalarLayerKernels.checkLanes(from, to);
-        FloatVector vv = FloatVector.fromArray(B, v, at);
-        for (long i = from; i < to; i += LANES) storeB(vv, x, i);
+    public void fillLanes(int lanes, float[] v, int at, MemorySegment x, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        FloatVector v0 = FloatVector.fromArray(B, v, at), v1 = FloatVector.fromArray(B, v, at + half(lanes));
+        long i = from;
+        for (; i <= to - 2 * V; i += 2 * V) {
+            storeB(v0, x, i);
+            storeB(v1, x, i + V);
+        }
+        if (i < to) storeB(v0, x, i);
     }
 
     @Override
-    public void maxPool2x2Lanes(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
+    public void maxPool2x2Lanes(int lanes, MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax,
+                                long out) {
+        LayerKernels.checkLanes(lanes, 0, 0);
         if ((long) h * w > 1 << 24) { // indices travel as float lanes, exact below 2^24
-            TAIL.maxPool2x2Lanes(x, in, h, w, y, argmax, out);
+            TAIL.maxPool2x2Lanes(lanes, x, in, h, w, y, argmax, out);
             return;
         }
         int outH = h / 2, outW = w / 2;
-        long row = (long) LANES * w;
+        long row = (long) lanes * w;
         for (int oh = 0; oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
                 int p = 2 * oh * w + 2 * ow;
-                long t = in + (long) LANES * p;
-                FloatVector b = loadB(x, t + LANES), c = loadB(x, t + row), d = loadB(x, t + row + LANES);
-                FloatVector max = loadB(x, t), best = FloatVector.broadcast(B, p);
-                VectorMask<Float> m = b.compare(VectorOperators.GT, max).or(b.compare(VectorOperators.NE, b));
-                max = max.blend(b, m);
-                best = best.blend(p + 1, m);
-                m = c.compare(VectorOperators.GT, max).or(c.compare(VectorOperators.NE, c));
-                max = max.blend(c, m);
-                best = best.blend(p + w, m);
-                m = d.compare(VectorOperators.GT, max).or(d.compare(VectorOperators.NE, d));
-                max = max.blend(d, m);
-                best = best.blend(p + w + 1, m);
-                long o = out + (long) LANES * (oh * outW + ow);
-                storeB(max, y, o);
-                best.convert(VectorOperators.F2I, 0).reinterpretAsInts().intoMemorySegment(argmax, o << 2, NATIVE);
+                long o = out + (long) lanes * (oh * outW + ow);
+                for (int k = 0; k < lanes; k += V) { // each 8-channel vector of the block
+                    long t = in + (long) lanes * p + k;
+                    FloatVector b = loadB(x, t + lanes), c = loadB(x, t + row), d = loadB(x, t + row + lanes);
+                    FloatVector max = loadB(x, t), best = FloatVector.broadcast(B, p);
+                    VectorMask<Float> m = b.compare(VectorOperators.GT, max).or(b.compare(VectorOperators.NE, b));
+                    max = max.blend(b, m);
+                    best = best.blend(p + 1, m);
+                    m = c.compare(VectorOperators.GT, max).or(c.compare(VectorOperators.NE, c));
+                    max = max.blend(c, m);
+                    best = best.blend(p + w, m);
+                    m = d.compare(VectorOperators.GT, max).or(d.compare(VectorOperators.NE, d));
+                    max = max.blend(d, m);
+                    best = best.blend(p + w + 1, m);
+                    storeB(max, y, o + k);
+                    best.convert(VectorOperators.F2I, 0).reinterpretAsInts().intoMemorySegment(argmax, (o + k) << 2, NATIVE);
+                }
             }
         }
     }
 
     @Override
-    public void maxPool2x2LanesBackward(MemorySegment dy, MemorySegment argmax, long out, int h, int w, MemorySegment dx,
-                                        long in) {
+    public void maxPool2x2LanesBackward(int lanes, MemorySegment dy, MemorySegment argmax, long out, int h, int w,
+                                        MemorySegment dx, long in) {
+        LayerKernels.checkLanes(lanes, 0, 0);
         int outH = h / 2, outW = w / 2;
-        long row = (long) LANES * w;
+        long row = (long) lanes * w;
         FloatVector z = FloatVector.zero(B);
         for (int oh = 0; oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
                 int p = 2 * oh * w + 2 * ow;
-                long t = in + (long) LANES * p, o = out + (long) LANES * (oh * outW + ow);
-                FloatVector g = loadB(dy, o);
-                IntVector best = IntVector.fromMemorySegment(BI, argmax, o << 2, NATIVE);
-                storeB(z.blend(g, best.compare(VectorOperators.EQ, p).cast(B)), dx, t);
-                storeB(z.blend(g, best.compare(VectorOperators.EQ, p + 1).cast(B)), dx, t + LANES);
-                storeB(z.blend(g, best.compare(VectorOperators.EQ, p + w).cast(B)), dx, t + row);
-                storeB(z.blend(g, best.compare(VectorOperators.EQ, p + w + 1).cast(B)), dx, t + row + LANES);
+                for (int k = 0; k < lanes; k += V) {
+                    long t = in + (long) lanes * p + k, o = out + (long) lanes * (oh * outW + ow) + k;
+                    FloatVector g = loadB(dy, o);
+                    IntVector best = IntVector.fromMemorySegment(BI, argmax, o << 2, NATIVE);
+                    storeB(z.blend(g, best.compare(VectorOperators.EQ, p).cast(B)), dx, t);
+                    storeB(z.blend(g, best.compare(VectorOperators.EQ, p + 1).cast(B)), dx, t + lanes);
+                    storeB(z.blend(g, best.compare(VectorOperators.EQ, p + w).cast(B)), dx, t + row);
+                    storeB(z.blend(g, best.compare(VectorOperators.EQ, p + w + 1).cast(B)), dx, t + row + lanes);
+                }
             }
             if (w % 2 != 0) { // the last column is in no window
-                long last = in + (long) LANES * (2 * oh * w + w - 1);
-                storeB(z, dx, last);
-                storeB(z, dx, last + row);
+                long last = in + (long) lanes * (2 * oh * w + w - 1);
+                for (int k = 0; k < lanes; k += V) {
+                    storeB(z, dx, last + k);
+                    storeB(z, dx, last + row + k);
+                }
             }
         }
         if (h % 2 != 0) {
-            for (long i = in + (long) LANES * (h - 1) * w; i < in + (long) LANES * h * w; i += LANES) storeB(z, dx, i);
+            for (long i = in + (long) lanes * (h - 1) * w; i < in + (long) lanes * h * w; i += V) storeB(z, dx, i);
         }
     }
 }

@@ -21,7 +21,7 @@ import java.util.function.IntConsumer;
  * statistics, so its backward is the per-channel affine map only. Each pass over a channel is a
  * {@link Kernels} call per plane; per-channel sums add those plane sums in double.
  *
- * <p>With {@link Context#blocked()} each call is a per-lane kernel over one image's block plane (8
+ * <p>With {@link Context#blocked()} each call is a per-lane kernel over one image's block plane (8 or 16
  * channels interleaved): the same statistics, lane by lane. A block of channels would be too coarse a
  * work item (4 for a 32-channel layer), so each pass runs in three steps: per-plane sums over all block
  * planes across the team, then per block the merge of its planes in image order (the same arithmetic as
@@ -40,7 +40,7 @@ public final class BatchNorm2d implements Layer {
 
     private final int channels;
     private Context ctx;
-    private int plane, blocks;
+    private int plane, blocks, lanes; // blocks and lanes: of the blocked layout at the last forward
     private ParameterStore.Tensor gammaT, betaT, meanT, varT, trackedT;
     private MemorySegment gamma, beta, dGamma, dBeta, runningMean, runningVar, numBatchesTracked;
     /** Statistics the last forward normalised with, kept for its backward (padded to whole blocks). */
@@ -103,8 +103,7 @@ public final class BatchNorm2d implements Layer {
         meanT = b.buffer(prefix + "running_mean", channels);
         varT = b.buffer(prefix + "running_var", channels);
         trackedT = b.counter(prefix + "num_batches_tracked");
-        blocks = BlockedLayout.paddedChannels(channels) / BlockedLayout.LANES;
-        int padded = blocks * BlockedLayout.LANES;
+        int padded = BlockedLayout.paddedChannels(channels, BlockedLayout.MAX_LANES); // fits either block width
         mean = new double[padded];
         invStd = new double[padded];
         devSq = new double[padded];
@@ -155,8 +154,10 @@ public final class BatchNorm2d implements Layer {
         this.count = (long) n * plane;
         this.sync = lastUsedBatchStats ? ctx.batchStatisticsSum() : null;
         if (ctx.blocked()) {
+            lanes = ctx.lanes();
+            blocks = BlockedLayout.paddedChannels(channels, lanes) / lanes;
             int planes = n * blocks;
-            long region = (long) plane * BlockedLayout.LANES;
+            long region = (long) plane * lanes;
             y = ctx.ensure(y, planes * region);
             ensurePlaneArrays(planes);
             if (lastUsedBatchStats) statsPlanes.run(ctx.parallel(), planes, region);
@@ -240,7 +241,7 @@ public final class BatchNorm2d implements Layer {
         this.needInputGrad = needInputGrad;
         if (ctx.blocked()) {
             int planes = n * blocks;
-            long region = (long) plane * BlockedLayout.LANES;
+            long region = (long) plane * lanes;
             gradStatsPlanes.run(ctx.parallel(), planes, region);
             if (sync == null) {
                 ctx.parallel().forEach(blocks, finishBackwardBlock);
@@ -360,10 +361,10 @@ public final class BatchNorm2d implements Layer {
         return ((long) image * channels + ch) * plane;
     }
 
-    // ---- blocked layout: block plane p = image * blocks + block, [plane][8] at p * plane * 8 -------
+    // ---- blocked layout: block plane p = image * blocks + block, [plane][lanes] at p * plane * lanes ---
 
     private void ensurePlaneArrays(int planes) {
-        int len = planes * BlockedLayout.LANES;
+        int len = planes * lanes;
         if (planeSum.length < len) {
             planeSum = new double[len];
             planeSq = new double[len];
@@ -372,21 +373,21 @@ public final class BatchNorm2d implements Layer {
     }
 
     private long planeOffset(int p) {
-        return (long) p * plane * BlockedLayout.LANES;
+        return (long) p * plane * lanes;
     }
 
     /** Per lane: the plane's sum, then the squared deviations from the plane's mean (a second read from L1/L2). */
     private void statsPlane(int p) {
         Kernels k = ctx.kernels();
-        int lanes = BlockedLayout.LANES, at = p * lanes;
+        int at = p * lanes;
         long from = planeOffset(p), to = from + (long) plane * lanes;
         for (int l = 0; l < lanes; l++) {
             planeSum[at + l] = 0;
             planeSq[at + l] = 0;
         }
-        k.sumLanes(x, from, to, planeSum, at);
+        k.sumLanes(lanes, x, from, to, planeSum, at);
         for (int l = 0; l < lanes; l++) planeMean[at + l] = (float) (planeSum[at + l] / plane);
-        k.sumSquaredDeviationLanes(x, planeMean, from, to, planeSq, at);
+        k.sumSquaredDeviationLanes(lanes, x, planeMean, from, to, planeSq, at);
     }
 
     /**
@@ -400,7 +401,7 @@ public final class BatchNorm2d implements Layer {
 
     /** This rank's batch statistics of a block's channels: its planes merged in image order, into mean and devSq. */
     private void mergeForwardBlock(int block) {
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
+        int at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < real; l++) {
             double m = 0, sq = 0;
             for (int i = 0; i < n; i++) {
@@ -417,7 +418,7 @@ public final class BatchNorm2d implements Layer {
 
     /** The affine maps' coefficients of a block's channels (0 on padded lanes). */
     private void normaliseBlock(int block) {
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
+        int at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
             if (l >= real) { // padded channels: statistics 0, output 0
@@ -447,13 +448,13 @@ public final class BatchNorm2d implements Layer {
 
     private void affinePlane(int p) {
         long from = planeOffset(p);
-        ctx.kernels().affineLanes(x, y, laneA, laneB, (p % blocks) * BlockedLayout.LANES, from, from + (long) plane * BlockedLayout.LANES);
+        ctx.kernels().affineLanes(lanes, x, y, laneA, laneB, (p % blocks) * lanes, from, from + (long) plane * lanes);
     }
 
     /** Per lane: sum dy and sum dy*(x - mean) over the plane. */
     private void gradStatsPlane(int p) {
         Kernels k = ctx.kernels();
-        int lanes = BlockedLayout.LANES, at = p * lanes;
+        int at = p * lanes;
         long from = planeOffset(p), to = from + (long) plane * lanes;
         int channel0 = (p % blocks) * lanes;
         for (int l = 0; l < lanes; l++) {
@@ -461,8 +462,8 @@ public final class BatchNorm2d implements Layer {
             planeSq[at + l] = 0;
             planeMean[at + l] = meanF[channel0 + l]; // the kernels read c and acc at the same index
         }
-        k.sumLanes(dy, from, to, planeSum, at);
-        k.dotDeviationLanes(dy, x, planeMean, from, to, planeSq, at);
+        k.sumLanes(lanes, dy, from, to, planeSum, at);
+        k.dotDeviationLanes(lanes, dy, x, planeMean, from, to, planeSq, at);
     }
 
     /** {@link #backwardChannel}'s sums for 8 channels in image order, the gradients, and dx's coefficients. */
@@ -473,7 +474,7 @@ public final class BatchNorm2d implements Layer {
 
     /** A block's per-plane sums added in image order, and gamma's and beta's gradients from them. */
     private void mergeBackwardBlock(int block) {
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
+        int at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < real; l++) {
             int ch = at + l;
             double sDy = 0, sDyDev = 0;
@@ -491,7 +492,7 @@ public final class BatchNorm2d implements Layer {
 
     /** dx's coefficients a, b, c of a block's channels (0 on padded lanes). */
     private void gradCoefficientsBlock(int block) {
-        int lanes = BlockedLayout.LANES, at = block * lanes, real = Math.min(lanes, channels - at);
+        int at = block * lanes, real = Math.min(lanes, channels - at);
         for (int l = 0; l < lanes; l++) {
             int ch = at + l;
             if (l >= real) { // padded channels: dx = 0
@@ -510,10 +511,10 @@ public final class BatchNorm2d implements Layer {
     }
 
     private void gradAffinePlane(int p) {
-        long from = planeOffset(p), to = from + (long) plane * BlockedLayout.LANES;
-        int at = (p % blocks) * BlockedLayout.LANES;
-        if (lastUsedBatchStats) ctx.kernels().affine2Lanes(dy, x, dx, laneA, laneB, laneC, at, from, to);
-        else ctx.kernels().affineLanes(dy, dx, laneA, zeros, at, from, to);
+        long from = planeOffset(p), to = from + (long) plane * lanes;
+        int at = (p % blocks) * lanes;
+        if (lastUsedBatchStats) ctx.kernels().affine2Lanes(lanes, dy, x, dx, laneA, laneB, laneC, at, from, to);
+        else ctx.kernels().affineLanes(lanes, dy, dx, laneA, zeros, at, from, to);
     }
 
     // ---- exact curvature products: scalar loops per channel, in either layout -------------------------
@@ -532,7 +533,6 @@ public final class BatchNorm2d implements Layer {
     /** Index of (image, channel, pixel) in the current layout. */
     private long at(int image, int ch, int p) {
         if (!rBlocked) return ((long) image * channels + ch) * plane + p;
-        int lanes = BlockedLayout.LANES;
         return (((long) image * blocks + ch / lanes) * plane + p) * lanes + ch % lanes;
     }
 
@@ -547,7 +547,7 @@ public final class BatchNorm2d implements Layer {
     }
 
     private int rChannels() {
-        return rBlocked ? blocks * BlockedLayout.LANES : channels;
+        return rBlocked ? blocks * lanes : channels;
     }
 
     private long rLength() {

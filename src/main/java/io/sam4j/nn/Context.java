@@ -4,6 +4,7 @@ import io.sam4j.conv.ConvBackend;
 import io.sam4j.conv.ConvShape;
 import io.sam4j.conv.Convolution;
 import io.sam4j.conv.JavaConvBackend;
+import io.sam4j.conv.Precision;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
@@ -19,8 +20,8 @@ import java.util.List;
  * made through it, the backend, and the arena.
  *
  * <p>Layout: a {@link Model} decides once, after declaring its layers, whether its {C, H, W}
- * activations are plain NCHW or {@link BlockedLayout} nChw8c: blocked when the backend prefers it
- * (oneDNN on AVX2), the model convolves, and {@link #allowBlocked} was not turned off (default: the
+ * activations are plain NCHW or {@link BlockedLayout} nChw8c / nChw16c: blocked, at the width the backend's
+ * convolutions compute in (oneDNN: 8 on AVX2, 16 on AVX-512), when the backend has one, the model convolves, and {@link #allowBlocked} was not turned off (default: the
  * system property {@code sam4j.blocked}, "true" or "false", default true). Layers read {@link #blocked()}
  * when they run.
  */
@@ -31,7 +32,9 @@ public final class Context implements AutoCloseable {
     private final List<Convolution> convolutions = new ArrayList<>();
     private final Arena arena = Arena.ofShared();
     private boolean allowBlocked = blockedProperty();
-    private boolean blocked;
+    /** Block width of the blocked layout (8 or 16), 0 for plain NCHW. */
+    private int lanes;
+    private Precision precision = Precision.FP32;
     private GradientListener gradientListener;
     private CrossRankSum batchStatisticsSum;
 
@@ -64,11 +67,11 @@ public final class Context implements AutoCloseable {
     }
 
     /**
-     * A convolution from the backend, with activations in nChw8c when {@code blocked}; closed with this
-     * context (layers cache it per batch size).
+     * A convolution from the backend, with activations blocked {@code lanes} wide (0: NCHW); closed with
+     * this context (layers cache it per batch size).
      */
-    public synchronized Convolution convolution(ConvShape shape, boolean bias, boolean blocked) {
-        Convolution k = convBackend.conv(shape, bias, blocked);
+    public synchronized Convolution convolution(ConvShape shape, boolean bias, int lanes) {
+        Convolution k = convBackend.conv(shape, bias, lanes, precision);
         convolutions.add(k);
         return k;
     }
@@ -81,24 +84,57 @@ public final class Context implements AutoCloseable {
         return v.equals("true");
     }
 
+    /**
+     * What convolutions made from now on compute in (default fp32; bf16 is mixed precision, see
+     * {@link Precision}). Everything else, and every tensor layers exchange, stays fp32.
+     *
+     * @throws IllegalArgumentException naming {@code --precision} and what is missing, when the backend
+     *         cannot compute in {@code precision} on this machine
+     */
+    public Context usePrecision(Precision precision) {
+        convBackend.unsupported(precision).ifPresent(why -> {
+            throw new IllegalArgumentException("--precision " + precision.flagValue() + ": " + why);
+        });
+        this.precision = precision;
+        return this;
+    }
+
+    public Precision precision() {
+        return precision;
+    }
+
     /** Whether a model built on this context may keep its activations blocked (A/B runs, debugging). */
     public Context allowBlocked(boolean allow) {
         this.allowBlocked = allow;
         return this;
     }
 
-    /** Whether {C, H, W} activations are stored nChw8c (see {@link BlockedLayout}); plain NCHW otherwise. */
+    /** Whether {C, H, W} activations are stored blocked (see {@link BlockedLayout}); plain NCHW otherwise. */
     public boolean blocked() {
-        return blocked;
+        return lanes != 0;
+    }
+
+    /** The block width of blocked activations, 8 (nChw8c) or 16 (nChw16c); 0 when they are plain NCHW. */
+    public int lanes() {
+        return lanes;
+    }
+
+    /** "nChw16c", "nChw8c" or "NCHW", for logs and bench results. */
+    public String layoutName() {
+        return blocked() ? "nChw" + lanes + "c" : "NCHW";
     }
 
     /** Called by {@link Model} after its layers are declared (and by layer tests). */
     void decideLayout(boolean usesConvolutions) {
-        blocked = allowBlocked && usesConvolutions && convBackend.prefersBlocked();
+        lanes = allowBlocked && usesConvolutions ? convBackend.blockedLanes() : 0;
     }
 
-    void setBlocked(boolean blocked) {
-        this.blocked = blocked;
+    /** Blocked activations {@code lanes} wide (8 or 16), or 0 for NCHW: layer tests try every layout. */
+    void setLanes(int lanes) {
+        if (lanes != 0 && lanes != BlockedLayout.MAX_LANES && lanes != io.sam4j.kernels.LayerKernels.MIN_LANES) {
+            throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
+        }
+        this.lanes = lanes;
     }
 
     /** Who hears, during backward, which tail of the gradient buffer is final ({@link GradientListener}); null: nobody. */
@@ -126,7 +162,7 @@ public final class Context implements AutoCloseable {
 
     /** Floats per example of an activation of per-example shape {@code shape} in this context's layout. */
     public long activationSize(int[] shape) {
-        return blocked ? BlockedLayout.size(shape) : Layer.numel(shape);
+        return blocked() ? BlockedLayout.size(shape, lanes) : Layer.numel(shape);
     }
 
     /**

@@ -10,7 +10,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * 2-D convolution, NCHW (or nChw8c when {@link Context#blocked()}), square kernel/stride, symmetric zero
+ * 2-D convolution, NCHW (or nChw8c/nChw16c when {@link Context#blocked()}), square kernel/stride, symmetric zero
  * padding; PyTorch's names ({@code weight} [k, c, r, s], optional {@code bias} [k]). The compute comes from
  * {@link Context#convBackend()}: one {@link Convolution} per batch size, created on first use and kept (a
  * step uses one or two sizes).
@@ -79,7 +79,7 @@ public final class Conv2d implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         this.x = x;
         if (current == null || currentN != n) {
-            current = convolutions.computeIfAbsent(n, batch -> ctx.convolution(perExample.withBatch(batch), hasBias, ctx.blocked()));
+            current = convolutions.computeIfAbsent(n, batch -> ctx.convolution(perExample.withBatch(batch), hasBias, ctx.lanes()));
             currentN = n;
         }
         y = ctx.ensure(y, n * ctx.activationSize(outShape));

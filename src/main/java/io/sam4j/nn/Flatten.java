@@ -27,7 +27,7 @@ public final class Flatten implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         if (!reorders()) return x;
         y = ctx.ensure(y, n * Layer.numel(in));
-        BlockedLayout.toPlain(ctx.parallel(), x, y, n, in[0], in[1] * in[2]);
+        BlockedLayout.toPlain(ctx.parallel(), x, y, n, in[0], in[1] * in[2], ctx.lanes());
         return y;
     }
 
@@ -35,8 +35,8 @@ public final class Flatten implements Layer {
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         if (!needInputGrad) return null;
         if (!reorders()) return dy;
-        dx = ctx.ensure(dx, n * BlockedLayout.size(in));
-        BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2]);
+        dx = ctx.ensure(dx, n * BlockedLayout.size(in, ctx.lanes()));
+        BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2], ctx.lanes());
         return dx;
     }
 
@@ -45,7 +45,7 @@ public final class Flatten implements Layer {
     public MemorySegment rForward(MemorySegment rx, int n) {
         if (rx == null || !reorders()) return rx;
         ry = ctx.ensure(ry, n * Layer.numel(in));
-        BlockedLayout.toPlain(ctx.parallel(), rx, ry, n, in[0], in[1] * in[2]);
+        BlockedLayout.toPlain(ctx.parallel(), rx, ry, n, in[0], in[1] * in[2], ctx.lanes());
         return ry;
     }
 
@@ -53,8 +53,8 @@ public final class Flatten implements Layer {
     public MemorySegment rBackward(MemorySegment rdy, int n, boolean needInputGrad, boolean gaussNewton) {
         if (!needInputGrad) return null;
         if (!reorders()) return rdy;
-        rdx = ctx.ensure(rdx, n * BlockedLayout.size(in));
-        BlockedLayout.toBlocked(ctx.parallel(), rdy, rdx, n, in[0], in[1] * in[2]);
+        rdx = ctx.ensure(rdx, n * BlockedLayout.size(in, ctx.lanes()));
+        BlockedLayout.toBlocked(ctx.parallel(), rdy, rdx, n, in[0], in[1] * in[2], ctx.lanes());
         return rdx;
     }
 }

@@ -8,17 +8,17 @@ import java.util.Arrays;
 /**
  * [N, C, H, W] to [N, C]: the mean of each plane (PyTorch's adaptive_avg_pool2d(1) + flatten). Planes
  * are independent: blocks of them go across the team, each plane one kernel call. With
- * {@link Context#blocked()} a plane is one image's block of 8 channels (per-lane kernels); the output is
+ * {@link Context#blocked()} a plane is one image's block of 8 or 16 channels (per-lane kernels); the output is
  * plain [N, C] either way, and the blocked input gradient has zero padded lanes.
  */
 public final class GlobalAvgPool implements Layer {
     private Context ctx;
-    private int channels, plane, blocks;
+    private int channels, plane, blocks, lanes; // blocks and lanes: of the blocked layout at the last forward
     private boolean blocked;
     private MemorySegment y, dx, ry, rdx;
     /** What the plane bodies read and write: (x, y) or (R{x}, R{y}) forward, (dy, dx) or (R{dy}, R{dx}) backward. */
     private MemorySegment x, out, dy, into;
-    /** Per-lane sums and fill values of the blocked path: entries [8 p, 8 p + 8) belong to block plane p. */
+    /** Per-lane sums and fill values of the blocked path: entries [lanes p, lanes p + lanes) belong to block plane p. */
     private double[] laneSums = new double[0];
     private float[] laneValues = new float[0];
     private final PlaneBlocks forwardPlanes = new PlaneBlocks(this::forwardPlane);
@@ -32,7 +32,6 @@ public final class GlobalAvgPool implements Layer {
         this.ctx = ctx;
         channels = in[0];
         plane = in[1] * in[2];
-        blocks = BlockedLayout.paddedChannels(channels) / BlockedLayout.LANES;
         return new int[] {channels};
     }
 
@@ -40,6 +39,8 @@ public final class GlobalAvgPool implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         y = ctx.ensure(y, n * channels);
         blocked = ctx.blocked();
+        lanes = ctx.lanes();
+        if (blocked) blocks = BlockedLayout.paddedChannels(channels, lanes) / lanes;
         pool(x, y, n);
         return y;
     }
@@ -48,8 +49,8 @@ public final class GlobalAvgPool implements Layer {
         x = from;
         out = to;
         if (blocked) {
-            if (laneSums.length < n * blocks * BlockedLayout.LANES) laneSums = new double[n * blocks * BlockedLayout.LANES];
-            forwardBlockPlanes.run(ctx.parallel(), n * blocks, (long) plane * BlockedLayout.LANES);
+            if (laneSums.length < n * blocks * lanes) laneSums = new double[n * blocks * lanes];
+            forwardBlockPlanes.run(ctx.parallel(), n * blocks, (long) plane * lanes);
         } else {
             forwardPlanes.run(ctx.parallel(), n * channels, plane);
         }
@@ -69,15 +70,15 @@ public final class GlobalAvgPool implements Layer {
     }
 
     private long inputLength(int n) {
-        return blocked ? (long) n * blocks * BlockedLayout.LANES * plane : (long) n * channels * plane;
+        return blocked ? (long) n * blocks * lanes * plane : (long) n * channels * plane;
     }
 
     private void spread(MemorySegment from, MemorySegment to, int n) {
         dy = from;
         into = to;
         if (blocked) {
-            if (laneValues.length < n * blocks * BlockedLayout.LANES) laneValues = new float[n * blocks * BlockedLayout.LANES];
-            backwardBlockPlanes.run(ctx.parallel(), n * blocks, (long) plane * BlockedLayout.LANES);
+            if (laneValues.length < n * blocks * lanes) laneValues = new float[n * blocks * lanes];
+            backwardBlockPlanes.run(ctx.parallel(), n * blocks, (long) plane * lanes);
         } else {
             backwardPlanes.run(ctx.parallel(), n * channels, plane);
         }
@@ -107,21 +108,21 @@ public final class GlobalAvgPool implements Layer {
 
     /** Block plane p = image * blocks + block: channels [8 block, 8 block + 8) of that image. */
     private void forwardBlockPlane(int p) {
-        int lanes = BlockedLayout.LANES, at = p * lanes, image = p / blocks, first = (p % blocks) * lanes;
+        int at = p * lanes, image = p / blocks, first = (p % blocks) * lanes;
         long base = (long) p * plane * lanes;
         for (int l = 0; l < lanes; l++) laneSums[at + l] = 0;
-        ctx.kernels().sumLanes(x, base, base + (long) plane * lanes, laneSums, at);
+        ctx.kernels().sumLanes(lanes, x, base, base + (long) plane * lanes, laneSums, at);
         for (int l = 0; l < lanes && first + l < channels; l++) {
             out.setAtIndex(JAVA_FLOAT, (long) image * channels + first + l, (float) (laneSums[at + l] / plane));
         }
     }
 
     private void backwardBlockPlane(int p) {
-        int lanes = BlockedLayout.LANES, at = p * lanes, image = p / blocks, first = (p % blocks) * lanes;
+        int at = p * lanes, image = p / blocks, first = (p % blocks) * lanes;
         for (int l = 0; l < lanes; l++) {
             laneValues[at + l] = first + l < channels ? dy.getAtIndex(JAVA_FLOAT, (long) image * channels + first + l) / plane : 0f;
         }
         long base = (long) p * plane * lanes;
-        ctx.kernels().fillLanes(laneValues, at, into, base, base + (long) plane * lanes);
+        ctx.kernels().fillLanes(lanes, laneValues, at, into, base, base + (long) plane * lanes);
     }
 }

@@ -61,7 +61,7 @@ public final class Linear implements Layer {
     @Override
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         if (spatialInput && ctx.blocked()) {
-            throw new IllegalStateException("Linear on a {C, H, W} input: put a Flatten before it (activations are nChw8c)");
+            throw new IllegalStateException("Linear on a {C, H, W} input: put a Flatten before it (activations are blocked)");
         }
         this.x = x;
         y = ctx.ensure(y, (long) n * outFeatures);

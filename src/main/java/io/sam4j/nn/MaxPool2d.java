@@ -12,7 +12,7 @@ import java.util.Arrays;
  * maximum in row-major window order and NaN wins, as in PyTorch. 2x2 windows at stride 2 (the
  * CNNs' pools) run as {@link io.sam4j.kernels.Kernels#maxPool2x2}; other shapes run the plain loop here.
  *
- * <p>With {@link Context#blocked()} a work item's plane is a block plane (8 channels per pixel) and the
+ * <p>With {@link Context#blocked()} a work item's plane is a block plane (8 or 16 channels per pixel) and the
  * argmax is the input pixel per channel: 2x2 at stride 2 runs as {@link io.sam4j.kernels.Kernels#maxPool2x2Lanes}
  * and its backward, other shapes a plain loop with blocked indexing. Padded lanes pool zeros into zeros.
  */
@@ -21,6 +21,7 @@ public final class MaxPool2d implements Layer {
     private Context ctx;
     private int channels, h, w, outH, outW;
     private boolean blocked;
+    private int lanes; // of the blocked layout at the last forward
     private MemorySegment x, y, argmax, dx, ry, rdx;
     /** The gradient being scattered and where to (dy into dx, or R{dy} into R{dx}), and the gather's R{x}. */
     private MemorySegment scatterFrom, scatterTo, gatherFrom;
@@ -59,12 +60,13 @@ public final class MaxPool2d implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         this.x = x;
         blocked = ctx.blocked();
+        lanes = ctx.lanes();
         if (blocked) {
-            int planes = n * (BlockedLayout.paddedChannels(channels) / LANES);
-            long outLen = (long) planes * outH * outW * LANES;
+            int planes = n * (BlockedLayout.paddedChannels(channels, lanes) / lanes);
+            long outLen = (long) planes * outH * outW * lanes;
             y = ctx.ensure(y, outLen);
             argmax = ctx.ensure(argmax, outLen);
-            forwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * LANES);
+            forwardBlockPlanes.run(ctx.parallel(), planes, (long) h * w * lanes);
             return y;
         }
         long outLen = (long) n * channels * outH * outW;
@@ -115,18 +117,18 @@ public final class MaxPool2d implements Layer {
     }
 
     private long inputLength(int n) {
-        return blocked ? (long) planes(n) * h * w * LANES : (long) n * channels * h * w;
+        return blocked ? (long) planes(n) * h * w * lanes : (long) n * channels * h * w;
     }
 
     private int planes(int n) {
-        return blocked ? n * (BlockedLayout.paddedChannels(channels) / LANES) : n * channels;
+        return blocked ? n * (BlockedLayout.paddedChannels(channels, lanes) / lanes) : n * channels;
     }
 
     /** {@code to} = the scatter-add of {@code from} to each window's argmax (the backward). */
     private void scatter(MemorySegment from, MemorySegment to, int n) {
         scatterFrom = from;
         scatterTo = to;
-        if (blocked) backwardBlockPlanes.run(ctx.parallel(), planes(n), (long) h * w * LANES);
+        if (blocked) backwardBlockPlanes.run(ctx.parallel(), planes(n), (long) h * w * lanes);
         else backwardPlanes.run(ctx.parallel(), planes(n), (long) h * w);
     }
 
@@ -134,7 +136,7 @@ public final class MaxPool2d implements Layer {
     @Override
     public MemorySegment rForward(MemorySegment rx, int n) {
         if (rx == null) return null;
-        long plane = (long) outH * outW * (blocked ? LANES : 1);
+        long plane = (long) outH * outW * (blocked ? lanes : 1);
         ry = ctx.ensure(ry, planes(n) * plane);
         gatherFrom = rx;
         gatherPlanes.run(ctx.parallel(), planes(n), plane);
@@ -142,11 +144,11 @@ public final class MaxPool2d implements Layer {
     }
 
     private void gatherPlane(int plane) {
-        int lanes = blocked ? LANES : 1;
-        long in = (long) plane * h * w * lanes, out = (long) plane * outH * outW * lanes;
+        int width = blocked ? lanes : 1;
+        long in = (long) plane * h * w * width, out = (long) plane * outH * outW * width;
         MemorySegment rx = gatherFrom, ry = this.ry, argmax = this.argmax;
-        for (long o = 0; o < (long) outH * outW * lanes; o++) {
-            long source = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * lanes + o % lanes;
+        for (long o = 0; o < (long) outH * outW * width; o++) {
+            long source = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * width + o % width;
             ry.setAtIndex(JAVA_FLOAT, out + o, rx.getAtIndex(JAVA_FLOAT, source));
         }
     }
@@ -174,27 +176,25 @@ public final class MaxPool2d implements Layer {
         }
     }
 
-    // ---- blocked layout: a plane is one image's block of 8 channels, [h][w][8] ---------------------
-
-    private static final int LANES = BlockedLayout.LANES;
+    // ---- blocked layout: a plane is one image's block of `lanes` channels, [h][w][lanes] ---------------------
 
     private void forwardBlockPlane(int plane) {
-        long in = (long) plane * h * w * LANES, out = (long) plane * outH * outW * LANES;
+        long in = (long) plane * h * w * lanes, out = (long) plane * outH * outW * lanes;
         if (kernel == 2 && stride == 2) {
-            ctx.kernels().maxPool2x2Lanes(x, in, h, w, y, argmax, out);
+            ctx.kernels().maxPool2x2Lanes(lanes, x, in, h, w, y, argmax, out);
             return;
         }
         MemorySegment x = this.x, y = this.y, argmax = this.argmax;
         for (int oh = 0; oh < outH; oh++) {
             for (int ow = 0; ow < outW; ow++) {
-                long o = out + (long) (oh * outW + ow) * LANES;
-                for (int l = 0; l < LANES; l++) {
+                long o = out + (long) (oh * outW + ow) * lanes;
+                for (int l = 0; l < lanes; l++) {
                     int best = (oh * stride) * w + ow * stride;
-                    float max = x.getAtIndex(JAVA_FLOAT, in + (long) best * LANES + l);
+                    float max = x.getAtIndex(JAVA_FLOAT, in + (long) best * lanes + l);
                     for (int kr = 0; kr < kernel; kr++) {
                         for (int ks = 0; ks < kernel; ks++) {
                             int pixel = (oh * stride + kr) * w + ow * stride + ks;
-                            float v = x.getAtIndex(JAVA_FLOAT, in + (long) pixel * LANES + l);
+                            float v = x.getAtIndex(JAVA_FLOAT, in + (long) pixel * lanes + l);
                             if (v > max || Float.isNaN(v)) { // strict: the first maximum keeps ties
                                 max = v;
                                 best = pixel;
@@ -209,15 +209,15 @@ public final class MaxPool2d implements Layer {
     }
 
     private void backwardBlockPlane(int plane) {
-        long in = (long) plane * h * w * LANES, out = (long) plane * outH * outW * LANES;
+        long in = (long) plane * h * w * lanes, out = (long) plane * outH * outW * lanes;
         MemorySegment dx = scatterTo, dy = scatterFrom, argmax = this.argmax;
         if (kernel == 2 && stride == 2) {
-            ctx.kernels().maxPool2x2LanesBackward(dy, argmax, out, h, w, dx, in);
+            ctx.kernels().maxPool2x2LanesBackward(lanes, dy, argmax, out, h, w, dx, in);
             return;
         }
-        ctx.kernels().fill(0f, dx, in, in + (long) h * w * LANES);
-        for (long o = 0; o < (long) outH * outW * LANES; o++) {
-            long target = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * LANES + o % LANES;
+        ctx.kernels().fill(0f, dx, in, in + (long) h * w * lanes);
+        for (long o = 0; o < (long) outH * outW * lanes; o++) {
+            long target = in + (long) argmax.getAtIndex(JAVA_INT, out + o) * lanes + o % lanes;
             dx.setAtIndex(JAVA_FLOAT, target, dx.getAtIndex(JAVA_FLOAT, target) + dy.getAtIndex(JAVA_FLOAT, out + o));
         }
     }

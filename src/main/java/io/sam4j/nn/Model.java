@@ -15,7 +15,7 @@ public final class Model implements AutoCloseable {
     private final Context ctx;
     private final ParameterStore store;
     private final SoftmaxCrossEntropy loss;
-    /** The input batch in nChw8c, when activations are blocked. */
+    /** The input batch in the blocked layout, when activations are blocked. */
     private MemorySegment blockedInput;
     /** The buffers the layers' curvature slices point into. */
     private MemorySegment boundV, boundHv;
@@ -73,16 +73,16 @@ public final class Model implements AutoCloseable {
         net.initialize(store, new SplittableRandom(seed));
     }
 
-    /** Whether the layers keep {C, H, W} activations in nChw8c ({@link BlockedLayout}); inputs stay NCHW. */
+    /** Whether the layers keep {C, H, W} activations blocked ({@link BlockedLayout}, {@link Context#lanes()} wide); inputs stay NCHW. */
     public boolean blocked() {
         return ctx.blocked();
     }
 
-    /** The first layer's input: x itself, or x reordered into nChw8c when activations are blocked. */
+    /** The first layer's input: x itself, or x reordered into the blocked layout when activations are blocked. */
     private MemorySegment input(MemorySegment x, int n) {
         if (!ctx.blocked() || inputShape.length != 3) return x;
-        blockedInput = ctx.ensure(blockedInput, n * BlockedLayout.size(inputShape));
-        BlockedLayout.toBlocked(ctx.parallel(), x, blockedInput, n, inputShape[0], inputShape[1] * inputShape[2]);
+        blockedInput = ctx.ensure(blockedInput, n * BlockedLayout.size(inputShape, ctx.lanes()));
+        BlockedLayout.toBlocked(ctx.parallel(), x, blockedInput, n, inputShape[0], inputShape[1] * inputShape[2], ctx.lanes());
         return blockedInput;
     }
 

@@ -44,6 +44,7 @@ public final class RunSetup implements AutoCloseable {
         Parallel.setCommonThreads(config.threads);
         Context context = new Context(Parallel.common(), KernelsProvider.get(), ConvBackends.create(config.backend, Parallel.common(), log));
         try {
+            context.usePrecision(config.precision);
             this.model = Models.create(config.model, inShape, classes, config.labelSmoothing, context);
         } catch (RuntimeException e) {
             context.close();
@@ -129,7 +130,7 @@ public final class RunSetup implements AutoCloseable {
 
     /** Activation layout of the model, as logs and bench lines report it. */
     public String layout() {
-        return model.blocked() ? "nChw8c" : "NCHW";
+        return model.context().layoutName();
     }
 
     @Override

@@ -1,5 +1,6 @@
 package io.sam4j.train;
 
+import io.sam4j.conv.Precision;
 import java.nio.file.Files;
 import io.sam4j.config.ConfigException;
 import java.nio.file.Path;
@@ -66,6 +67,8 @@ public final class TrainConfig {
     public String augment;
     /** auto | onednn | java: where convolutions run. */
     public String backend = "auto";
+    /** What convolutions compute in: fp32, or bf16 mixed precision (weights, gradients, optimizer stay fp32). */
+    public Precision precision = Precision.FP32;
     /** local | global: SAM perturbations per rank (m-sharpness) or from the all-reduced gradient. */
     public String perturbation = "local";
     /** Under MPI: gradient all-reduce buckets (MB) started during backward; 0: one blocking all-reduce after it. */

@@ -300,7 +300,8 @@ public final class Trainer {
                 c.model, model.store().paramCount(), run.optimizer().describe(), c.lr, c.schedule.name().toLowerCase(Locale.ROOT),
                 c.batch, count(total, "step"), count(epochs, "epoch"), count(c.threads, "thread"), run.context().kernels().name());
         if (model.usesConvolutions()) {
-            out.println("convolutions: " + run.context().convBackend().summary() + "; activations " + run.layout());
+            out.println("convolutions: " + run.context().convBackend().summary() + "; activations " + run.layout()
+                    + "; convolutions compute in " + run.context().precision().flagValue());
         }
         int ranks = comm.size(), local = c.batch / ranks;
         if (ranks > 1) {

@@ -40,14 +40,16 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Whole models on oneDNN with blocked (nChw8c) activations against oneDNN with plain NCHW and against the
- * Java backend: the same losses, buffers and parameter gradients; and the blocked convolutions of the
- * models' shapes run without activation reorders.
+ * Whole models on oneDNN with blocked activations, at the width oneDNN computes in here (nChw16c on AVX-512,
+ * nChw8c on AVX2), against oneDNN with plain NCHW and against the Java backend: the same losses, buffers
+ * and parameter gradients; and the blocked convolutions of the models' shapes run without activation
+ * reorders. The build runs this class a second time with {@code ONEDNN_MAX_CPU_ISA=AVX2} (a surefire
+ * execution of its own, see pom.xml), so an AVX-512 machine also covers the nChw8c models.
  */
 class BlockedModelsTest {
     private static final Parallel PAR = new Parallel(2);
-    /** Whether oneDNN computes in nChw8c here (AVX2); elsewhere models stay NCHW and there is nothing to save. */
-    private static boolean nChw8cMachine;
+    /** The block width oneDNN computes in here: 16 (AVX-512), 8 (AVX2), 0 (neither: models stay NCHW). */
+    private static int machineLanes;
 
     @BeforeAll
     static void load() {
@@ -55,9 +57,10 @@ class BlockedModelsTest {
                 && System.getProperty("os.arch").equals("amd64");
         if (!bundledPlatform) assumeTrue(OneDnnConvBackend.unavailableReason().isEmpty(), "no oneDNN for this platform");
         try (OneDnnConvBackend b = OneDnnConvBackend.create(1)) {
-            nChw8cMachine = b.prefersBlocked();
+            machineLanes = b.blockedLanes();
         }
-        System.out.println(Dnnl.effectiveCpuIsa() + ": oneDNN prefers nChw8c " + nChw8cMachine);
+        System.out.println(Dnnl.effectiveCpuIsa() + " (ONEDNN_MAX_CPU_ISA=" + System.getenv("ONEDNN_MAX_CPU_ISA")
+                + "): oneDNN computes in nChw" + machineLanes + "c");
     }
 
     @AfterAll
@@ -66,7 +69,7 @@ class BlockedModelsTest {
     }
 
     /** What one model computes on one batch: TRAIN, then TRAIN_FROZEN_STATS, then EVAL. */
-    private record Run(boolean blocked, double trainLoss, float[] trainGrads, float[] buffers, double frozenLoss,
+    private record Run(int lanes, double trainLoss, float[] trainGrads, float[] buffers, double frozenLoss,
                        float[] frozenGrads, double evalLossSum, float[] logits) {}
 
     private static Run run(Function<Context, Model> make, int n, Function<Parallel, ConvBackend> backend, boolean allowBlocked) {
@@ -83,7 +86,7 @@ class BlockedModelsTest {
             float[] frozenGrads = toArray(s.grads(), s.paramLength());
             SoftmaxCrossEntropy.Eval eval = m.evaluate(x, labels, n);
             float[] logits = toArray(m.logits(x, n, Mode.EVAL), (long) n * 10);
-            return new Run(m.blocked(), train, trainGrads, buffers, frozen, frozenGrads, eval.lossSum(), logits);
+            return new Run(m.context().lanes(), train, trainGrads, buffers, frozen, frozenGrads, eval.lossSum(), logits);
         }
     }
 
@@ -127,9 +130,9 @@ class BlockedModelsTest {
         Run blocked = run(make, n, p -> OneDnnConvBackend.create(2), true);
         Run plain = run(make, n, p -> OneDnnConvBackend.create(2), false);
         Run java = run(make, n, JavaConvBackend::new, true);
-        assertEquals(nChw8cMachine, blocked.blocked(), "oneDNN models keep activations blocked by default (on AVX2)");
-        assertFalse(plain.blocked(), "allowBlocked(false)");
-        assertFalse(java.blocked(), "the Java backend stays NCHW");
+        assertEquals(machineLanes, blocked.lanes(), "oneDNN models keep activations blocked, at oneDNN's width, by default");
+        assertEquals(0, plain.lanes(), "allowBlocked(false)");
+        assertEquals(0, java.lanes(), "the Java backend stays NCHW");
         ParameterStore layout;
         try (Model m = make.apply(new Context(PAR, KernelsProvider.get()))) {
             layout = m.store(); // only offsets and names are read, before close
@@ -148,7 +151,7 @@ class BlockedModelsTest {
 
     @Test
     void cnnAgreesAcrossLayoutsAndBackends() {
-        compare("cnn", new int[] {1, 28, 28}, 4, 1e-5); // the 1-channel stem: padded to 8 lanes
+        compare("cnn", new int[] {1, 28, 28}, 4, 1e-5); // the 1-channel stem: padded to 8 or 16 lanes
         compare("cnn", new int[] {3, 12, 12}, 3, 1e-5);
     }
 
@@ -185,13 +188,28 @@ class BlockedModelsTest {
     }
 
     /**
-     * The convolutions of the cnn (Fashion-MNIST) and of ResNet-18 on CIFAR at batch 128: with nChw8c
-     * activations, oneDNN's chosen layouts are the user's, so no activation is reordered, except the
+     * The width follows oneDNN's ISA: 16 where it runs AVX-512 kernels, 8 where AVX2 is the best it uses
+     * (also an AVX-512 machine under {@code ONEDNN_MAX_CPU_ISA=AVX2}).
+     */
+    @Test
+    void blockWidthFollowsOneDnnsIsa() {
+        String isa = Dnnl.effectiveCpuIsa();
+        if (isa.contains("avx512") || isa.contains("avx10")) assertEquals(16, machineLanes, isa);
+        else if (isa.contains("avx2")) assertEquals(8, machineLanes, isa);
+        if ("AVX2".equalsIgnoreCase(System.getenv("ONEDNN_MAX_CPU_ISA"))) {
+            assumeTrue(isa.contains("avx2"), "ONEDNN_MAX_CPU_ISA=AVX2 on a CPU without AVX2: " + isa);
+            assertEquals(8, machineLanes, "capped at AVX2, oneDNN computes in nChw8c");
+        }
+    }
+
+    /**
+     * The convolutions of the cnn (Fashion-MNIST) and of ResNet-18 on CIFAR at batch 128: with blocked
+     * activations at oneDNN's width, its chosen layouts are the user's, so no activation is reordered, except the
      * input of a stem with 1 or 3 channels, where oneDNN reads plain NCHW.
      */
     @Test
     void blockedConvolutionsOfTheModelsAddNoActivationReorders() {
-        assumeTrue(nChw8cMachine, "oneDNN does not compute in nChw8c on this machine");
+        assumeTrue(machineLanes != 0, "oneDNN computes in neither nChw8c nor nChw16c on this machine");
         int n = 128;
         List<ConvShape> stems = List.of(new ConvShape(n, 1, 28, 28, 32, 3, 3, 1, 1), new ConvShape(n, 3, 32, 32, 64, 3, 3, 1, 1));
         List<ConvShape> inner = new ArrayList<>(List.of(new ConvShape(n, 32, 14, 14, 64, 3, 3, 1, 1)));
@@ -207,18 +225,18 @@ class BlockedModelsTest {
         }
         try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
             for (ConvShape s : inner) {
-                OneDnnConv k = (OneDnnConv) backend.conv(s, false, true);
+                OneDnnConv k = (OneDnnConv) backend.conv(s, false, machineLanes);
                 System.out.println(s + " blocked: " + k.implementation() + ", activation reorders " + k.activationReorders());
                 assertEquals(List.of(), k.activationReorders(), s + " " + k.implementation());
                 k.close();
             }
             for (ConvShape s : stems) {
-                OneDnnConv k = (OneDnnConv) backend.conv(s, false, true);
+                OneDnnConv k = (OneDnnConv) backend.conv(s, false, machineLanes);
                 System.out.println(s + " blocked stem: " + k.implementation() + ", activation reorders " + k.activationReorders());
                 for (String r : k.activationReorders()) assertTrue(r.endsWith(":x") || r.endsWith(":dx"), s + ": " + r);
                 k.close();
             }
-            OneDnnConv plain = (OneDnnConv) backend.conv(inner.get(1), false, false);
+            OneDnnConv plain = (OneDnnConv) backend.conv(inner.get(1), false, 0);
             System.out.println(inner.get(1) + " NCHW: activation reorders " + plain.activationReorders());
             assertEquals(6, plain.activationReorders().size(), "x, y; dy, dx; x, dy: the counter counts");
             plain.close();

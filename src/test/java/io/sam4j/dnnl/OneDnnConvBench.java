@@ -18,7 +18,7 @@ import java.util.SplittableRandom;
  * java --enable-native-access=ALL-UNNAMED -cp target/classes:target/test-classes:$(cat target/cp.txt) \
  *     io.sam4j.dnnl.OneDnnConvBench [threads=2] [reps=10] [batch=128] [onednn|java|blocked]
  * </pre>
- * {@code blocked} times oneDNN with nChw8c activations (no activation reorders) and with NCHW, call by call
+ * {@code blocked} times oneDNN with blocked activations at its width (nChw16c on AVX-512, nChw8c on AVX2) (no activation reorders) and with NCHW, call by call
  * alternately, so that a noisy neighbour hits both alike.
  */
 public final class OneDnnConvBench {
@@ -60,15 +60,16 @@ public final class OneDnnConvBench {
 
     private static void blockedVsPlain(ConvShape s, int threads, int reps, double gflop) {
         try (Arena a = Arena.ofShared(); OneDnnConvBackend backend = OneDnnConvBackend.create(threads);
-             Convolution plain = backend.conv(s, true, false); Convolution blocked = backend.conv(s, true, true)) {
+             Convolution plain = backend.conv(s, true, 0);
+             Convolution blocked = backend.conv(s, true, Math.max(8, backend.blockedLanes()))) {
             SplittableRandom rnd = new SplittableRandom(1);
             // C = K = 64: both layouts take the same number of floats.
             MemorySegment x = random(a, s.inputSize(), rnd), w = random(a, s.weightSize(), rnd);
             MemorySegment b = random(a, s.k(), rnd), dy = random(a, s.outputSize(), rnd);
             MemorySegment y = a.allocate(4 * s.outputSize(), 64), dx = a.allocate(4 * s.inputSize(), 64);
             MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = a.allocate(4L * s.k(), 64);
-            System.out.printf("%s, %d threads, NCHW %s %s, nChw8c %s %s%n", s, threads, plain.implementation(),
-                    ((OneDnnConv) plain).activationReorders(), blocked.implementation(), ((OneDnnConv) blocked).activationReorders());
+            System.out.printf("%s, %d threads, NCHW %s %s, nChw%dc %s %s%n", s, threads, plain.implementation(),
+                    ((OneDnnConv) plain).activationReorders(), Math.max(8, backend.blockedLanes()), blocked.implementation(), ((OneDnnConv) blocked).activationReorders());
             String[] names = {"forward", "backward_data", "backward_weights"};
             for (int pass = 0; pass < 3; pass++) {
                 double[][] ms = new double[2][reps];
@@ -87,7 +88,7 @@ public final class OneDnnConvBench {
                 for (int l = 0; l < 2; l++) {
                     Arrays.sort(ms[l]);
                     System.out.printf("%-17s %-6s median %6.1f ms = %5.1f GFLOP/s   best %6.1f ms = %5.1f GFLOP/s%n", names[pass],
-                            l == 0 ? "NCHW" : "nChw8c", ms[l][reps / 2], gflop / ms[l][reps / 2] * 1e3, ms[l][0], gflop / ms[l][0] * 1e3);
+                            l == 0 ? "NCHW" : "blocked", ms[l][reps / 2], gflop / ms[l][reps / 2] * 1e3, ms[l][0], gflop / ms[l][0] * 1e3);
                 }
             }
         }

@@ -126,6 +126,11 @@ class OneDnnConvTest {
     }
 
     /** Hand-picked corners, then random shapes: strides 1/2, 1x1 and 3x3, pad 0/1, odd channels, batch 1/4. */
+    /** {@link #shapes()} at both block widths. */
+    static Stream<Arguments> shapesAndWidths() {
+        return shapes().flatMap(a -> Stream.of(8, 16).map(l -> Arguments.of(a.get()[0], a.get()[1], l)));
+    }
+
     static Stream<Arguments> shapes() {
         List<Arguments> cases = new ArrayList<>(List.of(
                 Arguments.of(new ConvShape(4, 3, 12, 12, 16, 3, 3, 1, 1), true),   // RGB stem
@@ -155,31 +160,32 @@ class OneDnnConvTest {
     }
 
     /**
-     * The same shapes with nChw8c activations (TAG_NCHW8C): the test reorders x and dy itself and the
+     * The same shapes with nChw8c and nChw16c activations (TAG_NCHW8C, TAG_NCHW16C; both on every machine,
+     * oneDNN reorders the width it does not compute in): the test reorders x and dy itself and the
      * results back, so a wrong tag value or a wrong padding convention fails here. Outputs start as NaN,
      * padded lanes included: oneDNN must write those lanes as zeros.
      */
-    @ParameterizedTest(name = "{0} bias={1}")
-    @MethodSource("shapes")
-    void blockedMatchesReference(ConvShape s, boolean bias) {
+    @ParameterizedTest(name = "{0} bias={1} lanes={2}")
+    @MethodSource("shapesAndWidths")
+    void blockedMatchesReference(ConvShape s, boolean bias, int L) {
         int n = s.n(), inPlane = s.h() * s.w(), outPlane = s.outH() * s.outW();
-        try (Arena a = Arena.ofConfined(); Convolution k = backend.conv(s, bias, true)) {
+        try (Arena a = Arena.ofConfined(); Convolution k = backend.conv(s, bias, L)) {
             Case c = new Case(a, s, new Random(s.hashCode()));
-            float[] xb = TestUtil.blocked(c.x, n, s.c(), inPlane), dyb = TestUtil.blocked(c.dy, n, s.k(), outPlane);
+            float[] xb = TestUtil.blocked(c.x, n, s.c(), inPlane, L), dyb = TestUtil.blocked(c.dy, n, s.k(), outPlane, L);
             MemorySegment xs = seg(a, xb), dys = seg(a, dyb), y = nans(a, dyb.length), dx = nans(a, xb.length);
             k.forward(xs, c.ws, bias ? c.bs : null, y);
             float[] yb = y.toArray(JAVA_FLOAT);
-            TestUtil.assertPaddedLanesZero("y " + s, yb, n, s.k(), outPlane);
-            MemorySegment.copy(TestUtil.unblocked(yb, n, s.k(), outPlane), 0, c.y, JAVA_FLOAT, 0, (int) s.outputSize());
+            TestUtil.assertPaddedLanesZero("y " + s, yb, n, s.k(), outPlane, L);
+            MemorySegment.copy(TestUtil.unblocked(yb, n, s.k(), outPlane, L), 0, c.y, JAVA_FLOAT, 0, (int) s.outputSize());
             c.checkForward(bias);
             k.backwardData(dys, c.ws, dx);
             float[] dxb = dx.toArray(JAVA_FLOAT);
-            TestUtil.assertPaddedLanesZero("dx " + s, dxb, n, s.c(), inPlane);
-            MemorySegment.copy(TestUtil.unblocked(dxb, n, s.c(), inPlane), 0, c.dx, JAVA_FLOAT, 0, (int) s.inputSize());
+            TestUtil.assertPaddedLanesZero("dx " + s, dxb, n, s.c(), inPlane, L);
+            MemorySegment.copy(TestUtil.unblocked(dxb, n, s.c(), inPlane, L), 0, c.dx, JAVA_FLOAT, 0, (int) s.inputSize());
             c.checkBackwardData();
             k.backwardWeights(xs, dys, c.dw, bias ? c.db : null);
             c.checkBackwardWeights(bias);
-            if (s.c() % 8 != 0) { // sizes are checked against the padded layout
+            if (s.c() % L != 0) { // sizes are checked against the padded layout
                 assertThrows(IllegalArgumentException.class, () -> k.forward(c.xs, c.ws, bias ? c.bs : null, y), "NCHW-sized x");
             }
         }

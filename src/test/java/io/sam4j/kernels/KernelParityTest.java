@@ -183,31 +183,40 @@ class KernelParityTest {
         }
     }
 
-    /** Whole pixels of 8 lanes: one, a few (tails of the 4-vector unroll), several fold blocks (600 x 8 > 4096). */
+    /** Whole pixels: one, a few (tails of the 4-vector unroll), several fold blocks (600 x 8 > 4096). */
     private static final long[] PIXELS = {1, 3, 4, 5, 127, 600, 130_001};
-    private static final int AT = 3; // per-lane arrays used at [AT, AT + 8): a non-zero offset
+    /** Both block widths on every machine: the lane kernels are Java, whichever width oneDNN picks here. */
+    private static final int[] WIDTHS = {8, 16};
+    private static final int AT = 3; // per-lane arrays used at [AT, AT + lanes): a non-zero offset
+    private static final int MAX = 16;
 
-    private static void forAllPixelRanges(String name, Case c) {
-        for (long pixels : PIXELS) {
-            for (long from : FROMS) {
-                try (Arena arena = Arena.ofConfined()) {
-                    c.run(arena, new SplittableRandom(pixels * 17 + from), from, from + 8 * pixels,
-                            name + " pixels=" + pixels + " from=" + from);
+    private interface LaneCase {
+        void run(Arena a, SplittableRandom rnd, long from, long to, int lanes, String ctx);
+    }
+
+    private static void forAllPixelRanges(String name, LaneCase c) {
+        for (int lanes : WIDTHS) {
+            for (long pixels : PIXELS) {
+                for (long from : FROMS) {
+                    try (Arena arena = Arena.ofConfined()) {
+                        c.run(arena, new SplittableRandom(pixels * 17 + from + lanes), from, from + lanes * pixels, lanes,
+                                name + " lanes=" + lanes + " pixels=" + pixels + " from=" + from);
+                    }
                 }
             }
         }
     }
 
     private static float[] lanes(SplittableRandom rnd, float lo, float hi) {
-        float[] v = new float[AT + 8 + 2];
+        float[] v = new float[AT + MAX + 2];
         for (int i = 0; i < v.length; i++) v[i] = lo + (hi - lo) * (float) rnd.nextDouble();
         return v;
     }
 
-    /** Per-lane sums of both kernels within REL of each lane's sum of |terms|; entries outside [AT, AT + 8) untouched. */
-    private static void assertLaneSums(String ctx, double[] expected, double[] actual, double[] scale) {
+    /** Per-lane sums of both kernels within REL of each lane's sum of |terms|; entries outside [AT, AT + lanes) untouched. */
+    private static void assertLaneSums(String ctx, int lanes, double[] expected, double[] actual, double[] scale) {
         for (int i = 0; i < expected.length; i++) {
-            if (i < AT || i >= AT + 8) {
+            if (i < AT || i >= AT + lanes) {
                 assertEquals(0.5, expected[i], ctx + " ref acc[" + i + "] outside the lanes");
                 assertEquals(0.5, actual[i], ctx + " vec acc[" + i + "] outside the lanes");
             } else {
@@ -217,58 +226,59 @@ class KernelParityTest {
     }
 
     private static double[] halves() {
-        double[] acc = new double[AT + 8 + 2];
+        double[] acc = new double[AT + MAX + 2];
         java.util.Arrays.fill(acc, 0.5); // kernels must add into acc, not overwrite it
         return acc;
     }
 
     @Test
     void laneReductions() {
-        forAllPixelRanges("lane sums", (a, rnd, from, to, ctx) -> {
+        forAllPixelRanges("lane sums", (a, rnd, from, to, L, ctx) -> {
             MemorySegment x = buf(a, rnd, to, 0.5f, 3f), y = buf(a, rnd, to, -1, 1);
             float[] c = lanes(rnd, 1f, 2.5f);
-            double[] absX = new double[8], absSq = new double[8], absYD = new double[8];
+            double[] absX = new double[L], absSq = new double[L], absYD = new double[L];
             for (long i = from; i < to; i++) {
-                int l = (int) ((i - from) % 8);
+                int l = (int) ((i - from) % L);
                 float d = at(x, i) - c[AT + l];
                 absX[l] += Math.abs(at(x, i));
                 absSq[l] += (double) d * d;
                 absYD[l] += Math.abs((double) at(y, i) * d);
             }
             double[] r = halves(), v = halves();
-            ref.sumLanes(x, from, to, r, AT);
-            vec.sumLanes(x, from, to, v, AT);
-            assertLaneSums(ctx + " sumLanes", r, v, absX);
+            ref.sumLanes(L, x, from, to, r, AT);
+            vec.sumLanes(L, x, from, to, v, AT);
+            assertLaneSums(ctx + " sumLanes", L, r, v, absX);
             r = halves();
             v = halves();
-            ref.sumSquaredDeviationLanes(x, c, from, to, r, AT);
-            vec.sumSquaredDeviationLanes(x, c, from, to, v, AT);
-            assertLaneSums(ctx + " sumSquaredDeviationLanes", r, v, absSq);
+            ref.sumSquaredDeviationLanes(L, x, c, from, to, r, AT);
+            vec.sumSquaredDeviationLanes(L, x, c, from, to, v, AT);
+            assertLaneSums(ctx + " sumSquaredDeviationLanes", L, r, v, absSq);
             r = halves();
             v = halves();
-            ref.dotDeviationLanes(y, x, c, from, to, r, AT);
-            vec.dotDeviationLanes(y, x, c, from, to, v, AT);
-            assertLaneSums(ctx + " dotDeviationLanes", r, v, absYD);
+            ref.dotDeviationLanes(L, y, x, c, from, to, r, AT);
+            vec.dotDeviationLanes(L, y, x, c, from, to, v, AT);
+            assertLaneSums(ctx + " dotDeviationLanes", L, r, v, absYD);
             // Lane l is channel l: the reference's lane sum is the plain sum over that lane's elements.
-            double lane5 = 0.5;
-            for (long i = from + 5; i < to; i += 8) lane5 += at(x, i);
+            int lane = L - 3; // in the second half of a 16-wide block
+            double byHand = 0.5;
+            for (long i = from + lane; i < to; i += L) byHand += at(x, i);
             double[] s = halves();
-            ref.sumLanes(x, from, to, s, AT);
-            assertEquals(lane5, s[AT + 5], 1e-9 * Math.max(1, Math.abs(lane5)), ctx + " lane 5 by hand");
+            ref.sumLanes(L, x, from, to, s, AT);
+            assertEquals(byHand, s[AT + lane], 1e-9 * Math.max(1, Math.abs(byHand)), ctx + " lane " + lane + " by hand");
         });
     }
 
     @Test
     void laneAffineMapsAndFill() {
-        forAllPixelRanges("lane affine", (a, rnd, from, to, ctx) -> {
+        forAllPixelRanges("lane affine", (a, rnd, from, to, L, ctx) -> {
             MemorySegment[] in = {buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1), buf(a, rnd, to, -1, 1)};
             float[] p = lanes(rnd, -1.5f, 1.5f), q = lanes(rnd, -1, 1), r = lanes(rnd, -0.5f, 0.5f);
-            run(a, ctx + " affineLanes", from, to, in, 0, (k, b, acc) -> k.affineLanes(b[0], b[1], p, q, AT, from, to));
-            run(a, ctx + " affineLanes in place", from, to, in, 0, (k, b, acc) -> k.affineLanes(b[0], b[0], p, q, AT, from, to));
-            run(a, ctx + " affine2Lanes", from, to, in, 0, (k, b, acc) -> k.affine2Lanes(b[0], b[1], b[2], p, q, r, AT, from, to));
-            Result f = run(a, ctx + " fillLanes", from, to, in, 0, (k, b, acc) -> k.fillLanes(r, AT, b[0], from, to));
+            run(a, ctx + " affineLanes", from, to, in, 0, (k, b, acc) -> k.affineLanes(L, b[0], b[1], p, q, AT, from, to));
+            run(a, ctx + " affineLanes in place", from, to, in, 0, (k, b, acc) -> k.affineLanes(L, b[0], b[0], p, q, AT, from, to));
+            run(a, ctx + " affine2Lanes", from, to, in, 0, (k, b, acc) -> k.affine2Lanes(L, b[0], b[1], b[2], p, q, r, AT, from, to));
+            Result f = run(a, ctx + " fillLanes", from, to, in, 0, (k, b, acc) -> k.fillLanes(L, r, AT, b[0], from, to));
             assertSame(ctx + " fillLanes exact", f.ref()[0], f.vec()[0]);
-            assertEquals(r[AT + 2], at(f.vec()[0], from + 8 * ((to - from) / 8 - 1) + 2), ctx + " fillLanes lane 2");
+            assertEquals(r[AT + L - 2], at(f.vec()[0], to - 2), ctx + " fillLanes last pixel, lane " + (L - 2));
         });
     }
 
@@ -277,8 +287,10 @@ class KernelParityTest {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment x = buf(a, new SplittableRandom(1), 16, -1, 1);
             for (Kernels k : new Kernels[] {ref, vec}) {
-                assertThrows(IllegalArgumentException.class, () -> k.sumLanes(x, 0, 12, new double[8], 0), k.name());
-                assertThrows(IllegalArgumentException.class, () -> k.fillLanes(new float[8], 0, x, 1, 8), k.name());
+                assertThrows(IllegalArgumentException.class, () -> k.sumLanes(8, x, 0, 12, new double[8], 0), k.name());
+                assertThrows(IllegalArgumentException.class, () -> k.fillLanes(8, new float[8], 0, x, 1, 8), k.name());
+                assertThrows(IllegalArgumentException.class, () -> k.sumLanes(16, x, 0, 8, new double[16], 0), k.name());
+                assertThrows(IllegalArgumentException.class, () -> k.sumLanes(4, x, 0, 8, new double[8], 0), k.name());
             }
         }
     }
@@ -292,12 +304,12 @@ class KernelParityTest {
         int[][] shapes = {{2, 2}, {3, 3}, {3, 5}, {4, 7}, {12, 6}, {9, 15}, {14, 14}, {28, 28}, {5, 33}};
         float[] values = {-1f, -0f, 0f, 1f, 2f, Float.NaN};
         SplittableRandom rnd = new SplittableRandom(8);
-        for (int[] shape : shapes) {
+        for (int L : WIDTHS) for (int[] shape : shapes) {
             int h = shape[0], w = shape[1];
-            long inLen = 8L * h * w, outLen = 8L * (h / 2) * (w / 2);
+            long inLen = (long) L * h * w, outLen = (long) L * (h / 2) * (w / 2);
             for (long in : FROMS) {
                 for (boolean discrete : new boolean[] {true, false}) {
-                    String ctx = "maxPool2x2Lanes " + h + "x" + w + " in=" + in + " discrete=" + discrete;
+                    String ctx = "maxPool2x2Lanes lanes=" + L + " " + h + "x" + w + " in=" + in + " discrete=" + discrete;
                     try (Arena a = Arena.ofConfined()) {
                         MemorySegment x = buf(a, rnd, in + inLen, -1, 1);
                         if (discrete) {
@@ -309,8 +321,8 @@ class KernelParityTest {
                         long out = in + 2;
                         MemorySegment y = buf(a, rnd, out + outLen, -1, 1), idx = buf(a, rnd, out + outLen, -1, 1);
                         MemorySegment ry = copyOf(a, y), rIdx = copyOf(a, idx), vy = copyOf(a, y), vIdx = copyOf(a, idx);
-                        ref.maxPool2x2Lanes(x, in, h, w, ry, rIdx, out);
-                        vec.maxPool2x2Lanes(x, in, h, w, vy, vIdx, out);
+                        ref.maxPool2x2Lanes(L, x, in, h, w, ry, rIdx, out);
+                        vec.maxPool2x2Lanes(L, x, in, h, w, vy, vIdx, out);
                         assertSame(ctx + " y", ry, vy);
                         assertSame(ctx + " argmax", rIdx, vIdx);
                         assertSame(ctx + " y before out", y.asSlice(0, 4 * out), vy.asSlice(0, 4 * out));
@@ -319,8 +331,8 @@ class KernelParityTest {
                         MemorySegment dy = buf(a, rnd, out + outLen, -1, 1), dx = buf(a, rnd, in + inLen + GUARD, -1, 1);
                         for (long i = in; i < in + inLen; i++) dx.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT, i, Float.NaN);
                         MemorySegment rdx = copyOf(a, dx), vdx = copyOf(a, dx);
-                        ref.maxPool2x2LanesBackward(dy, rIdx, out, h, w, rdx, in);
-                        vec.maxPool2x2LanesBackward(dy, vIdx, out, h, w, vdx, in);
+                        ref.maxPool2x2LanesBackward(L, dy, rIdx, out, h, w, rdx, in);
+                        vec.maxPool2x2LanesBackward(L, dy, vIdx, out, h, w, vdx, in);
                         assertSame(ctx + " dx", rdx, vdx);
                         assertSame(ctx + " dx before in", dx.asSlice(0, 4 * in), vdx.asSlice(0, 4 * in));
                         assertSame(ctx + " dx after", dx.asSlice(4 * (in + inLen)), vdx.asSlice(4 * (in + inLen)));

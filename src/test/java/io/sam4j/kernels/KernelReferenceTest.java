@@ -8,6 +8,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -136,88 +137,97 @@ class KernelReferenceTest {
         }
     }
 
+    /** Each implementation at both block widths (8: nChw8c, 16: nChw16c), whatever this CPU's oneDNN picks. */
+    static Stream<Arguments> kernelsAndWidths() {
+        return kernels().flatMap(k -> Stream.of(Arguments.of(k, 8), Arguments.of(k, 16)));
+    }
+
     /**
-     * Three pixels of 8 lanes (channels), x = (l + 1)(p + 1) for lane l at pixel p: per lane the sum is
+     * Three pixels of L lanes (channels), x = (l + 1)(p + 1) for lane l at pixel p: per lane the sum is
      * 6(l + 1), deviations from c = 2(l + 1) are (l + 1){-1, 0, 1}. Written at offset 2 of per-lane arrays.
      */
     @ParameterizedTest
-    @MethodSource("kernels")
-    void blockedLanes(Kernels k) {
-        int at = 2;
-        float[] xs = new float[24], ys = new float[24], c = new float[10], p = new float[10], q = new float[10];
+    @MethodSource("kernelsAndWidths")
+    void blockedLanes(Kernels k, int L) {
+        int at = 2, n = 3 * L;
+        float[] xs = new float[n], ys = new float[n], c = new float[L + 2], p = new float[L + 2], q = new float[L + 2];
         for (int px = 0; px < 3; px++) {
-            for (int l = 0; l < 8; l++) {
-                xs[8 * px + l] = (l + 1) * (px + 1);
-                ys[8 * px + l] = px - 1; // -1, 0, 1
+            for (int l = 0; l < L; l++) {
+                xs[L * px + l] = (l + 1) * (px + 1);
+                ys[L * px + l] = px - 1; // -1, 0, 1
             }
         }
-        for (int l = 0; l < 8; l++) {
+        for (int l = 0; l < L; l++) {
             c[at + l] = 2 * (l + 1);
             p[at + l] = l;
             q[at + l] = -1;
         }
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment x = KernelTestSupport.of(a, xs), y = KernelTestSupport.of(a, ys), out = KernelTestSupport.of(a, new float[24]);
-            double[] sum = new double[10], sq = new double[10], dot = new double[10];
+            MemorySegment x = KernelTestSupport.of(a, xs), y = KernelTestSupport.of(a, ys), out = KernelTestSupport.of(a, new float[n]);
+            double[] sum = new double[L + 2], sq = new double[L + 2], dot = new double[L + 2];
             sum[0] = sum[at] = 1; // adds: lane 0's 1 stays on top, entries outside the lanes stay
-            k.sumLanes(x, 0, 24, sum, at);
-            k.sumSquaredDeviationLanes(x, c, 0, 24, sq, at);
-            k.dotDeviationLanes(y, x, c, 0, 24, dot, at);
+            k.sumLanes(L, x, 0, n, sum, at);
+            k.sumSquaredDeviationLanes(L, x, c, 0, n, sq, at);
+            k.dotDeviationLanes(L, y, x, c, 0, n, dot, at);
             assertEquals(1, sum[0], 0, "outside the lanes");
             assertEquals(1 + 6, sum[at], 0, "lane 0 adds");
-            for (int l = 1; l < 8; l++) {
+            for (int l = 1; l < L; l++) {
                 assertEquals(6 * (l + 1), sum[at + l], 0, "sumLanes lane " + l);
                 assertEquals(2 * sq(l + 1), sq[at + l], 0, "sumSquaredDeviationLanes lane " + l);
                 assertEquals(2 * (l + 1), dot[at + l], 0, "dotDeviationLanes lane " + l); // -1*-(l+1) + 1*(l+1)
             }
-            k.affineLanes(x, out, p, q, at, 8, 24); // pixels 1 and 2 only
-            for (int l = 0; l < 8; l++) {
+            k.affineLanes(L, x, out, p, q, at, L, n); // pixels 1 and 2 only
+            for (int l = 0; l < L; l++) {
                 assertEquals(0, at(out, l), 0, "affineLanes left pixel 0");
-                assertEquals(l * 2 * (l + 1) - 1, at(out, 8 + l), 0, "affineLanes pixel 1 lane " + l);
-                assertEquals(l * 3 * (l + 1) - 1, at(out, 16 + l), 0, "affineLanes pixel 2 lane " + l);
+                assertEquals(l * 2 * (l + 1) - 1, at(out, L + l), 0, "affineLanes pixel 1 lane " + l);
+                assertEquals(l * 3 * (l + 1) - 1, at(out, 2 * L + l), 0, "affineLanes pixel 2 lane " + l);
             }
-            k.affine2Lanes(y, x, out, q, p, c, at, 0, 24); // -y + l x + 2(l + 1)
+            k.affine2Lanes(L, y, x, out, q, p, c, at, 0, n); // -y + l x + 2(l + 1)
             for (int px = 0; px < 3; px++) {
-                for (int l = 0; l < 8; l++) {
-                    assertEquals(-(px - 1) + l * (l + 1) * (px + 1) + 2 * (l + 1), at(out, 8 * px + l), 0, "affine2Lanes");
+                for (int l = 0; l < L; l++) {
+                    assertEquals(-(px - 1) + l * (l + 1) * (px + 1) + 2 * (l + 1), at(out, L * px + l), 0, "affine2Lanes");
                 }
             }
-            k.fillLanes(c, at, out, 8, 16);
-            for (int l = 0; l < 8; l++) assertEquals(2 * (l + 1), at(out, 8 + l), 0, "fillLanes lane " + l);
+            k.fillLanes(L, c, at, out, L, 2 * L);
+            for (int l = 0; l < L; l++) assertEquals(2 * (l + 1), at(out, L + l), 0, "fillLanes lane " + l);
         }
     }
 
     /**
      * One 2x2 window per lane in a 3x3 blocked plane (the last row and column are past the floor): lanes
-     * 0..4 are maxPool2x2's five window kinds, then a strictly decreasing, an increasing and an all-equal one.
+     * 0..4 are maxPool2x2's five window kinds, then a strictly decreasing, an increasing and an all-equal one;
+     * at width 16 lanes 8..15 repeat them in reverse order.
      */
     @ParameterizedTest
-    @MethodSource("kernels")
-    void maxPool2x2Lanes(Kernels k) {
+    @MethodSource("kernelsAndWidths")
+    void maxPool2x2Lanes(Kernels k, int L) {
         float nan = Float.NaN;
-        float[][] windows = {{1, 3, 3, 2}, {-0f, 0f, 0f, -1}, {5, nan, 7, nan}, {-2, -3, -1, -4}, {nan, 9, 1, 2},
+        float[][] kinds = {{1, 3, 3, 2}, {-0f, 0f, 0f, -1}, {5, nan, 7, nan}, {-2, -3, -1, -4}, {nan, 9, 1, 2},
                 {4, 3, 2, 1}, {1, 2, 3, 4}, {0, 0, 0, 0}};
-        float[] maxima = {3, -0f, nan, -1, nan, 4, 4, 0};
-        int[] pixel = {1, 0, 4, 3, 0, 0, 4, 0}; // a, b, c, d are pixels 0, 1, 3, 4 of the 3x3 plane
+        float[] kindMax = {3, -0f, nan, -1, nan, 4, 4, 0};
+        int[] kindPixel = {1, 0, 4, 3, 0, 0, 4, 0}; // a, b, c, d are pixels 0, 1, 3, 4 of the 3x3 plane
         int[] window = {0, 1, 3, 4};
-        float[] plane = new float[9 * 8];
+        int[] kind = new int[L];
+        for (int l = 0; l < L; l++) kind[l] = l < 8 ? l : 15 - l;
+        float[] plane = new float[9 * L];
         java.util.Arrays.fill(plane, 100); // pixels 2, 5, 6, 7, 8: in no window
-        for (int l = 0; l < 8; l++) for (int j = 0; j < 4; j++) plane[8 * window[j] + l] = windows[l][j];
+        for (int l = 0; l < L; l++) for (int j = 0; j < 4; j++) plane[L * window[j] + l] = kinds[kind[l]][j];
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment x = KernelTestSupport.of(a, plane), y = KernelTestSupport.of(a, new float[8]);
-            MemorySegment argmax = KernelTestSupport.of(a, new float[8]);
-            k.maxPool2x2Lanes(x, 0, 3, 3, y, argmax, 0);
-            for (int l = 0; l < 8; l++) {
-                assertEquals(Float.floatToRawIntBits(maxima[l]), Float.floatToRawIntBits(at(y, l)), "y lane " + l);
-                assertEquals(pixel[l], argmax.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, l), "argmax lane " + l);
+            MemorySegment x = KernelTestSupport.of(a, plane), y = KernelTestSupport.of(a, new float[L]);
+            MemorySegment argmax = KernelTestSupport.of(a, new float[L]);
+            k.maxPool2x2Lanes(L, x, 0, 3, 3, y, argmax, 0);
+            for (int l = 0; l < L; l++) {
+                assertEquals(Float.floatToRawIntBits(kindMax[kind[l]]), Float.floatToRawIntBits(at(y, l)), "y lane " + l);
+                assertEquals(kindPixel[kind[l]], argmax.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, l), "argmax lane " + l);
             }
-            float[] nans = new float[9 * 8];
+            float[] nans = new float[9 * L], grads = new float[L];
             java.util.Arrays.fill(nans, nan);
-            MemorySegment dy = KernelTestSupport.of(a, 1, 2, 3, 4, 5, 6, 7, 8), dx = KernelTestSupport.of(a, nans);
-            k.maxPool2x2LanesBackward(dy, argmax, 0, 3, 3, dx, 0);
+            for (int l = 0; l < L; l++) grads[l] = l + 1;
+            MemorySegment dy = KernelTestSupport.of(a, grads), dx = KernelTestSupport.of(a, nans);
+            k.maxPool2x2LanesBackward(L, dy, argmax, 0, 3, 3, dx, 0);
             for (int px = 0; px < 9; px++) {
-                for (int l = 0; l < 8; l++) {
-                    assertEquals(px == pixel[l] ? l + 1 : 0, at(dx, 8 * px + l), 0, "dx pixel " + px + " lane " + l);
+                for (int l = 0; l < L; l++) {
+                    assertEquals(px == kindPixel[kind[l]] ? l + 1 : 0, at(dx, L * px + l), 0, "dx pixel " + px + " lane " + l);
                 }
             }
         }

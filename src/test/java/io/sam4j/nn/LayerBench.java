@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
 
 /**
  * Rough timing of the memory-bound CNN layers on the cnn model's conv1 output, 128x32x28x28, in the
- * plain and the blocked (nChw8c) layout (not a test, not JMH; the CPU may be shared, so it prints the
+ * plain and the blocked (nChw8c, nChw16c) layouts (not a test, not JMH; the CPU may be shared, so it prints the
  * median and the minimum of many runs). Run after {@code mvn test-compile}:
  * java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes io.sam4j.nn.LayerBench [reps] [threads...]
  */
@@ -33,9 +33,9 @@ public final class LayerBench {
             Random r = new Random(1);
             MemorySegment x = io.sam4j.TestUtil.random(a, len, r, -2, 2), dy = io.sam4j.TestUtil.random(a, len, r, -1, 1);
             MemorySegment dyPool = io.sam4j.TestUtil.random(a, len / 4, r, -1, 1), dyGap = io.sam4j.TestUtil.random(a, N * C, r, -1, 1);
-            for (int threads : teams) for (boolean blocked : new boolean[] {false, true}) {
+            for (int threads : teams) for (int lanes : new int[] {0, 8, 16}) {
                 try (Parallel par = new Parallel(threads); Context ctx = new Context(par, KernelsProvider.get())) {
-                    ctx.setBlocked(blocked); // C = 32: the same sizes in both layouts
+                    ctx.setLanes(lanes); // C = 32: the same sizes in every layout
                     BatchNorm2d bn = new BatchNorm2d(C);
                     MaxPool2d pool = new MaxPool2d(2, 2);
                     GlobalAvgPool gap = new GlobalAvgPool();
@@ -47,7 +47,7 @@ public final class LayerBench {
                     try (ParameterStore store = b.build()) {
                         bn.bind(store);
                         bn.initialize(store, new SplittableRandom(1));
-                        String t = threads + "T " + (blocked ? "nChw8c " : "NCHW ");
+                        String t = threads + "T " + ctx.layoutName() + " ";
                         bench(t + "bn forward TRAIN", reps, () -> bn.forward(x, N, Mode.TRAIN));
                         bench(t + "bn backward", reps, () -> bn.backward(dy, N, true));
                         bench(t + "bn forward+backward", reps, () -> {
@@ -71,13 +71,13 @@ public final class LayerBench {
                             gap.forward(x, N, Mode.TRAIN);
                             gap.backward(dyGap, N, true);
                         });
-                        if (blocked) { // what the blocked layout adds: the input's and the flatten's reorders
-                            MemorySegment in1 = a.allocate(4L * N * H * W, 64), out8 = a.allocate(4L * N * 8 * H * W, 64);
-                            bench(t + "reorder 1x28x28 input", reps, () -> BlockedLayout.toBlocked(par, in1, out8, N, 1, H * W));
+                        if (lanes != 0) { // what the blocked layout adds: the input's and the flatten's reorders
+                            MemorySegment in1 = a.allocate(4L * N * H * W, 64), out8 = a.allocate(4L * N * lanes * H * W, 64);
+                            bench(t + "reorder 1x28x28 input", reps, () -> BlockedLayout.toBlocked(par, in1, out8, N, 1, H * W, lanes));
                             MemorySegment flat = a.allocate(4L * N * 2 * C * (H / 4) * (W / 4), 64);
                             bench(t + "flatten 64x7x7 there+back", reps, () -> {
-                                BlockedLayout.toPlain(par, x, flat, N, 2 * C, (H / 4) * (W / 4));
-                                BlockedLayout.toBlocked(par, flat, x, N, 2 * C, (H / 4) * (W / 4));
+                                BlockedLayout.toPlain(par, x, flat, N, 2 * C, (H / 4) * (W / 4), lanes);
+                                BlockedLayout.toBlocked(par, flat, x, N, 2 * C, (H / 4) * (W / 4), lanes);
                             });
                         }
                     }

@@ -38,7 +38,7 @@ class ROperatorTest {
 
     private static Context javaContext(boolean blocked) {
         Context ctx = new Context(PAR, KernelsProvider.get());
-        ctx.setBlocked(blocked);
+        ctx.setLanes(blocked ? 8 : 0); // nChw8c; BlockedLayersTest covers both widths
         return ctx;
     }
 
@@ -46,7 +46,7 @@ class ROperatorTest {
         Optional<OneDnnConvBackend> b = OneDnnConvBackend.tryCreate(2);
         assumeTrue(b.isPresent(), "oneDNN is not available here: " + OneDnnConvBackend.unavailableReason().orElse("?"));
         Context ctx = new Context(PAR, KernelsProvider.get(), b.get());
-        ctx.setBlocked(blocked);
+        ctx.setLanes(blocked ? 8 : 0); // nChw8c; BlockedLayersTest covers both widths
         return ctx;
     }
 
@@ -269,7 +269,7 @@ class ROperatorTest {
         MemorySegment p = a.allocate(4 * plain, 64);
         input.fill(p, plain, r);
         if (!ctx.blocked() || shape.length != 3) return p;
-        float[] b = TestUtil.blocked(TestUtil.toArray(p, plain), n, shape[0], shape[1] * shape[2]);
+        float[] b = TestUtil.blocked(TestUtil.toArray(p, plain), n, shape[0], shape[1] * shape[2], ctx.lanes());
         return TestUtil.floats(a, b);
     }
 

@@ -69,17 +69,17 @@ class SyncBatchNormTest {
             bn.initialize(store, new SplittableRandom(1));
             Random r = new Random(5);
             for (long i = 0; i < store.paramLength(); i++) store.params().setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f + r.nextFloat());
-            ctx.setBlocked(blocked);
+            ctx.setLanes(blocked ? 8 : 0); // nChw8c; BlockedLayersTest covers both widths
         }
 
         /** Forward then backward of NCHW x and dy ({@code n} images); returns {y, dx} in NCHW. */
         float[][] step(float[] x, float[] dy, int n, Mode mode) {
-            float[] xin = blocked ? blocked(x, n, C, PLANE) : x, dyin = blocked ? blocked(dy, n, C, PLANE) : dy;
+            float[] xin = blocked ? blocked(x, n, C, PLANE, 8) : x, dyin = blocked ? blocked(dy, n, C, PLANE, 8) : dy;
             MemorySegment y = bn.forward(arena.allocateFrom(ValueLayout.JAVA_FLOAT, xin), n, mode);
             float[] yv = toArray(y, xin.length);
             MemorySegment dx = bn.backward(arena.allocateFrom(ValueLayout.JAVA_FLOAT, dyin), n, true);
             float[] dxv = toArray(dx, xin.length);
-            return blocked ? new float[][] {unblocked(yv, n, C, PLANE), unblocked(dxv, n, C, PLANE)} : new float[][] {yv, dxv};
+            return blocked ? new float[][] {unblocked(yv, n, C, PLANE, 8), unblocked(dxv, n, C, PLANE, 8)} : new float[][] {yv, dxv};
         }
 
         float[] grads() {
