@@ -37,24 +37,28 @@ public final class Charts {
         st.setLegendPosition(Styler.LegendPosition.InsideNE);
         st.setLegendBackgroundColor(new Color(255, 255, 255, 200));
         st.setYAxisLogarithmic(log);
-        st.setXAxisDecimalPattern("#,##0.###");
+        st.setXAxisLogarithmic(f.logX());
+        st.setXAxisDecimalPattern(f.logX() ? "0.###E0" : "#,##0.###");
         st.setXAxisTickMarkSpacingHint(90);
         st.setYAxisDecimalPattern(log ? "0.###E0" : "#,##0.####");
-        st.setLegendVisible(f.lines().size() > 1);
+        st.setLegendVisible(f.lines().stream().filter(l -> l.label() != null).count() > 1);
         int colour = 0;
         for (Figure.Line l : f.lines()) {
             Color col = l.color() != null ? l.color() : PALETTE[colour++ % PALETTE.length];
-            addLine(c, l, col, log);
+            addLine(c, l, col, log, f.logX());
         }
         return c;
     }
 
-    private static void addLine(XYChart c, Figure.Line l, Color col, boolean log) {
-        double[][] xy = finite(l, log);
+    private static void addLine(XYChart c, Figure.Line l, Color col, boolean logY, boolean logX) {
+        double[][] xy = finite(l, logY, logX);
         if (xy[0].length == 0) return;
-        XYSeries s = c.addSeries(l.label(), xy[0], xy[1]);
+        // XChart needs a unique name per series, also for lines kept out of the legend.
+        String name = l.label() != null ? l.label() : "unlabelled " + c.getSeriesMap().size();
+        XYSeries s = c.addSeries(name, xy[0], xy[1]);
         s.setLineColor(col);
         s.setMarkerColor(col);
+        s.setShowInLegend(l.label() != null);
         switch (l.style()) {
             case TRACE -> {
                 s.setLineColor(new Color(col.getRed(), col.getGreen(), col.getBlue(), 90));
@@ -76,18 +80,45 @@ public final class Charts {
                 s.setMarker(SeriesMarkers.NONE);
                 s.setShowInLegend(false);
             }
+            case ERROR_BARS -> {
+                s.setLineStyle(new BasicStroke(2f));
+                s.setMarker(SeriesMarkers.CIRCLE);
+                addErrorBars(c, name, l, col, logY, logX);
+            }
+            case CROSSES -> {
+                s.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+                s.setMarker(SeriesMarkers.CROSS);
+            }
+        }
+    }
+
+    /**
+     * One vertical bar per point from y - spread to y + spread, as a two-point series kept out of the legend
+     * (drawn by hand so that a log axis can cut a bar at its lower end instead of dropping it).
+     */
+    private static void addErrorBars(XYChart c, String name, Figure.Line l, Color col, boolean logY, boolean logX) {
+        if (l.spread() == null) return;
+        for (int i = 0; i < Math.min(l.x().length, l.y().length); i++) {
+            double x = l.x()[i], y = l.y()[i], s = i < l.spread().length ? l.spread()[i] : 0;
+            if (!Double.isFinite(x) || !Double.isFinite(y) || !Double.isFinite(s) || s <= 0 || (logX && x <= 0) || (logY && y <= 0)) continue;
+            double lo = logY && y - s <= 0 ? y : y - s;
+            XYSeries bar = c.addSeries(name + " error bar " + i, new double[] {x, x}, new double[] {lo, y + s});
+            bar.setLineColor(col);
+            bar.setLineStyle(new BasicStroke(1.5f));
+            bar.setMarker(SeriesMarkers.NONE);
+            bar.setShowInLegend(false);
         }
     }
 
     /** The drawable points: finite, positive on a log axis; a band becomes its closed outline y+s forward, y-s back. */
-    private static double[][] finite(Figure.Line l, boolean log) {
+    private static double[][] finite(Figure.Line l, boolean log, boolean logX) {
         int n = Math.min(l.x().length, l.y().length);
         double[] x = new double[n], lo = new double[n], hi = new double[n];
         int k = 0;
         for (int i = 0; i < n; i++) {
             double s = l.spread() != null && l.style() == Figure.Style.BAND ? l.spread()[i] : 0;
             double a = l.y()[i] - s, b = l.y()[i] + s;
-            if (!Double.isFinite(l.x()[i]) || !Double.isFinite(a) || !Double.isFinite(b) || (log && a <= 0)) continue;
+            if (!Double.isFinite(l.x()[i]) || !Double.isFinite(a) || !Double.isFinite(b) || (log && a <= 0) || (logX && l.x()[i] <= 0)) continue;
             x[k] = l.x()[i];
             lo[k] = a;
             hi[k++] = b;

@@ -10,14 +10,20 @@ import java.util.List;
  *
  * @param name  file name without extension (plots/NAME.png, plots/NAME.svg)
  * @param logY  null = decide from the data (log when the positive values span two decades or more)
+ * @param logX  a logarithmic x axis (points with x <= 0 are then dropped)
  */
-public record Figure(String name, String title, String xLabel, String yLabel, List<Line> lines, Boolean logY) {
-    /** How a line is drawn: a thin light trace (per step), a bold line with markers (per epoch), or a band. */
-    public enum Style { TRACE, EPOCHS, LINE, BAND }
+public record Figure(String name, String title, String xLabel, String yLabel, List<Line> lines, Boolean logY, boolean logX) {
+    /**
+     * How a line is drawn: a thin light trace (per step), a bold line with markers (per epoch), a thin line, a band,
+     * a line with markers and vertical error bars of +- spread, or crosses without a line (e.g. failed runs).
+     */
+    public enum Style { TRACE, EPOCHS, LINE, BAND, ERROR_BARS, CROSSES }
 
     /**
-     * One series; a {@link Style#BAND} line fills between {@code y - spread} and {@code y + spread}.
-     * Points whose x or y is not finite are dropped (on a log axis, also y <= 0).
+     * One series; a {@link Style#BAND} line fills between {@code y - spread} and {@code y + spread}, an
+     * {@link Style#ERROR_BARS} line draws a bar from {@code y - spread} to {@code y + spread} at each point.
+     * Points whose x or y is not finite are dropped (on a log axis, also values <= 0). A null label keeps the
+     * line out of the legend.
      */
     public record Line(String label, double[] x, double[] y, double[] spread, Style style, Color color) {
         public Line(String label, double[] x, double[] y, Style style) {
@@ -32,6 +38,11 @@ public record Figure(String name, String title, String xLabel, String yLabel, Li
 
     public Figure {
         lines = List.copyOf(lines.stream().filter(Line::hasPoints).toList());
+    }
+
+    /** A figure over a linear x axis. */
+    public Figure(String name, String title, String xLabel, String yLabel, List<Line> lines, Boolean logY) {
+        this(name, title, xLabel, yLabel, lines, logY, false);
     }
 
     public boolean isEmpty() {

@@ -22,7 +22,7 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class RunFolder {
     /** The files a run writes into its folder. */
     static final List<String> RUN_FILES = List.of("config.json", "metrics.jsonl", "sharpness.jsonl", Checkpoint.FILE,
-            Trainer.FINAL_WEIGHTS, "best.safetensors", "best.json", "report.html", "metrics.csv", "steps.csv");
+            Trainer.FINAL_WEIGHTS, "best.safetensors", "best.json", "report.html", "metrics.csv", "steps.csv", Trainer.DIVERGED);
 
     private final Path dir;
     private final boolean resume;
@@ -89,6 +89,7 @@ public final class RunFolder {
             if (overwrite && !resume) {
                 for (String f : RUN_FILES) Files.deleteIfExists(dir.resolve(f));
             }
+            if (resume) Files.deleteIfExists(dir.resolve(Trainer.DIVERGED)); // going on: a new divergence is recorded anew
             // A process killed while writing leaves its temporary file (see AtomicFile); the real file is intact.
             try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, RunFolder::isStaleTemporary)) {
                 for (Path t : stale) Files.deleteIfExists(t);

@@ -41,6 +41,8 @@ public final class Trainer {
     static final ObjectMapper JSON = new ObjectMapper();
     /** The weights at the end of every run, beside its checkpoint. */
     public static final String FINAL_WEIGHTS = "final.safetensors";
+    /** Written into the run folder when training diverges: {"step", "epoch", "message"} (read by compare). */
+    public static final String DIVERGED = "diverged.json";
 
     private final TrainConfig c;
     private final PrintStream out;

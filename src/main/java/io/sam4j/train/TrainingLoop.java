@@ -240,9 +240,25 @@ final class TrainingLoop implements AutoCloseable {
         String checkpoint = Files.exists(Checkpoint.path(outDir)) ? "the last good checkpoint is " + Checkpoint.path(outDir)
                 + " (--resume " + outDir + ")" : "no checkpoint was written yet";
         boolean plain = c.optimizer.equals("sgd") || c.optimizer.equals("adamw");
-        return new Trainer.TrainingFailure(String.format(Locale.ROOT, "training diverged at step %d: loss %s, gradient norm %s%s; "
+        String message = String.format(Locale.ROOT, "training diverged at step %d: loss %s, gradient norm %s%s; "
                         + "%s; try a lower --lr (now %s)%s, or --grad-clip 1", step, s.loss(), s.gradNorm(),
-                where != null ? "; " + where : "", checkpoint, c.lr, plain ? "" : " or --rho (now " + c.rho + ")"), null);
+                where != null ? "; " + where : "", checkpoint, c.lr, plain ? "" : " or --rho (now " + c.rho + ")");
+        if (comm.isRoot()) recordDivergence(step, message);
+        return new Trainer.TrainingFailure(message, null);
+    }
+
+    /** The run folder says that (and where) it diverged, so that a comparison can tell it from a killed run. */
+    private void recordDivergence(long step, String message) {
+        ObjectNode o = JSON.createObjectNode();
+        o.put("step", step);
+        o.put("epoch", epochOf(step - 1) + 1);
+        o.put("message", message);
+        try {
+            byte[] bytes = JSON.writeValueAsBytes(o);
+            AtomicFile.write(outDir.resolve(Trainer.DIVERGED), o2 -> o2.write(bytes));
+        } catch (IOException | RuntimeException e) {
+            // best effort: the divergence itself is the error to report
+        }
     }
 
     /** A signal arrived: checkpoint the current step and end with the exact resume command. */
