@@ -29,16 +29,18 @@ public final class Charts {
 
     /** The figure as an XChart chart. */
     public static XYChart chart(Figure f) {
-        XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(f.title()).xAxisTitle(f.xLabel()).yAxisTitle(f.yLabel()).build();
+        boolean outside = legendOutside(f);
+        int width = outside ? WIDTH + legendWidth(f) : WIDTH;
+        XYChart c = new XYChartBuilder().width(width).height(HEIGHT).title(f.title()).xAxisTitle(f.xLabel()).yAxisTitle(f.yLabel()).build();
         boolean log = f.logScale();
         var st = c.getStyler();
         st.setChartBackgroundColor(Color.WHITE);
         st.setPlotBorderVisible(true);
-        st.setLegendPosition(Styler.LegendPosition.InsideNE);
+        st.setLegendPosition(outside ? Styler.LegendPosition.OutsideE : Styler.LegendPosition.InsideNE);
         st.setLegendBackgroundColor(new Color(255, 255, 255, 200));
         st.setYAxisLogarithmic(log);
         st.setXAxisLogarithmic(f.logX());
-        st.setXAxisDecimalPattern(f.logX() ? "0.###E0" : "#,##0.###");
+        st.setXAxisDecimalPattern(f.logX() && minPositiveX(f) < 1e-3 ? "0.###E0" : "#,##0.####");
         st.setXAxisTickMarkSpacingHint(90);
         st.setYAxisDecimalPattern(log ? "0.###E0" : "#,##0.####");
         st.setLegendVisible(f.lines().stream().filter(l -> l.label() != null).count() > 1);
@@ -48,6 +50,27 @@ public final class Charts {
             addLine(c, l, col, log, f.logX());
         }
         return c;
+    }
+
+    /**
+     * The legend goes to the right of the plot, on a wider image, when it would cover much of it: more than four
+     * entries, or values against a setting (their points spread over the whole plot, no corner is free).
+     */
+    private static boolean legendOutside(Figure f) {
+        long entries = f.lines().stream().filter(l -> l.label() != null && l.style() != Figure.Style.BAND).count();
+        return entries > 4 || (entries > 1 && f.lines().stream().anyMatch(l -> l.style() == Figure.Style.ERROR_BARS));
+    }
+
+    /** Room for the longest legend label (about 7 pixels a character at XChart's legend font), at most 480 pixels. */
+    private static int legendWidth(Figure f) {
+        int chars = f.lines().stream().filter(l -> l.label() != null).mapToInt(l -> l.label().length()).max().orElse(0);
+        return Math.min(480, 60 + 7 * chars);
+    }
+
+    private static double minPositiveX(Figure f) {
+        double min = Double.POSITIVE_INFINITY;
+        for (Figure.Line l : f.lines()) for (double x : l.x()) if (x > 0) min = Math.min(min, x);
+        return min;
     }
 
     private static void addLine(XYChart c, Figure.Line l, Color col, boolean logY, boolean logX) {

@@ -73,10 +73,13 @@ public final class Comparison {
         for (RunFolder r : runs) summaries.put(r, RunSummary.of(r));
         List<String> labelFields = new ArrayList<>();
         for (String f : o.labels()) labelFields.add(resolveField("--labels", f, runs));
-        List<Group> groups = group(runs, NOT_EXPERIMENT, labelFields);
+        String field = o.against() == null ? null : resolveField("--against", o.against(), runs);
+        // The lines against FIELD are named by the labels; the groups of the summary differ in FIELD too.
+        List<String> groupLabels = new ArrayList<>(labelFields);
+        if (field != null && !labelFields.isEmpty() && !labelFields.contains(field)) groupLabels.add(field);
+        List<Group> groups = group(runs, NOT_EXPERIMENT, groupLabels);
         List<Curve> curves = Curve.choose(o.metrics(), runs);
-        Against against = o.against() == null ? null
-                : Against.of(runs, summaries, resolveField("--against", o.against(), runs), labelFields);
+        Against against = field == null ? null : Against.of(runs, summaries, field, labelFields);
 
         String title = o.title() != null ? o.title() : "Comparison of " + runs.size() + " runs";
         Html h = new Html(title);
@@ -249,9 +252,16 @@ public final class Comparison {
         return new SummaryTable(header, rows);
     }
 
-    /** "seed 2 diverged at epoch 3 (step 1234); seed 4 stopped after epoch 7 of 40", or "" when every run ended as planned. */
+    /**
+     * "seed 2 diverged at epoch 3 (step 1234); seeds 0, 4 stopped after epoch 7 of 40" (runs that failed alike
+     * share one phrase), or "" when every run ended as planned.
+     */
     static String failures(List<RunSummary> runs) {
-        return String.join("; ", runs.stream().filter(s -> !s.complete()).map(s -> "seed " + s.seed() + " " + s.failure()).toList());
+        Map<String, List<String>> seedsByFailure = new LinkedHashMap<>();
+        for (RunSummary s : runs) if (!s.complete()) seedsByFailure.computeIfAbsent(s.failure(), k -> new ArrayList<>()).add(s.seed());
+        List<String> parts = new ArrayList<>();
+        seedsByFailure.forEach((failure, seeds) -> parts.add((seeds.size() == 1 ? "seed " : "seeds ") + String.join(", ", seeds) + " " + failure));
+        return String.join("; ", parts);
     }
 
     static MeanStd of(List<RunSummary> runs, java.util.function.ToDoubleFunction<RunSummary> f) {

@@ -62,7 +62,7 @@ class ComparisonTest {
         return new Epoch(acc, loss, 2, samFraction, step);
     }
 
-    /** sgd: 3 seeds; looksam: seed 0 complete, seed 1 diverged (the trainer's marker); adamw: one NaN loss, one stopped early. */
+    /** sgd: 3 seeds; looksam: seed 0 complete, seeds 1 and 2 diverged (the trainer's marker); adamw: one NaN loss, one stopped early. */
     private List<Path> groups() throws IOException {
         List<Path> runs = new ArrayList<>();
         runs.add(run("sgd0", "sgd", 0, 0.05, 0, 3, ep(0.80, 0.9, 100), ep(0.85, 0.7, 200), ep(0.83, 0.5, 300)));
@@ -70,9 +70,11 @@ class ComparisonTest {
         runs.add(run("sgd2", "sgd", 0, 0.05, 2, 3, ep(0.82, 0.9, 100), ep(0.87, 0.8, 200), ep(0.84, 0.6, 300)));
         // Epochs of 100, 200 and 100 steps: the step-weighted SAM fraction is (20 + 80 + 20) / 400 = 0.3 (unweighted: 0.267).
         runs.add(run("look0", "looksam", 0, 0.05, 0, 3, ep(0.70, 1.0, 100, 0.2), ep(0.75, 0.9, 300, 0.4), ep(0.74, 0.8, 400, 0.2)));
-        Path diverged = run("look1", "looksam", 0, 0.05, 1, 3, ep(0.60, 1.0, 100, 0.2));
-        Files.writeString(diverged.resolve("diverged.json"), "{\"step\":250,\"epoch\":2,\"message\":\"training diverged at step 250\"}");
-        runs.add(diverged);
+        for (int seed : new int[] {1, 2}) {
+            Path diverged = run("look" + seed, "looksam", 0, 0.05, seed, 3, ep(0.60, 1.0, 100, 0.2));
+            Files.writeString(diverged.resolve("diverged.json"), "{\"step\":250,\"epoch\":2,\"message\":\"training diverged at step 250\"}");
+            runs.add(diverged);
+        }
         runs.add(run("adamw0", "adamw", 0, 0.05, 0, 3, ep(0.70, 1.0, 100), ep(0.10, Double.NaN, 200), ep(0.10, Double.NaN, 300)));
         runs.add(run("adamw1", "adamw", 0, 0.05, 1, 3, ep(0.71, 1.0, 100), ep(0.72, 0.9, 200)));
         return runs;
@@ -87,10 +89,10 @@ class ComparisonTest {
                 + "| epochs | SAM-step fraction | gradient evaluations per step | seconds per run | note |", md.get(2));
         // Finals 83, 86, 84: mean 84.333, sample std sqrt(((4/3)^2 + (5/3)^2 + (1/3)^2) / 2) = 1.5275.
         // Peaks 85 (epoch 2), 86 (epoch 3), 87 (epoch 2): 86 +- 1, epoch 7/3. Train losses 0.5, 0.7, 0.6: 0.6 +- 0.1.
-        assertEquals("| optimizer=sgd | 3 | 0, 1, 2 | 84.33 ± 1.53 | 86.00 ± 1.00 | 2.3 | 0.5000 ± 0.000 | 0.6000 ± 0.1000 | 3 | — | 1.00 "
+        assertEquals("| optimizer=sgd | 3 | 0, 1, 2 | 84.33 ± 1.53 | 86.00 ± 1.00 | 2.3 | 0.5000 ± 0.0000 | 0.6000 ± 0.1000 | 3 | — | 1.00 "
                 + "| 6.0 |  |", md.get(4));
-        assertEquals("| optimizer=looksam | 2 | 0, 1 | 74.00 | 75.00 | 2.0 | 0.5000 | 0.8000 | 3 | 0.300 | 1.30 | 6.0 "
-                + "| seed 1 diverged at epoch 2 (step 250) |", md.get(5));
+        assertEquals("| optimizer=looksam | 3 | 0, 1, 2 | 74.00 | 75.00 | 2.0 | 0.5000 | 0.8000 | 3 | 0.300 | 1.30 | 6.0 "
+                + "| seeds 1, 2 diverged at epoch 2 (step 250) |", md.get(5));
         assertEquals("| optimizer=adamw | 2 | 0, 1 | — | — | — | — | — | — | — | — | — | seed 0 diverged at epoch 2 (train_loss not "
                 + "finite); seed 1 stopped after epoch 2 of 3 |", md.get(6));
         String html = Files.readString(out.resolve(Comparison.HTML));
@@ -109,6 +111,8 @@ class ComparisonTest {
         assertEquals("2.33 ± 1.53", m.format("%.2f"));
         assertEquals("5.00", MeanStd.of(5).format("%.2f"));
         assertEquals("—", MeanStd.of(Double.NaN).format("%.2f"));
+        assertEquals("0.01459 ± 0.00016", MeanStd.of(0.01448, 0.01470).format("%.4g"), "the std with the mean's decimals");
+        assertEquals("1235 ± 1", MeanStd.of(1234, 1236).format("%.4g"));
     }
 
     @Test
@@ -217,6 +221,25 @@ class ComparisonTest {
         assertEquals(0, Main.execute("compare", a, b, "--title", "Two runs", "--labels", "label_noise", "--out", out.toString()));
         assertTrue(Files.readString(out.resolve(Comparison.SUMMARY)).startsWith("# Two runs\n"));
         assertTrue(Files.readString(out.resolve(Comparison.HTML)).contains("<td class=\"k\">labelNoise=0.4</td>"));
+    }
+
+    @Test
+    void aDivergedTrainingRunSaysSoInItsFolder() throws IOException {
+        Path dir = tmp.resolve("diverged");
+        PrintStream old = System.out;
+        System.setOut(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = Main.execute("train", "--model", "mlp", "--optimizer", "sgd", "--lr", "1e30", "--steps", "20", "--batch", "64",
+                    "--threads", "1", "--no-report", "--out", dir.toString());
+        } finally {
+            System.setOut(old);
+        }
+        assertEquals(1, code, "divergence is a failure of the run");
+        ObjectNode marker = RunFolder.readObject(dir.resolve("diverged.json"));
+        assertEquals(2, marker.path("step").asInt(), "the first step whose loss is not finite (docs/errors.md)");
+        assertTrue(marker.path("message").asText().startsWith("training diverged at step 2: loss NaN"), marker.toString());
+        assertEquals("diverged at epoch 1 (step 2)", RunSummary.of(RunFolder.read(dir)).failure());
     }
 
     private static void assertError(String message, String... args) {
