@@ -47,7 +47,7 @@ public final class Charts {
         int colour = 0;
         for (Figure.Line l : f.lines()) {
             Color col = l.color() != null ? l.color() : PALETTE[colour++ % PALETTE.length];
-            addLine(c, l, col, log, f.logX());
+            addLine(c, l, col, log, f.logX(), outside);
         }
         return c;
     }
@@ -61,10 +61,32 @@ public final class Charts {
         return entries > 4 || (entries > 1 && f.lines().stream().anyMatch(l -> l.style() == Figure.Style.ERROR_BARS));
     }
 
-    /** Room for the longest legend label (about 7 pixels a character at XChart's legend font), at most 480 pixels. */
+    /** Room for the longest legend line (about 7 pixels a character at XChart's legend font). */
     private static int legendWidth(Figure f) {
-        int chars = f.lines().stream().filter(l -> l.label() != null).mapToInt(l -> l.label().length()).max().orElse(0);
-        return Math.min(480, 60 + 7 * chars);
+        int chars = f.lines().stream().filter(l -> l.label() != null)
+                .flatMapToInt(l -> wrap(l.label()).lines().mapToInt(String::length)).max().orElse(0);
+        return 60 + 7 * chars;
+    }
+
+    /** Legend lines of at most this many characters, so that long group names do not squeeze the plot. */
+    static final int LEGEND_LINE = 48;
+
+    /** The label broken at spaces into lines of at most {@link #LEGEND_LINE} characters (XChart draws "\n" as a new line). */
+    static String wrap(String label) {
+        StringBuilder out = new StringBuilder();
+        int lineLength = 0;
+        for (String word : label.split(" ")) {
+            if (lineLength > 0 && lineLength + 1 + word.length() > LEGEND_LINE) {
+                out.append('\n');
+                lineLength = 0;
+            } else if (lineLength > 0) {
+                out.append(' ');
+                lineLength++;
+            }
+            out.append(word);
+            lineLength += word.length();
+        }
+        return out.toString();
     }
 
     private static double minPositiveX(Figure f) {
@@ -73,11 +95,11 @@ public final class Charts {
         return min;
     }
 
-    private static void addLine(XYChart c, Figure.Line l, Color col, boolean logY, boolean logX) {
+    private static void addLine(XYChart c, Figure.Line l, Color col, boolean logY, boolean logX, boolean wrapLabel) {
         double[][] xy = finite(l, logY, logX);
         if (xy[0].length == 0) return;
         // XChart needs a unique name per series, also for lines kept out of the legend.
-        String name = l.label() != null ? l.label() : "unlabelled " + c.getSeriesMap().size();
+        String name = l.label() == null ? "unlabelled " + c.getSeriesMap().size() : wrapLabel ? wrap(l.label()) : l.label();
         XYSeries s = c.addSeries(name, xy[0], xy[1]);
         s.setLineColor(col);
         s.setMarkerColor(col);

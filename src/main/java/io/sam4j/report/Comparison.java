@@ -360,6 +360,11 @@ public final class Comparison {
             if (g.runs().size() > 1) lines.add(new Figure.Line(label + " band", x, m, s, Figure.Style.BAND, colour));
             lines.add(new Figure.Line(label, x, m, null, Figure.Style.EPOCHS, colour));
         }
-        return new Figure(c.file(), titled(title, c.title()), "epoch", c.yLabel(), lines, c.logY());
+        Figure f = new Figure(c.file(), titled(title, c.title()), "epoch", c.yLabel(), lines, c.logY());
+        List<Figure.Line> drawn = f.lines().stream().filter(l -> l.style() != Figure.Style.BAND).toList();
+        if (groups.size() > 1 && drawn.size() == 1) { // a single line has no legend: say whose it is
+            f = new Figure(f.name(), f.title() + ", " + drawn.getFirst().label() + " only", f.xLabel(), f.yLabel(), f.lines(), f.logY());
+        }
+        return f;
     }
 }

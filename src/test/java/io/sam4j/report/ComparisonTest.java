@@ -116,6 +116,15 @@ class ComparisonTest {
     }
 
     @Test
+    void longLegendLabelsWrapAtSpaces() {
+        String label = "data=file:///usr/share/datasets/fashion-mnist/ epochs=40 optimizer=sgd rho=0.05 labelNoise=0.4 sharpnessEvery=0";
+        String wrapped = Charts.wrap(label);
+        assertEquals(List.of("data=file:///usr/share/datasets/fashion-mnist/", "epochs=40 optimizer=sgd rho=0.05 labelNoise=0.4",
+                "sharpnessEvery=0"), wrapped.lines().toList());
+        assertEquals("optimizer=sam", Charts.wrap("optimizer=sam"));
+    }
+
+    @Test
     void labelsNameGroupsByTheChosenFieldsAndMustTellThemApart() throws IOException {
         List<RunFolder> runs = new ArrayList<>();
         for (String opt : new String[] {"sam", "usam"}) {
