@@ -30,7 +30,7 @@ final class CompareCommand implements Callable<Integer> {
     List<String> labels = new ArrayList<>();
 
     @Option(names = "--metrics", paramLabel = "NAME", split = ",", description = "Per-epoch figures to draw, in this order: "
-            + "test_acc, test_loss, train_loss, val_acc, val_loss, sam_gap, sam_fraction, ascent_sharpness, lambda_max, trace, alignment, or any "
+            + "test_acc, test_loss, train_loss, val_acc, val_loss, sam_gap, grad_scale, sam_fraction, ascent_sharpness, lambda_max, trace, alignment, or any "
             + "metrics.jsonl column (default: the named ones that some run logged).")
     List<String> metrics = new ArrayList<>();
 

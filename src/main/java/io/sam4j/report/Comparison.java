@@ -299,6 +299,8 @@ public final class Comparison {
                 new Curve("val_acc", "val_acc", "compare_val_acc", "Validation accuracy", "%", 100, false),
                 new Curve("val_loss", "val_loss", "compare_val_loss", "Validation loss", "cross-entropy", 1, null),
                 new Curve("sam_gap", "sam_gap", "compare_sam_gap", "SAM gap L(w+e) - L(w) (epoch mean)", "loss difference", 1, null),
+                new Curve("grad_scale", "grad_scale", "compare_grad_scale", "Factor on the final gradient (StableSAM ||g||/||g_adv||, GSAM, clipping)",
+                        "factor (mean over SAM steps)", 1, null),
                 new Curve("sam_fraction", "sam_fraction", "compare_sam_fraction", "Fraction of steps with SAM's second pass", "fraction", 1, false),
                 new Curve("ascent_sharpness", "ascent_sharpness", "compare_ascent_sharpness", "Ascent sharpness L(w + rho g/||g||) - L(w)",
                         "loss difference", 1, null),

@@ -15,7 +15,7 @@ final class Html {
             body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1360px}
             h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bottom:1px solid #ccc}
             table{border-collapse:collapse;font-size:13px;margin:4px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}
-            th{background:#f3f3f3}td.k,th.k{text-align:left}code,pre{font-family:'DejaVu Sans Mono',monospace;font-size:12px}
+            th{background:#f3f3f3}td.k,th.k{text-align:left}td{white-space:nowrap}td.k{white-space:normal}code,pre{font-family:'DejaVu Sans Mono',monospace;font-size:12px}
             pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;word-break:break-all}
             .plots{display:flex;flex-wrap:wrap;gap:12px}.plots figure{margin:0;width:calc(50% - 8px);max-width:640px}.plots img{width:100%;border:1px solid #ddd}
             figcaption{font-size:12px;color:#666}.wide{overflow-x:auto;max-width:100%}.muted{color:#777;font-size:12px}
