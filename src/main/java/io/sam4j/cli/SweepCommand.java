@@ -64,17 +64,22 @@ final class SweepCommand implements Callable<Integer> {
         List<Cell> cells = cells(plan, dir); // every cell's flags are checked before anything is written
         writePlan(dir, plan);
         List<Path> done = new ArrayList<>();
+        List<String> diverged = new ArrayList<>();
         for (int i = 0; i < cells.size(); i++) {
             Cell c = cells.get(i);
             Path cellDir = dir.resolve(c.name());
             System.out.printf("== cell %d/%d: %s%n", i + 1, cells.size(), c.name());
             if (Files.isRegularFile(cellDir.resolve(RESULT))) {
                 System.out.println("finished before, skipped");
+            } else if (Files.isRegularFile(cellDir.resolve(Trainer.DIVERGED))) {
+                System.out.println("diverged before, skipped");
             } else {
                 train(c, cellDir);
             }
+            if (Files.isRegularFile(cellDir.resolve(Trainer.DIVERGED))) diverged.add(c.name());
             done.add(cellDir);
         }
+        if (!diverged.isEmpty()) System.out.println(diverged.size() + " of " + cells.size() + " cells diverged: " + String.join(", ", diverged));
         System.out.println("comparison: " + Comparison.write(done, dir));
         return 0;
     }
@@ -192,12 +197,23 @@ final class SweepCommand implements Callable<Integer> {
         }
     }
 
-    /** Trains one cell (continuing from its checkpoint if a killed sweep left one) and marks it finished. */
+    /**
+     * Trains one cell (continuing from its checkpoint if a killed sweep left one) and marks it finished. A cell that
+     * diverges is a result, not the end of the sweep (lr grids go too far on purpose): its folder keeps the trainer's
+     * diverged.json, which the comparison reports and a resumed sweep skips.
+     */
     private static void train(Cell c, Path cellDir) {
         String command = "./sam4j train " + String.join(" ", c.args().stream().map(CommandLines::quote).toList());
         boolean started = Files.isRegularFile(cellDir.resolve("config.json")) && Files.isRegularFile(Checkpoint.path(cellDir));
         Trainer t = started ? new Trainer(Trainer.readConfig(cellDir), System.out).resume() : new Trainer(c.config(), System.out);
-        Trainer.Result r = c.command().withReports(t, command).run();
+        Trainer.Result r;
+        try {
+            r = c.command().withReports(t, command).run();
+        } catch (Trainer.TrainingFailure e) {
+            if (!Files.isRegularFile(cellDir.resolve(Trainer.DIVERGED))) throw e;
+            System.out.println("cell " + c.name() + ": " + e.getMessage());
+            return;
+        }
         try {
             byte[] bytes = JSON.writeValueAsBytes(r);
             AtomicFile.write(cellDir.resolve(RESULT), o -> o.write(bytes));

@@ -68,6 +68,21 @@ class SweepCompareTest {
     }
 
     @Test
+    void aDivergedCellIsAResultTheSweepGoesOnAndTheComparisonNamesIt() throws Exception {
+        Path sweep = tmp.resolve("lr");
+        String[] args = {"sweep", "--out", sweep.toString(), "--grid", "lr=1e30,0.05", "--", "--model", "mlp", "--optimizer", "sgd",
+                "--steps", "3", "--batch", "64", "--threads", "1", "--no-report"};
+        assertEquals(0, Main.execute(args), "divergence is an outcome of an lr sweep, not its failure");
+        Path diverged = sweep.resolve("lr-1e30/diverged.json");
+        assertTrue(Files.exists(diverged) && !Files.exists(sweep.resolve("lr-1e30/result.json")));
+        assertTrue(Files.exists(sweep.resolve("lr-0.05/result.json")), "the cell after the diverged one trained");
+        assertTrue(Files.readString(sweep.resolve(Comparison.SUMMARY)).contains("| seed 0 diverged at epoch 1 (step 2) |"));
+        FileTime before = Files.getLastModifiedTime(diverged);
+        assertEquals(0, Main.execute("sweep", "--out", sweep.toString()), "resumed: the diverged cell is skipped");
+        assertEquals(before, Files.getLastModifiedTime(diverged));
+    }
+
+    @Test
     void badGridIsAOneLineErrorBeforeAnythingIsWritten() {
         Path sweep = tmp.resolve("bad");
         assertEquals(2, Main.execute("sweep", "--out", sweep.toString(), "--grid", "nosuchflag=1,2"));
