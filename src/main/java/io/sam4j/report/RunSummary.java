@@ -12,8 +12,8 @@ import java.nio.file.Path;
  *
  * @param failure     null for a run that logged its planned length; otherwise why it has no final numbers:
  *                    "diverged at epoch k (step s)" (the trainer's {@code diverged.json}, or a non-finite loss in
- *                    metrics.jsonl), or "stopped after epoch k of N" (killed, still running, or diverged before
- *                    the trainer recorded divergences)
+ *                    metrics.jsonl), or "stopped after epoch k of N" / "stopped before its first epoch ended"
+ *                    (killed, still running, or diverged under a sam4j that did not write diverged.json yet)
  * @param samFraction step-weighted mean of metrics.jsonl's {@code sam_fraction}; NaN when not logged
  */
 record RunSummary(RunFolder run, String failure, double epochs, double finalTestAcc, double finalTestLoss, double peakTestAcc,
@@ -65,7 +65,7 @@ record RunSummary(RunFolder run, String failure, double epochs, double finalTest
                 if (!Double.isFinite(v[i])) return "diverged at epoch " + fmt(epoch[i]) + " (" + loss + " not finite)";
             }
         }
-        if (epoch.length == 0) return "no epoch logged";
+        if (epoch.length == 0) return "stopped before its first epoch ended";
         long steps = r.config().path("steps").asLong(0), epochs = r.config().path("epochs").asLong(0);
         double lastStep = r.last("step"), lastEpoch = epoch[epoch.length - 1];
         if (steps > 0 && Double.isFinite(lastStep) && lastStep < steps) return "stopped at step " + fmt(lastStep) + " of " + steps;
