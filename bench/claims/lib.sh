@@ -24,6 +24,8 @@ cell() {
 run_cell() {
   local dir=$1 flags=$2
   [[ -f $dir/done ]] && { echo "skip (done): $dir"; return 0; }
+  # touch $OUT/PAUSE to hold new runs (e.g. for a quiet benchmark); running ones finish, rm it to go on.
+  while [[ -f $OUT/PAUSE ]]; do sleep 5; done
   mkdir -p "$dir"
   local log="$dir/train.log"
   if [[ -f $dir/config.json && -f $dir/checkpoint.safetensors ]]; then
@@ -47,7 +49,7 @@ run_cell() {
   echo "done:   $dir  $(grep -o 'test accuracy [0-9.]* %' "$log" | tail -n 1)"
 }
 export -f run_cell
-export SAM4J
+export SAM4J OUT
 
 run_queue() {
   [[ -s $QUEUE ]] || return 0
