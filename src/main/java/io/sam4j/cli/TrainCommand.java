@@ -1,5 +1,6 @@
 package io.sam4j.cli;
 
+import io.sam4j.config.ConfigException;
 import io.sam4j.conv.Precision;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
@@ -43,6 +44,11 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "-labels-idx1-ubyte, raw or .gz; e.g. /usr/share/datasets/fashion-mnist) or CIFAR-10/100 binary files. "
             + "Default: the embedded Fashion-MNIST subset.")
     Path data;
+
+    @Option(names = "--train-subset", paramLabel = "N", description = "Train on the first N examples of the training "
+            + "file only, in file order whatever the seed (before --label-noise and --val-split; the normalisation is "
+            + "fitted on them). With --batch N one step is one epoch (full-batch GD). Default: all.")
+    Integer trainSubset;
 
     @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: ${DEFAULT-VALUE}).", defaultValue = "6")
     int epochs;
@@ -288,6 +294,8 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.m = m;
         c.gradClip = gradClip;
         c.labelNoise = labelNoise;
+        if (trainSubset != null && trainSubset < 1) throw ConfigException.mustBe("trainSubset", ">= 1", trainSubset);
+        if (trainSubset != null) c.trainSubset = trainSubset;
         c.labelSmoothing = labelSmoothing;
         c.seed = seed;
         if (threads != null) c.threads = threads;

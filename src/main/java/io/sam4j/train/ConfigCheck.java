@@ -32,6 +32,7 @@ final class ConfigCheck {
         if (c.schedule == null) throw new ConfigException("{schedule}: missing (known: cosine, constant)");
         if (c.steps < 0) throw ConfigException.mustBe("steps", ">= 0", c.steps);
         if (c.epochs < 1 && c.steps == 0) throw ConfigException.mustBe("epochs", ">= 1", c.epochs);
+        if (c.trainSubset < 0) throw ConfigException.mustBe("trainSubset", ">= 1", c.trainSubset);
         if (c.batch < 1) throw ConfigException.mustBe("batch", ">= 1", c.batch);
         if (c.threads < 1) throw ConfigException.mustBe("threads", ">= 1", c.threads);
         positive("lr", c.lr);

@@ -59,6 +59,8 @@ public final class TrainConfig {
     public int m;
     public float gradClip;
     public float labelNoise;
+    /** > 0: train on the first N examples of the training file only (before label noise and the validation split). */
+    public int trainSubset;
     public float labelSmoothing;
     public long seed;
     public int threads = Runtime.getRuntime().availableProcessors();
