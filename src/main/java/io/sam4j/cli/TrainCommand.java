@@ -155,6 +155,11 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "local")
     String perturbation;
 
+    @Option(names = "--eval-every", paramLabel = "N", description = "Evaluate, write the metrics line and the checkpoint "
+            + "every N epochs and at the end (default: ${DEFAULT-VALUE}); for full-batch runs, where an epoch is one step.",
+            defaultValue = "1")
+    int evalEvery;
+
     @Option(names = "--sharpness-every", paramLabel = "N", description = "Every N epochs (and at the end), lambda_max, "
             + "Hessian trace, alignment and ascent sharpness on a fixed training subset, into metrics.jsonl and "
             + "sharpness.jsonl (default: off).", defaultValue = "0")
@@ -305,6 +310,7 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.syncBn = syncBn;
         if (sharpnessEvery < 0) throw new IllegalArgumentException("--sharpness-every must be >= 0, got " + sharpnessEvery);
         c.sharpnessEvery = sharpnessEvery;
+        c.evalEvery = evalEvery;
         c.sharpnessSubset = sharpnessSubset;
         c.shuffle = !noShuffle;
         if (noAugment && augment != null) throw new IllegalArgumentException("--augment and --no-augment contradict each other");

@@ -49,6 +49,11 @@ final class ConfigCheck {
         inUnit("beta2", c.beta2);
         positive("adamEps", c.adamEps);
         if (c.sharpnessEvery < 0) throw ConfigException.mustBe("sharpnessEvery", ">= 0", c.sharpnessEvery);
+        if (c.evalEvery < 1) throw ConfigException.mustBe("evalEvery", ">= 1", c.evalEvery);
+        if (c.sharpnessEvery % c.evalEvery != 0) {
+            throw new ConfigException("{sharpnessEvery} " + c.sharpnessEvery + " is not a multiple of {evalEvery} " + c.evalEvery
+                    + " (the diagnostics run at evaluations)");
+        }
         if (c.sharpnessSubset < 1) throw ConfigException.mustBe("sharpnessSubset", ">= 1", c.sharpnessSubset);
         if (c.augment != null) Augmentation.parse(c.augment);
     }

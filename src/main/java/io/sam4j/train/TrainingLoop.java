@@ -138,7 +138,7 @@ final class TrainingLoop implements AutoCloseable {
                 loader.next(x, labels);
                 System.arraycopy(labels, comm.rank() * labelsLocal.length, labelsLocal, 0, labelsLocal.length);
                 step(e, progress);
-                if (e.step % perEpoch == 0 || e.step == total) {
+                if (e.step == total || e.step % perEpoch == 0 && epochOf(e.step) % c.evalEvery == 0) {
                     progress.clear();
                     endEpoch(e, probe, metrics);
                 }

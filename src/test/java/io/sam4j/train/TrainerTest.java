@@ -216,5 +216,19 @@ class TrainerTest {
         new Trainer(back, quiet).resume().run();
         org.junit.jupiter.api.Assertions.assertArrayEquals(SafeTensors.read(whole.save).tensors().get("fc1.weight").values(),
                 SafeTensors.read(broken.save).tensors().get("fc1.weight").values(), "resumed weights differ");
+
+        // --eval-every 3 over 7 full-batch epochs: metrics lines (and checkpoints) at epochs 3, 6 and the end, same weights
+        TrainConfig sparse = withOut(base, tmp.resolve("sub-sparse"), tmp.resolve("sub-sparse.safetensors"));
+        TrainConfig dense = withOut(base, tmp.resolve("sub-dense"), tmp.resolve("sub-dense.safetensors"));
+        sparse.epochs = dense.epochs = 7;
+        sparse.evalEvery = 3;
+        new Trainer(sparse, quiet).run();
+        new Trainer(dense, quiet).run();
+        List<JsonNode> lines = new java.util.ArrayList<>();
+        for (String l : Files.readAllLines(sparse.out.resolve("metrics.jsonl"))) lines.add(new ObjectMapper().readTree(l));
+        assertEquals(List.of(3, 6, 7), lines.stream().map(n -> n.get("epoch").asInt()).toList());
+        assertEquals(List.of(3, 6, 7), lines.stream().map(n -> n.get("step").asInt()).toList());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(SafeTensors.read(dense.save).tensors().get("fc1.weight").values(),
+                SafeTensors.read(sparse.save).tensors().get("fc1.weight").values(), "evaluating less often changes no step");
     }
 }
