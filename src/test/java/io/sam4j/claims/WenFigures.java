@@ -166,31 +166,49 @@ public final class WenFigures {
         ChartFiles.write(Charts.chart(f), outDir, f.name());
     }
 
-    /** The Markdown table: start, end (mean +- std over seeds) and relative change of each quantity. */
+    /**
+     * The Markdown table: per group, the value at the end and the mean over the last half of the probes (batch-1
+     * curves are noisy), each as mean +- std over the seeds, with the change of the latter against the start.
+     */
     static String table(List<Group> groups, Point start) {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "start (all runs): loss %.4f, lambda_max %.3f, trace %.2f, alignment %.3f%n%n",
                 start.loss(), start.lambdaMax(), start.trace(), start.alignment()));
-        b.append("| run | seeds | lambda_max at the end | change | trace at the end | change | alignment at the end "
-                + "| alignment, mean over the run | training loss at the end |\n|---|---|---|---|---|---|---|---|---|\n");
+        b.append("| run | seeds | lambda_max at the end | lambda_max, last half | change | trace at the end | trace, last half "
+                + "| change | alignment, whole run | training loss at the end |\n|---|---|---|---|---|---|---|---|---|---|\n");
         for (Group g : groups) {
-            double[][] lam = g.meanStd(Point::lambdaMax), tr = g.meanStd(Point::trace), al = g.meanStd(Point::alignment),
-                    loss = g.meanStd(Point::loss);
-            int end = lam[0].length - 1;
-            // mean alignment over the probes after the start, per run, then mean +- std over the runs
-            double[] meanAl = g.runs().stream().mapToDouble(r -> r.subList(1, r.size()).stream().mapToDouble(Point::alignment)
-                    .average().orElse(Double.NaN)).toArray();
-            b.append(String.format(Locale.ROOT, "| %s | %d | %s | %+.0f %% | %s | %+.0f %% | %s | %s | %s |%n", g.label(), g.seeds(),
-                    pm(lam, end, "%.3f"), 100 * (lam[0][end] / start.lambdaMax() - 1), pm(tr, end, "%.2f"),
-                    100 * (tr[0][end] / start.trace() - 1), pm(al, end, "%.3f"),
-                    pm(new double[][] {{Stats.mean(meanAl)}, {Stats.std(meanAl)}}, 0, "%.3f"), pm(loss, end, "%.4f")));
+            double[][] lamHalf = lastHalf(g, Point::lambdaMax), trHalf = lastHalf(g, Point::trace);
+            b.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %+.0f %% | %s | %s | %+.0f %% | %s | %s |%n", g.label(), g.seeds(),
+                    end(g, Point::lambdaMax, "%.3f"), pm(lamHalf, "%.3f"), 100 * (lamHalf[0][0] / start.lambdaMax() - 1),
+                    end(g, Point::trace, "%.2f"), pm(trHalf, "%.2f"), 100 * (trHalf[0][0] / start.trace() - 1),
+                    pm(perRunMean(g, Point::alignment, 1), "%.3f"), end(g, Point::loss, "%.4f")));
         }
         return b.toString();
     }
 
-    /** "m +- s" (just "m" for one run). */
-    private static String pm(double[][] ms, int i, String fmt) {
-        String m = String.format(Locale.ROOT, fmt, ms[0][i]);
-        return ms[1][i] == 0 ? m : m + " +- " + String.format(Locale.ROOT, fmt, ms[1][i]);
+    /** The last probe, mean +- std over the seeds. */
+    private static String end(Group g, ToDoubleFunction<Point> f, String fmt) {
+        double[][] ms = g.meanStd(f);
+        int last = ms[0].length - 1;
+        return pm(new double[][] {{ms[0][last]}, {ms[1][last]}}, fmt);
+    }
+
+    /** Each run's mean over the second half of its probes, then mean +- std over the runs. */
+    private static double[][] lastHalf(Group g, ToDoubleFunction<Point> f) {
+        int n = g.runs().getFirst().size() - 1; // probes after the start
+        return perRunMean(g, f, 1 + n - n / 2);
+    }
+
+    /** Each run's mean of {@code f} over its points from index {@code from}, then {{mean}, {std}} over the runs. */
+    private static double[][] perRunMean(Group g, ToDoubleFunction<Point> f, int from) {
+        double[] v = g.runs().stream().mapToDouble(r -> r.subList(from, r.size()).stream().mapToDouble(f).average().orElse(Double.NaN))
+                .toArray();
+        return new double[][] {{Stats.mean(v)}, {Stats.std(v)}};
+    }
+
+    /** "m +- s" of {{m}, {s}} (just "m" for one run). */
+    private static String pm(double[][] ms, String fmt) {
+        String m = String.format(Locale.ROOT, fmt, ms[0][0]);
+        return ms[1][0] == 0 ? m : m + " +- " + String.format(Locale.ROOT, fmt, ms[1][0]);
     }
 }

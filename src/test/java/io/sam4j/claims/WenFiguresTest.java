@@ -47,6 +47,6 @@ class WenFiguresTest {
         assertArrayEquals(new double[] {4.0, 3.0, 3.0}, lam[0], 1e-12);
         assertArrayEquals(new double[] {0, 0, Math.sqrt(2)}, lam[1], 1e-12, "sample std of 2 and 4");
         String table = WenFigures.table(List.of(g), start);
-        assertTrue(table.contains("| SAM, batch 1 | 2 | 3.000 +- 1.414 | -25 % | 20.00 | -50 % | 0.250 | 0.375 | 0.5100 |"), table);
+        assertTrue(table.contains("| SAM, batch 1 | 2 | 3.000 +- 1.414 | 3.000 +- 1.414 | -25 % | 20.00 | 20.00 | -50 % | 0.375 | 0.5100 |"), table);
     }
 }
