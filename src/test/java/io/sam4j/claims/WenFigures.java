@@ -6,6 +6,8 @@ import io.sam4j.plot.ChartFiles;
 import io.sam4j.report.Charts;
 import io.sam4j.report.Figure;
 import java.awt.Color;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.style.Styler;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -97,10 +99,10 @@ public final class WenFigures {
         System.out.print(table(groups, start));
     }
 
-    /** The run folders of a group, in name order (seed0, seed1, ...). */
+    /** The finished run folders of a group (lib.sh's {@code done} marker), in name order (seed0, seed1, ...). */
     static List<Path> runsOf(Path dir, String prefix) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> Files.isRegularFile(p.resolve("sharpness.jsonl"))
+            return s.filter(p -> Files.isRegularFile(p.resolve("done"))
                             && (p.getFileName().toString().equals(prefix) || p.getFileName().toString().matches(prefix + "\\d+")))
                     .sorted().toList();
         }
@@ -163,7 +165,9 @@ public final class WenFigures {
     }
 
     private static void write(Figure f, Path outDir) {
-        ChartFiles.write(Charts.chart(f), outDir, f.name());
+        XYChart c = Charts.chart(f);
+        c.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS); // below the plot: the curves fill it
+        ChartFiles.write(c, outDir, f.name());
     }
 
     /**
