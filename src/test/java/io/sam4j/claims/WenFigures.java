@@ -40,14 +40,19 @@ public final class WenFigures {
             return runs.size();
         }
 
-        /** The steps of the first run (every run of a group probes at the same steps). */
+        /** The probes every run of the group has reached (they all probe at the same steps). */
+        int points() {
+            return runs.stream().mapToInt(List::size).min().orElse(0);
+        }
+
+        /** The steps of those probes. */
         double[] steps() {
-            return runs.getFirst().stream().mapToDouble(Point::step).toArray();
+            return runs.getFirst().stream().limit(points()).mapToDouble(Point::step).toArray();
         }
 
         /** Mean and sample standard deviation over the runs of {@code f} at every probe: {mean[], std[]}. */
         double[][] meanStd(ToDoubleFunction<Point> f) {
-            int n = runs.stream().mapToInt(List::size).min().orElse(0);
+            int n = points();
             double[] mean = new double[n], std = new double[n];
             for (int i = 0; i < n; i++) {
                 int at = i;
@@ -99,10 +104,13 @@ public final class WenFigures {
         System.out.print(table(groups, start));
     }
 
-    /** The finished run folders of a group (lib.sh's {@code done} marker), in name order (seed0, seed1, ...). */
+    /**
+     * The run folders of a group with at least one probe, in name order (seed0, seed1, ...). An unfinished run
+     * counts up to its last probe; a group's curve ends where its shortest run does, and the table says at which step.
+     */
     static List<Path> runsOf(Path dir, String prefix) throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> Files.isRegularFile(p.resolve("done"))
+            return s.filter(p -> Files.isRegularFile(p.resolve("sharpness.jsonl"))
                             && (p.getFileName().toString().equals(prefix) || p.getFileName().toString().matches(prefix + "\\d+")))
                     .sorted().toList();
         }
@@ -178,11 +186,12 @@ public final class WenFigures {
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "start (all runs): loss %.4f, lambda_max %.3f, trace %.2f, alignment %.3f%n%n",
                 start.loss(), start.lambdaMax(), start.trace(), start.alignment()));
-        b.append("| run | seeds | lambda_max at the end | lambda_max, last half | change | trace at the end | trace, last half "
-                + "| change | alignment, whole run | training loss at the end |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        b.append("| run | seeds | steps | lambda_max at the end | lambda_max, last half | change | trace at the end | trace, last half "
+                + "| change | alignment, whole run | training loss at the end |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         for (Group g : groups) {
             double[][] lamHalf = lastHalf(g, Point::lambdaMax), trHalf = lastHalf(g, Point::trace);
-            b.append(String.format(Locale.ROOT, "| %s | %d | %s | %s | %+.0f %% | %s | %s | %+.0f %% | %s | %s |%n", g.label(), g.seeds(),
+            b.append(String.format(Locale.ROOT, "| %s | %d | %d | %s | %s | %+.0f %% | %s | %s | %+.0f %% | %s | %s |%n", g.label(), g.seeds(),
+                    (long) g.steps()[g.points() - 1],
                     end(g, Point::lambdaMax, "%.3f"), pm(lamHalf, "%.3f"), 100 * (lamHalf[0][0] / start.lambdaMax() - 1),
                     end(g, Point::trace, "%.2f"), pm(trHalf, "%.2f"), 100 * (trHalf[0][0] / start.trace() - 1),
                     pm(perRunMean(g, Point::alignment, 1), "%.3f"), end(g, Point::loss, "%.4f")));
@@ -197,15 +206,15 @@ public final class WenFigures {
         return pm(new double[][] {{ms[0][last]}, {ms[1][last]}}, fmt);
     }
 
-    /** Each run's mean over the second half of its probes, then mean +- std over the runs. */
+    /** Each run's mean over the second half of the group's probes, then mean +- std over the runs. */
     private static double[][] lastHalf(Group g, ToDoubleFunction<Point> f) {
-        int n = g.runs().getFirst().size() - 1; // probes after the start
+        int n = g.points() - 1; // probes after the start
         return perRunMean(g, f, 1 + n - n / 2);
     }
 
-    /** Each run's mean of {@code f} over its points from index {@code from}, then {{mean}, {std}} over the runs. */
+    /** Each run's mean of {@code f} over the group's points from index {@code from}, then {{mean}, {std}} over the runs. */
     private static double[][] perRunMean(Group g, ToDoubleFunction<Point> f, int from) {
-        double[] v = g.runs().stream().mapToDouble(r -> r.subList(from, r.size()).stream().mapToDouble(f).average().orElse(Double.NaN))
+        double[] v = g.runs().stream().mapToDouble(r -> r.subList(from, g.points()).stream().mapToDouble(f).average().orElse(Double.NaN))
                 .toArray();
         return new double[][] {{Stats.mean(v)}, {Stats.std(v)}};
     }
