@@ -1,5 +1,6 @@
 package io.sam4j.cli;
 
+import io.sam4j.config.ConfigException;
 import io.sam4j.conv.Precision;
 import io.sam4j.distributed.Communicator;
 import io.sam4j.distributed.Communicators;
@@ -43,6 +44,11 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "-labels-idx1-ubyte, raw or .gz; e.g. /usr/share/datasets/fashion-mnist) or CIFAR-10/100 binary files. "
             + "Default: the embedded Fashion-MNIST subset.")
     Path data;
+
+    @Option(names = "--train-subset", paramLabel = "N", description = "Train on the first N examples of the training "
+            + "file only, in file order whatever the seed (before --label-noise and --val-split; the normalisation is "
+            + "fitted on them). With --batch N one step is one epoch (full-batch GD). Default: all.")
+    Integer trainSubset;
 
     @Option(names = "--epochs", paramLabel = "N", description = "Epochs (default: ${DEFAULT-VALUE}).", defaultValue = "6")
     int epochs;
@@ -148,6 +154,11 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
             + "gradient, one all-reduce per step) or global (the first-pass gradient is all-reduced too) "
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "local")
     String perturbation;
+
+    @Option(names = "--eval-every", paramLabel = "N", description = "Evaluate, write the metrics line and the checkpoint "
+            + "every N epochs and at the end (default: ${DEFAULT-VALUE}); for full-batch runs, where an epoch is one step.",
+            defaultValue = "1")
+    int evalEvery;
 
     @Option(names = "--sharpness-every", paramLabel = "N", description = "Every N epochs (and at the end), lambda_max, "
             + "Hessian trace, alignment and ascent sharpness on a fixed training subset, into metrics.jsonl and "
@@ -288,6 +299,8 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.m = m;
         c.gradClip = gradClip;
         c.labelNoise = labelNoise;
+        if (trainSubset != null && trainSubset < 1) throw ConfigException.mustBe("trainSubset", ">= 1", trainSubset);
+        if (trainSubset != null) c.trainSubset = trainSubset;
         c.labelSmoothing = labelSmoothing;
         c.seed = seed;
         if (threads != null) c.threads = threads;
@@ -297,6 +310,7 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.syncBn = syncBn;
         if (sharpnessEvery < 0) throw new IllegalArgumentException("--sharpness-every must be >= 0, got " + sharpnessEvery);
         c.sharpnessEvery = sharpnessEvery;
+        c.evalEvery = evalEvery;
         c.sharpnessSubset = sharpnessSubset;
         c.shuffle = !noShuffle;
         if (noAugment && augment != null) throw new IllegalArgumentException("--augment and --no-augment contradict each other");

@@ -108,6 +108,17 @@ public final class Dataset {
         return of(newName, channels, height, width, numClasses, pixels, newLabels);
     }
 
+    /**
+     * The first {@code n} examples in stored order (pixels and labels copied), named {@code <name>[:n]}.
+     *
+     * @throws IllegalArgumentException unless {@code 1 <= n <= size()}
+     */
+    public Dataset head(int n) {
+        if (n < 1 || n > size) throw new IllegalArgumentException(name + ": cannot take the first " + n + " of " + size + " examples");
+        return of(name + "[:" + n + "]", channels, height, width, numClasses, Arrays.copyOf(pixels, n * imageSize()),
+                Arrays.copyOf(labels, n));
+    }
+
     public String name() { return name; }
 
     public int size() { return size; }

@@ -32,6 +32,7 @@ final class ConfigCheck {
         if (c.schedule == null) throw new ConfigException("{schedule}: missing (known: cosine, constant)");
         if (c.steps < 0) throw ConfigException.mustBe("steps", ">= 0", c.steps);
         if (c.epochs < 1 && c.steps == 0) throw ConfigException.mustBe("epochs", ">= 1", c.epochs);
+        if (c.trainSubset < 0) throw ConfigException.mustBe("trainSubset", ">= 1", c.trainSubset);
         if (c.batch < 1) throw ConfigException.mustBe("batch", ">= 1", c.batch);
         if (c.threads < 1) throw ConfigException.mustBe("threads", ">= 1", c.threads);
         positive("lr", c.lr);
@@ -48,6 +49,11 @@ final class ConfigCheck {
         inUnit("beta2", c.beta2);
         positive("adamEps", c.adamEps);
         if (c.sharpnessEvery < 0) throw ConfigException.mustBe("sharpnessEvery", ">= 0", c.sharpnessEvery);
+        if (c.evalEvery < 1) throw ConfigException.mustBe("evalEvery", ">= 1", c.evalEvery);
+        if (c.sharpnessEvery % c.evalEvery != 0) {
+            throw new ConfigException("{sharpnessEvery} " + c.sharpnessEvery + " is not a multiple of {evalEvery} " + c.evalEvery
+                    + " (the diagnostics run at evaluations)");
+        }
         if (c.sharpnessSubset < 1) throw ConfigException.mustBe("sharpnessSubset", ">= 1", c.sharpnessSubset);
         if (c.augment != null) Augmentation.parse(c.augment);
     }

@@ -59,6 +59,8 @@ public final class TrainConfig {
     public int m;
     public float gradClip;
     public float labelNoise;
+    /** > 0: train on the first N examples of the training file only (before label noise and the validation split). */
+    public int trainSubset;
     public float labelSmoothing;
     public long seed;
     public int threads = Runtime.getRuntime().availableProcessors();
@@ -75,6 +77,11 @@ public final class TrainConfig {
     public double allreduceBucketMb = 25;
     /** Under MPI: SyncBatchNorm, batch statistics over all ranks' examples. */
     public boolean syncBn;
+    /**
+     * Evaluate, write the metrics line and checkpoint every N epochs (and at the end): full-batch runs on a small
+     * --train-subset have one step per epoch, and a test pass and a checkpoint per step would cost more than the step.
+     */
+    public int evalEvery = 1;
     /** > 0: sharpness diagnostics every N epochs into sharpness.jsonl and metrics.jsonl. */
     public int sharpnessEvery;
     /** Examples of the training set the diagnostics use. */

@@ -318,9 +318,18 @@ public final class Trainer {
         out.println("run folder: " + outDir);
     }
 
-    /** The training split as the run trains on it: with its seeded label noise, if any. */
+    /**
+     * The training split as the run trains on it: its first {@code trainSubset} examples in file order (a
+     * choice independent of the seed, so runs with different seeds see the same examples), then its
+     * seeded label noise, if any.
+     */
     public static Dataset trainingSet(DataSource.Split split, TrainConfig c) {
         Dataset train = split.train();
+        if (c.trainSubset > train.size()) {
+            throw new ConfigException("{trainSubset} " + c.trainSubset + " is larger than the training set (" + train.size()
+                    + " examples of " + train.name() + ")");
+        }
+        if (c.trainSubset > 0) train = train.head(c.trainSubset);
         if (c.labelNoise <= 0) return train;
         return train.withLabels(Batcher.withLabelNoise(train.labels(), train.numClasses(), c.labelNoise, c.seed),
                 train.name() + "+noise" + c.labelNoise);

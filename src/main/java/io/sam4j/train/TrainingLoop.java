@@ -138,7 +138,7 @@ final class TrainingLoop implements AutoCloseable {
                 loader.next(x, labels);
                 System.arraycopy(labels, comm.rank() * labelsLocal.length, labelsLocal, 0, labelsLocal.length);
                 step(e, progress);
-                if (e.step % perEpoch == 0 || e.step == total) {
+                if (e.step == total || e.step % perEpoch == 0 && epochOf(e.step) % c.evalEvery == 0) {
                     progress.clear();
                     endEpoch(e, probe, metrics);
                 }
@@ -274,7 +274,10 @@ final class TrainingLoop implements AutoCloseable {
         if (c.sharpnessEvery <= 0) return null;
         Sharpness.Options o = Sharpness.Options.defaults().withRho(Double.parseDouble(Float.toString(c.rho))).withTraceTol(0)
                 .withTraceSamples(30).withMaxIter(50);
-        return new SharpnessProbe(run.model(), data.train(), data.norm(), c.sharpnessSubset, c.batch, "eval", o);
+        // BatchNorm runs in eval mode, so the probe's batch changes only the speed: at least 128 examples, or a
+        // batch-1 run would make every Hessian-vector product thousands of one-example passes.
+        int probeBatch = Math.max(c.batch, 128);
+        return new SharpnessProbe(run.model(), data.train(), data.norm(), c.sharpnessSubset, probeBatch, "eval", o);
     }
 
     private Writer metricsWriter() throws IOException {

@@ -83,4 +83,19 @@ class DatasetTest {
         assertArrayEquals(new int[] {1, 1}, e.labels());
         assertEquals(3, e.channels());
     }
+
+    @Test
+    void headCopiesTheFirstExamplesInStoredOrder() {
+        Dataset d = Dataset.fromIdx(images("img", 3, 2, 4), labels("lab", (byte) 0, (byte) 9, (byte) 4), "tiny");
+        Dataset h = d.head(2);
+        assertEquals("tiny[:2]", h.name());
+        assertEquals(2, h.size());
+        assertArrayEquals(new int[] {0, 9}, h.labels());
+        byte[] want = new byte[16];
+        for (int i = 0; i < want.length; i++) want[i] = (byte) i; // images() writes pixel i as i
+        assertArrayEquals(want, h.pixels());
+        assertEquals(3, d.head(3).size());
+        assertThrows(IllegalArgumentException.class, () -> d.head(0));
+        assertThrows(IllegalArgumentException.class, () -> d.head(4));
+    }
 }

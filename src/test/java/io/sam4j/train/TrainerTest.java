@@ -175,4 +175,60 @@ class TrainerTest {
             assertTrue(Double.isFinite(res.testLoss()));
         }
     }
+
+    /**
+     * --train-subset N: the run trains on the first N training examples whatever the seed, with --batch N one
+     * step per epoch (full batch); the setting is in config.json and a crashed run resumes to the same weights.
+     */
+    @Test
+    void trainSubsetIsTheFirstExamplesAndFullBatchResumes() throws Exception {
+        io.sam4j.data.DataSource.Split split = io.sam4j.data.DataSource.load(null);
+        TrainConfig c = config("sam", 0, null, null, null);
+        c.trainSubset = 100;
+        for (long seed : new long[] {0, 7}) {
+            c.seed = seed;
+            io.sam4j.data.Dataset sub = Trainer.trainingSet(split, c);
+            assertEquals(100, sub.size());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.copyOf(split.train().labels(), 100), sub.labels());
+            org.junit.jupiter.api.Assertions.assertArrayEquals(
+                    java.util.Arrays.copyOf(split.train().pixels(), 100 * 784), sub.pixels(), "seed " + seed);
+        }
+        c.trainSubset = split.train().size() + 1;
+        io.sam4j.config.ConfigException tooMany = assertThrows(io.sam4j.config.ConfigException.class, () -> Trainer.trainingSet(split, c));
+        assertTrue(tooMany.getMessage().startsWith("trainSubset 12001 is larger than the training set (12000 examples"), tooMany.getMessage());
+        c.trainSubset = -1;
+        assertThrows(io.sam4j.config.ConfigException.class, c::validate);
+
+        PrintStream quiet = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        TrainConfig base = config("sam", 0, null, null, null);
+        base.trainSubset = 100;
+        base.batch = 100;
+        TrainConfig whole = withOut(base, tmp.resolve("sub-whole"), tmp.resolve("sub-whole.safetensors"));
+        TrainConfig broken = withOut(base, tmp.resolve("sub-broken"), tmp.resolve("sub-broken.safetensors"));
+        whole.epochs = broken.epochs = 4;
+        assertEquals(4, new Trainer(whole, quiet).run().steps(), "full batch: one step per epoch");
+        assertEquals(4, Files.readAllLines(whole.out.resolve("metrics.jsonl")).size());
+        assertThrows(IllegalStateException.class, () -> new Trainer(broken, quiet).addListener((step, epoch, lr, s) -> {
+            if (step == 3) throw new IllegalStateException("simulated crash");
+        }).run());
+        TrainConfig back = Trainer.readConfig(broken.out);
+        assertEquals(100, back.trainSubset, "config.json keeps trainSubset");
+        new Trainer(back, quiet).resume().run();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(SafeTensors.read(whole.save).tensors().get("fc1.weight").values(),
+                SafeTensors.read(broken.save).tensors().get("fc1.weight").values(), "resumed weights differ");
+
+        // --eval-every 3 over 7 full-batch epochs: metrics lines (and checkpoints) at epochs 3, 6 and the end, same weights
+        TrainConfig sparse = withOut(base, tmp.resolve("sub-sparse"), tmp.resolve("sub-sparse.safetensors"));
+        TrainConfig dense = withOut(base, tmp.resolve("sub-dense"), tmp.resolve("sub-dense.safetensors"));
+        sparse.epochs = dense.epochs = 7;
+        sparse.evalEvery = 3;
+        new Trainer(sparse, quiet).run();
+        new Trainer(dense, quiet).run();
+        List<JsonNode> lines = new java.util.ArrayList<>();
+        for (String l : Files.readAllLines(sparse.out.resolve("metrics.jsonl"))) lines.add(new ObjectMapper().readTree(l));
+        assertEquals(List.of(3, 6, 7), lines.stream().map(n -> n.get("epoch").asInt()).toList());
+        assertEquals(List.of(3, 6, 7), lines.stream().map(n -> n.get("step").asInt()).toList());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(SafeTensors.read(dense.save).tensors().get("fc1.weight").values(),
+                SafeTensors.read(sparse.save).tensors().get("fc1.weight").values(), "evaluating less often changes no step");
+    }
 }
