@@ -203,7 +203,10 @@ public final class Trainer {
             printHeader(out, run, total, epochs, outDir);
             if (folder != null) {
                 folder.create();
-                if (resume) TrainingLoop.keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
+                if (resume) {
+                    TrainingLoop.keepMetricsUpTo(outDir.resolve("metrics.jsonl"), step);
+                    TrainingLoop.keepMetricsUpTo(outDir.resolve("sharpness.jsonl"), step);
+                }
                 writeConfig(outDir, run.model(), opt, data.norm()); // on resume too: --epochs may have extended the run
             }
             List<RunListener> hooks = new ArrayList<>(runListeners);

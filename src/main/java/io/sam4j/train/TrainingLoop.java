@@ -207,7 +207,7 @@ final class TrainingLoop implements AutoCloseable {
             // Metrics first: a resume drops lines past its checkpoint, so a crash between the two writes loses nothing.
             writeMetrics(metrics, epoch, e, secs, sharp);
             if (sharp != null) {
-                Files.writeString(outDir.resolve("sharpness.jsonl"), sharp.toJsonLine() + "\n", StandardCharsets.UTF_8,
+                Files.writeString(outDir.resolve("sharpness.jsonl"), sharpnessLine(epoch, e.step, sharp) + "\n", StandardCharsets.UTF_8,
                         StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             }
             Checkpoint.save(outDir, run.store(), run.optimizer(), e.step, perRank, comm.size());
@@ -268,12 +268,13 @@ final class TrainingLoop implements AutoCloseable {
     }
 
     /** Drops metrics lines written after the checkpoint we resume from (a crash between the two). */
+    /** Drops the lines of a JSON-lines log measured after {@code step} (lines without a step are kept). */
     static void keepMetricsUpTo(Path metrics, long step) {
         if (!Files.exists(metrics)) return;
         try {
             List<String> keep = new ArrayList<>();
             for (String line : Files.readAllLines(metrics)) {
-                if (!line.isBlank() && json().readTree(line).path("step").asLong(Long.MAX_VALUE) <= step) keep.add(line);
+                if (!line.isBlank() && json().readTree(line).path("step").asLong(0) <= step) keep.add(line);
             }
             byte[] bytes = (keep.isEmpty() ? "" : String.join("\n", keep) + "\n").getBytes(StandardCharsets.UTF_8);
             AtomicFile.write(metrics, o -> o.write(bytes));
@@ -337,6 +338,15 @@ final class TrainingLoop implements AutoCloseable {
         return new Evaluation(lossSum / test.size(), (double) correct / test.size());
     }
 
+    /** The report as one JSON line that starts with the epoch and step it was measured at. */
+    private static String sharpnessLine(int epoch, long step, SharpnessReport sharp) throws IOException {
+        ObjectNode o = json().createObjectNode();
+        o.put("epoch", epoch);
+        o.put("step", step);
+        o.setAll((ObjectNode) json().readTree(sharp.toJsonLine()));
+        return json().writeValueAsString(o);
+    }
+
     private void writeMetrics(Writer w, int epoch, Epoch e, double secs, SharpnessReport sharp) throws IOException {
         EpochStats es = e.stats;
         ObjectNode o = json().createObjectNode();
@@ -358,8 +368,12 @@ final class TrainingLoop implements AutoCloseable {
         putFinite(o, "cos_e_gadv", es.cosine());
         putFinite(o, "perturb_norm", es.perturbNorm());
         putFinite(o, "curvature", es.curvature());
-        if (run.optimizer().perturbs()) putFinite(o, "sam_fraction", es.samFraction());
+        if (run.optimizer().perturbs()) {
+            putFinite(o, "sam_fraction", es.samFraction());
+            putFinite(o, "grad_scale", es.gradScale());
+        }
         if (sharp != null) {
+            o.put("sharpness_loss", sharp.loss()); // the loss on the diagnostics' fixed subset, at w
             o.put("lambda_max", sharp.lambdaMax());
             o.put("hessian", sharp.hvp()); // "exact" (R-operator) unless the probe was set to finite differences
             if (sharp.trace() != null) {
