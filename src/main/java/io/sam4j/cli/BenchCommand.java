@@ -10,6 +10,7 @@ import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelBandwidth;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.Models;
 import io.sam4j.optim.LossFunction;
 import io.sam4j.optim.Optimizer;
 import io.sam4j.train.RunSetup;
@@ -134,6 +135,9 @@ final class BenchCommand implements Callable<Integer> {
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (steps < 1) throw new IllegalArgumentException("--steps must be >= 1, got " + steps);
         if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        if (!Models.NAMES.contains(model)) {
+            throw new IllegalArgumentException("--model: unknown '" + model + "' (known: " + String.join(", ", Models.NAMES) + ")");
+        }
         if (!perturbation.equals("local") && !perturbation.equals("global")) {
             throw new IllegalArgumentException("--perturbation: unknown '" + perturbation + "' (known: local, global)");
         }

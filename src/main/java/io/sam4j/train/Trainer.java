@@ -38,7 +38,14 @@ public final class Trainer {
     /** What a finished run reports. */
     public record Result(double testAccuracy, double testLoss, double trainLoss, long steps, double seconds, Path outDir) {}
 
-    static final ObjectMapper JSON = new ObjectMapper();
+    /** Made on first use: a run refused by its checks exits without loading Jackson (~500 classes). */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
+
+    static ObjectMapper json() {
+        return Json.MAPPER;
+    }
     /** The weights at the end of every run, beside its checkpoint. */
     public static final String FINAL_WEIGHTS = "final.safetensors";
     /** Written into the run folder when training diverges: {"step", "epoch", "message"} (read by compare). */
@@ -139,7 +146,7 @@ public final class Trainer {
         if (Files.isDirectory(runDir) && !Files.exists(f)) throw new FormatException(runDir + ": no config.json, not a run folder");
         TrainConfig c;
         try {
-            c = JSON.copy().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false).readValue(Files.readAllBytes(f), TrainConfig.class);
+            c = json().copy().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false).readValue(Files.readAllBytes(f), TrainConfig.class);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new FormatException(runDir + ": no such run folder");
         } catch (com.fasterxml.jackson.core.JacksonException e) {
@@ -265,7 +272,7 @@ public final class Trainer {
             Path metrics = dir.resolve("metrics.jsonl");
             List<String> lines = Files.exists(metrics) ? Files.readAllLines(metrics) : List.of();
             if (!lines.isEmpty()) {
-                var m = JSON.readTree(lines.getLast());
+                var m = json().readTree(lines.getLast());
                 acc = m.path("test_acc").asDouble(Double.NaN);
                 loss = m.path("test_loss").asDouble(Double.NaN);
                 trainLoss = m.path("train_loss").asDouble(Double.NaN);
@@ -336,15 +343,15 @@ public final class Trainer {
     }
 
     private void writeConfig(Path dir, Model model, Optimizer opt, Normalizer norm) {
-        ObjectNode o = JSON.valueToTree(c);
+        ObjectNode o = json().valueToTree(c);
         o.put("parameters", model.store().paramCount());
         o.put("optimizer_description", opt.describe());
         // What eval and predict need to feed new inputs exactly as the run saw its test set.
-        o.set("input_shape", JSON.valueToTree(model.inputShape()));
+        o.set("input_shape", json().valueToTree(model.inputShape()));
         o.put("classes", model.classes());
-        o.set("normalization", JSON.createObjectNode().putPOJO("mean", norm.means()).putPOJO("std", norm.stds()));
+        o.set("normalization", json().createObjectNode().putPOJO("mean", norm.means()).putPOJO("std", norm.stds()));
         try {
-            byte[] bytes = JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
+            byte[] bytes = json().writerWithDefaultPrettyPrinter().writeValueAsBytes(o);
             AtomicFile.write(dir.resolve("config.json"), out -> out.write(bytes));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + dir.resolve("config.json") + ": " + e.getMessage(), e);

@@ -1,6 +1,6 @@
 package io.sam4j.train;
 
-import static io.sam4j.train.Trainer.JSON;
+import static io.sam4j.train.Trainer.json;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.sam4j.config.ConfigException;
@@ -293,7 +293,7 @@ final class TrainingLoop implements AutoCloseable {
         try {
             List<String> keep = new ArrayList<>();
             for (String line : Files.readAllLines(metrics)) {
-                if (!line.isBlank() && JSON.readTree(line).path("step").asLong(0) <= step) keep.add(line);
+                if (!line.isBlank() && json().readTree(line).path("step").asLong(0) <= step) keep.add(line);
             }
             byte[] bytes = (keep.isEmpty() ? "" : String.join("\n", keep) + "\n").getBytes(StandardCharsets.UTF_8);
             AtomicFile.write(metrics, o -> o.write(bytes));
@@ -359,16 +359,16 @@ final class TrainingLoop implements AutoCloseable {
 
     /** The report as one JSON line that starts with the epoch and step it was measured at. */
     private static String sharpnessLine(int epoch, long step, SharpnessReport sharp) throws IOException {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = json().createObjectNode();
         o.put("epoch", epoch);
         o.put("step", step);
-        o.setAll((ObjectNode) JSON.readTree(sharp.toJsonLine()));
-        return JSON.writeValueAsString(o);
+        o.setAll((ObjectNode) json().readTree(sharp.toJsonLine()));
+        return json().writeValueAsString(o);
     }
 
     private void writeMetrics(Writer w, int epoch, Epoch e, double secs, SharpnessReport sharp) throws IOException {
         EpochStats es = e.stats;
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = json().createObjectNode();
         o.put("epoch", epoch);
         o.put("step", e.step);
         o.put("lr", e.lr);
@@ -402,7 +402,7 @@ final class TrainingLoop implements AutoCloseable {
             if (sharp.alignment() != null) o.put("alignment", sharp.alignment());
             if (sharp.ascentSharpness() != null) o.put("ascent_sharpness", sharp.ascentSharpness());
         }
-        w.write(JSON.writeValueAsString(o));
+        w.write(json().writeValueAsString(o));
         w.write('\n');
         w.flush();
     }
