@@ -249,12 +249,12 @@ final class TrainingLoop implements AutoCloseable {
 
     /** The run folder says that (and where) it diverged, so that a comparison can tell it from a killed run. */
     private void recordDivergence(long step, String message) {
-        ObjectNode o = JSON.createObjectNode();
+        ObjectNode o = json().createObjectNode();
         o.put("step", step);
         o.put("epoch", epochOf(step - 1) + 1);
         o.put("message", message);
         try {
-            byte[] bytes = JSON.writeValueAsBytes(o);
+            byte[] bytes = json().writeValueAsBytes(o);
             AtomicFile.write(outDir.resolve(Trainer.DIVERGED), o2 -> o2.write(bytes));
         } catch (IOException | RuntimeException e) {
             // best effort: the divergence itself is the error to report
