@@ -15,11 +15,12 @@ public final class BasicBlock implements Layer {
     private final Sequential main;
     /** Null for the identity shortcut (known after declare). */
     private Sequential shortcut;
-    private final ReLU outRelu = new ReLU();
+    /** Over the sum in place: bn2's output, which nothing else reads (see forward). */
+    private final ReLU outRelu = ReLU.inPlace();
     private Context ctx;
     private FlatOps ops;
     private int[] inShape, outShape;
-    private MemorySegment sum, dx, rSum, rdx;
+    private MemorySegment rSum, rdx;
 
     public BasicBlock(int planes, int stride) {
         this.planes = planes;
@@ -27,7 +28,7 @@ public final class BasicBlock implements Layer {
         this.main = new Sequential()
                 .add("conv1", new Conv2d(planes, 3, stride, 1, false))
                 .add("bn1", new BatchNorm2d(planes))
-                .add(null, new ReLU())
+                .add(null, ReLU.inPlace())
                 .add("conv2", new Conv2d(planes, 3, 1, 1, false))
                 .add("bn2", new BatchNorm2d(planes));
     }
@@ -70,22 +71,27 @@ public final class BasicBlock implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         MemorySegment residual = main.forward(x, n, mode);
         MemorySegment skip = shortcut == null ? x : shortcut.forward(x, n, mode);
-        long len = n * ctx.activationSize(outShape);
-        sum = ctx.ensure(sum, len);
-        add(residual, skip, sum, len);
-        return outRelu.forward(sum, n, mode);
+        // The sum and its ReLU overwrite bn2's output: BatchNorm2d reads only its input afterwards.
+        add(residual, skip, residual, n * ctx.activationSize(outShape));
+        return outRelu.forward(residual, n, mode);
     }
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
-        // d(sum) flows unchanged into both branches; each branch keeps its own output buffers.
+        // d(sum) flows unchanged into both branches, so it lives until both have returned.
+        GradientPool gradients = ctx.gradients();
         MemorySegment dSum = outRelu.backward(dy, n, true);
+        gradients.retain(dSum);
         MemorySegment dMain = main.backward(dSum, n, needInputGrad);
         MemorySegment dSkip = shortcut == null ? dSum : shortcut.backward(dSum, n, needInputGrad);
-        if (!needInputGrad) return null;
-        long len = n * ctx.activationSize(inShape);
-        dx = ctx.ensure(dx, len);
-        add(dMain, dSkip, dx, len);
+        MemorySegment dx = null;
+        if (needInputGrad) {
+            long len = n * ctx.activationSize(inShape);
+            dx = gradients.acquire(this, len);
+            add(dMain, dSkip, dx, len);
+        }
+        gradients.release(dMain);
+        gradients.release(dSkip); // the identity shortcut's dSum: its second reference
         return dx;
     }
 

@@ -60,6 +60,7 @@ public final class BatchNorm2d implements Layer {
     private Mode mode;
     private int n;
     private boolean needInputGrad;
+    /** The last forward's input and output; the last backward's dy (re-read by rBackward) and dx (a pool buffer). */
     private MemorySegment x, y, dy, dx;
     /** Curvature products: slices of the direction and of Hv, the R-buffers, per channel R{mean} and a = mean(xhat R{x}). */
     private MemorySegment vGamma, vBeta, hGamma, hBeta, rx, ry, rdx, rdy;
@@ -251,11 +252,11 @@ public final class BatchNorm2d implements Layer {
                 ctx.parallel().forEach(blocks, gradCoefficientsBlock);
             }
             if (needInputGrad) {
-                dx = ctx.ensure(dx, planes * region);
+                dx = ctx.gradients().acquire(this, planes * region);
                 gradAffinePlanes.run(ctx.parallel(), planes, region);
             }
         } else {
-            if (needInputGrad) dx = ctx.ensure(dx, (long) n * channels * plane);
+            if (needInputGrad) dx = ctx.gradients().acquire(this, (long) n * channels * plane);
             if (sync == null) {
                 ctx.parallel().forEach(channels, backwardChannel);
             } else {
@@ -264,6 +265,7 @@ public final class BatchNorm2d implements Layer {
                 ctx.parallel().forEach(channels, channelInputGrad);
             }
         }
+        ctx.gradients().release(dy);
         return needInputGrad ? dx : null;
     }
 

@@ -37,6 +37,8 @@ public final class Context implements AutoCloseable {
     private Precision precision = Precision.FP32;
     private GradientListener gradientListener;
     private CrossRankSum batchStatisticsSum;
+    private final GradientPool gradients = new GradientPool(this);
+    private boolean shareGradients = true;
 
     /** With the pure-Java convolution backend. */
     public Context(Parallel par, Kernels kernels) {
@@ -135,6 +137,25 @@ public final class Context implements AutoCloseable {
             throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
         }
         this.lanes = lanes;
+    }
+
+    /**
+     * Whether a {@link Model}'s training backward shares activation-gradient buffers by liveness
+     * ({@link GradientPool}; default true). False keeps one buffer per layer, as before the pool: for A/B
+     * comparisons (the results are bit-identical either way).
+     */
+    public Context shareGradientBuffers(boolean share) {
+        this.shareGradients = share;
+        return this;
+    }
+
+    public boolean sharesGradientBuffers() {
+        return shareGradients;
+    }
+
+    /** The activation-gradient buffers of the layers built on this context (see {@link GradientPool}). */
+    public GradientPool gradients() {
+        return gradients;
     }
 
     /** Who hears, during backward, which tail of the gradient buffer is final ({@link GradientListener}); null: nobody. */

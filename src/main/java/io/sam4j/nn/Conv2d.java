@@ -28,7 +28,8 @@ public final class Conv2d implements Layer {
     /** The convolution of the last forward, reused by its backward. */
     private Convolution current;
     private int currentN;
-    private MemorySegment x, y, dx, dy;
+    /** The last forward's input and output, and the last backward's dy (re-read by rBackward). */
+    private MemorySegment x, y, dy;
     /** Curvature products: slices of the direction and of Hv, the R-buffers and one scratch per tensor kind. */
     private MemorySegment vw, vb, hw, hb, rx, ry, rdx, scratchY, scratchW, scratchX;
     private FlatOps ops;
@@ -92,9 +93,12 @@ public final class Conv2d implements Layer {
         if (n != currentN) throw new IllegalStateException("backward for batch " + n + " after forward for " + currentN);
         this.dy = dy;
         current.backwardWeights(x, dy, dw, db);
-        if (!needInputGrad) return null;
-        dx = ctx.ensure(dx, n * ctx.activationSize(inShape));
-        current.backwardData(dy, w, dx);
+        MemorySegment dx = null;
+        if (needInputGrad) {
+            dx = ctx.gradients().acquire(this, n * ctx.activationSize(inShape));
+            current.backwardData(dy, w, dx);
+        }
+        ctx.gradients().release(dy);
         return dx;
     }
 

@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
 public final class Flatten implements Layer {
     private Context ctx;
     private int[] in;
-    private MemorySegment y, dx, ry, rdx;
+    private MemorySegment y, ry, rdx;
 
     @Override
     public int[] declare(int[] in, String prefix, ParameterStore.Builder b, Context ctx) {
@@ -33,10 +33,13 @@ public final class Flatten implements Layer {
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
-        if (!needInputGrad) return null;
-        if (!reorders()) return dy;
-        dx = ctx.ensure(dx, n * BlockedLayout.size(in, ctx.lanes()));
-        BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2], ctx.lanes());
+        if (needInputGrad && !reorders()) return dy; // handed on: its reader releases it
+        MemorySegment dx = null;
+        if (needInputGrad) {
+            dx = ctx.gradients().acquire(this, n * BlockedLayout.size(in, ctx.lanes()));
+            BlockedLayout.toBlocked(ctx.parallel(), dy, dx, n, in[0], in[1] * in[2], ctx.lanes());
+        }
+        ctx.gradients().release(dy);
         return dx;
     }
 

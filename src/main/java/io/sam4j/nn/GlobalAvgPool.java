@@ -15,7 +15,7 @@ public final class GlobalAvgPool implements Layer {
     private Context ctx;
     private int channels, plane, blocks, lanes; // blocks and lanes: of the blocked layout at the last forward
     private boolean blocked;
-    private MemorySegment y, dx, ry, rdx;
+    private MemorySegment y, ry, rdx;
     /** What the plane bodies read and write: (x, y) or (R{x}, R{y}) forward, (dy, dx) or (R{dy}, R{dx}) backward. */
     private MemorySegment x, out, dy, into;
     /** Per-lane sums and fill values of the blocked path: entries [lanes p, lanes p + lanes) belong to block plane p. */
@@ -63,9 +63,12 @@ public final class GlobalAvgPool implements Layer {
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
-        if (!needInputGrad) return null;
-        dx = ctx.ensure(dx, inputLength(n));
-        spread(dy, dx, n);
+        MemorySegment dx = null;
+        if (needInputGrad) {
+            dx = ctx.gradients().acquire(this, inputLength(n));
+            spread(dy, dx, n);
+        }
+        ctx.gradients().release(dy);
         return dx;
     }
 

@@ -30,7 +30,9 @@ public interface Layer {
 
     /**
      * Writes parameter gradients for the last forward and returns dL/dx, or null when
-     * {@code needInputGrad} is false (the first layer of a model).
+     * {@code needInputGrad} is false (the first layer of a model). dx comes from the context's
+     * {@link GradientPool} ({@code acquire}), and {@code dy} goes back to it ({@code release}) once this layer
+     * no longer reads it, so that a backward pass holds only the gradients still needed.
      */
     MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad);
 

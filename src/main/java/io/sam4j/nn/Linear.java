@@ -15,7 +15,8 @@ public final class Linear implements Layer {
     private Context ctx;
     private ParameterStore.Tensor wT, bT;
     private MemorySegment w, b, dw, db;
-    private MemorySegment x, y, dx, dy;
+    /** The last forward's input and output, and the last backward's dy (re-read by rBackward). */
+    private MemorySegment x, y, dy;
     /** Curvature products: slices of the direction and of Hv, and the R-buffers. */
     private MemorySegment vw, vb, hw, hb, rx, ry, rdx;
     private float[] biasAcc;
@@ -76,10 +77,13 @@ public final class Linear implements Layer {
         // dW[out, in] = dY^T[out, n] x[n, in]
         Gemm.sgemm(ctx.parallel(), true, false, outFeatures, in, n, 1f, dy, 0, outFeatures, x, 0, in, 0f, dw, 0, in);
         if (hasBias) sumRows(dy, db, n);
-        if (!needInputGrad) return null;
-        // dX[n, in] = dY[n, out] W[out, in]
-        dx = ctx.ensure(dx, (long) n * in);
-        Gemm.sgemm(ctx.parallel(), false, false, n, in, outFeatures, 1f, dy, 0, outFeatures, w, 0, in, 0f, dx, 0, in);
+        MemorySegment dx = null;
+        if (needInputGrad) {
+            // dX[n, in] = dY[n, out] W[out, in]
+            dx = ctx.gradients().acquire(this, (long) n * in);
+            Gemm.sgemm(ctx.parallel(), false, false, n, in, outFeatures, 1f, dy, 0, outFeatures, w, 0, in, 0f, dx, 0, in);
+        }
+        ctx.gradients().release(dy);
         return dx;
     }
 

@@ -22,7 +22,7 @@ public final class MaxPool2d implements Layer {
     private int channels, h, w, outH, outW;
     private boolean blocked;
     private int lanes; // of the blocked layout at the last forward
-    private MemorySegment x, y, argmax, dx, ry, rdx;
+    private MemorySegment x, y, argmax, ry, rdx;
     /** The gradient being scattered and where to (dy into dx, or R{dy} into R{dx}), and the gather's R{x}. */
     private MemorySegment scatterFrom, scatterTo, gatherFrom;
     private final PlaneBlocks forwardPlanes = new PlaneBlocks(this::forwardPlane);
@@ -110,9 +110,12 @@ public final class MaxPool2d implements Layer {
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
-        if (!needInputGrad) return null;
-        dx = ctx.ensure(dx, inputLength(n));
-        scatter(dy, dx, n);
+        MemorySegment dx = null;
+        if (needInputGrad) {
+            dx = ctx.gradients().acquire(this, inputLength(n));
+            scatter(dy, dx, n);
+        }
+        ctx.gradients().release(dy);
         return dx;
     }
 

@@ -90,6 +90,9 @@ public final class Model implements AutoCloseable {
     public double lossAndGrad(MemorySegment x, int[] labels, int n, Mode mode) {
         MemorySegment logits = net.forward(input(x, n), n, mode);
         double l = loss.forward(logits, labels, n, true);
+        // Nothing re-reads the activation gradients after this backward: they may share buffers.
+        if (ctx.sharesGradientBuffers()) ctx.gradients().startSharedPass();
+        else ctx.gradients().usePerLayerBuffers();
         net.backward(loss.grad(), n, false);
         return l;
     }
@@ -135,6 +138,7 @@ public final class Model implements AutoCloseable {
         if (mode == Mode.TRAIN) throw new IllegalArgumentException("curvature products must not move the running statistics");
         MemorySegment logits = net.forward(input(x, n), n, mode);
         double l = loss.forward(logits, labels, n, true);
+        ctx.gradients().usePerLayerBuffers(); // the R-backward re-reads every layer's dy
         if (!gaussNewton) net.backward(loss.grad(), n, false);
         MemorySegment rz = net.rForward(null, n);
         net.rBackward(loss.rBackward(rz, n), n, false, gaussNewton);

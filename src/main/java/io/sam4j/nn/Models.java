@@ -3,7 +3,10 @@ package io.sam4j.nn;
 import java.util.Arrays;
 import java.util.List;
 
-/** The named architectures of the CLI, with PyTorch state_dict names. */
+/**
+ * The named architectures of the CLI, with PyTorch state_dict names. Every ReLU here follows a Linear or a
+ * BatchNorm2d, which never read their own outputs again, so each runs in place ({@link ReLU#inPlace()}).
+ */
 public final class Models {
     private Models() {}
 
@@ -32,8 +35,8 @@ public final class Models {
     public static Sequential mlp(int classes) {
         return new Sequential()
                 .add(null, new Flatten())
-                .add("fc1", new Linear(256)).add(null, new ReLU())
-                .add("fc2", new Linear(256)).add(null, new ReLU())
+                .add("fc1", new Linear(256)).add(null, ReLU.inPlace())
+                .add("fc2", new Linear(256)).add(null, ReLU.inPlace())
                 .add("fc3", new Linear(classes));
     }
 
@@ -43,12 +46,12 @@ public final class Models {
      */
     public static Sequential cnn(int classes) {
         return new Sequential()
-                .add("conv1", new Conv2d(32, 3, 1, 1, false)).add("bn1", new BatchNorm2d(32)).add(null, new ReLU())
+                .add("conv1", new Conv2d(32, 3, 1, 1, false)).add("bn1", new BatchNorm2d(32)).add(null, ReLU.inPlace())
                 .add(null, new MaxPool2d(2, 2))
-                .add("conv2", new Conv2d(64, 3, 1, 1, false)).add("bn2", new BatchNorm2d(64)).add(null, new ReLU())
+                .add("conv2", new Conv2d(64, 3, 1, 1, false)).add("bn2", new BatchNorm2d(64)).add(null, ReLU.inPlace())
                 .add(null, new MaxPool2d(2, 2))
                 .add(null, new Flatten())
-                .add("fc1", new Linear(256)).add(null, new ReLU())
+                .add("fc1", new Linear(256)).add(null, ReLU.inPlace())
                 .add("fc2", new Linear(classes));
     }
 
@@ -64,7 +67,7 @@ public final class Models {
     /** ResNet-18 with base width {@code w} (64 in the original): stages of w, 2w, 4w, 8w channels. */
     public static Sequential resnet18(int classes, int w) {
         Sequential net = new Sequential()
-                .add("conv1", new Conv2d(w, 3, 1, 1, false)).add("bn1", new BatchNorm2d(w)).add(null, new ReLU());
+                .add("conv1", new Conv2d(w, 3, 1, 1, false)).add("bn1", new BatchNorm2d(w)).add(null, ReLU.inPlace());
         int[] widths = {w, 2 * w, 4 * w, 8 * w};
         int[] strides = {1, 2, 2, 2};
         for (int stage = 0; stage < widths.length; stage++) {
@@ -97,7 +100,7 @@ public final class Models {
             } else {
                 features.add(String.valueOf(index++), new Conv2d(width / divisor, 3, 1, 1, true))
                         .add(String.valueOf(index++), new BatchNorm2d(width / divisor))
-                        .add(String.valueOf(index++), new ReLU());
+                        .add(String.valueOf(index++), ReLU.inPlace());
             }
         }
         return new Sequential().add("features", features).add(null, new Flatten()).add("classifier", new Linear(classes));
@@ -127,7 +130,7 @@ public final class Models {
             for (int i = 0; i < blocks; i++) layer.add(String.valueOf(i), new PreActBlock(widths[group], i == 0 ? strides[group] : 1));
             net.add("block" + (group + 1), new Sequential().add("layer", layer));
         }
-        return net.add("bn1", new BatchNorm2d(widths[2])).add(null, new ReLU())
+        return net.add("bn1", new BatchNorm2d(widths[2])).add(null, ReLU.inPlace())
                 .add(null, new GlobalAvgPool()).add("fc", new Linear(classes));
     }
 }

@@ -25,7 +25,9 @@ public final class PreActBlock implements Layer {
     private Context ctx;
     private FlatOps ops;
     private int[] inShape, outShape;
-    private MemorySegment sum, dA, dx, rSum, rdA, rdx;
+    private MemorySegment rSum, rdA, rdx;
+    /** Owner of the gradient at {@code a} (this block's second gradient buffer) in the {@link GradientPool}. */
+    private final Object dAOwner = new Object();
 
     public PreActBlock(int planes, int stride) {
         this.planes = planes;
@@ -33,7 +35,7 @@ public final class PreActBlock implements Layer {
         this.main = new Sequential()
                 .add("conv1", new Conv2d(planes, 3, stride, 1, false))
                 .add("bn2", new BatchNorm2d(planes))
-                .add(null, new ReLU())
+                .add(null, ReLU.inPlace())
                 .add("conv2", new Conv2d(planes, 3, 1, 1, false));
     }
 
@@ -42,7 +44,8 @@ public final class PreActBlock implements Layer {
         if (in.length != 3) throw new IllegalArgumentException(prefix + ": PreActBlock needs a {C, H, W} input, got " + Arrays.toString(in));
         this.ctx = ctx;
         this.ops = new FlatOps(ctx.kernels(), ctx.parallel());
-        pre = new Sequential().add("bn1", new BatchNorm2d(in[0])).add(null, new ReLU());
+        // In place: bn1's output feeds only the ReLU (the identity shortcut takes x, not bn1's output).
+        pre = new Sequential().add("bn1", new BatchNorm2d(in[0])).add(null, ReLU.inPlace());
         int[] a = pre.declare(in, prefix, b, ctx);
         int[] out = main.declare(a, prefix, b, ctx);
         if (stride != 1 || in[0] != planes) {
@@ -78,27 +81,36 @@ public final class PreActBlock implements Layer {
         MemorySegment a = pre.forward(x, n, mode);
         MemorySegment residual = main.forward(a, n, mode);
         MemorySegment skip = shortcut == null ? x : shortcut.forward(a, n, mode);
-        long len = n * ctx.activationSize(outShape);
-        sum = ctx.ensure(sum, len);
-        add(residual, skip, sum, len);
-        return sum;
+        // The sum overwrites conv2's output, which Conv2d never reads again.
+        add(residual, skip, residual, n * ctx.activationSize(outShape));
+        return residual;
     }
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
-        // dy flows unchanged into both paths; with a projection both meet again at a = relu(bn1(x)).
+        // dy flows unchanged into both paths (so it lives until both have read it); with a projection both
+        // meet again at a = relu(bn1(x)).
+        GradientPool gradients = ctx.gradients();
+        gradients.retain(dy);
         MemorySegment dMain = main.backward(dy, n, true);
         long len = n * ctx.activationSize(inShape);
         if (shortcut != null) {
-            dA = ctx.ensure(dA, len);
-            add(dMain, shortcut.backward(dy, n, true), dA, len);
+            MemorySegment dSkip = shortcut.backward(dy, n, true);
+            MemorySegment dA = gradients.acquire(dAOwner, len);
+            add(dMain, dSkip, dA, len);
+            gradients.release(dMain);
+            gradients.release(dSkip);
             return pre.backward(dA, n, needInputGrad);
         }
         // bn1's gradients are needed even when dx is not.
         MemorySegment dPre = pre.backward(dMain, n, needInputGrad);
-        if (!needInputGrad) return null;
-        dx = ctx.ensure(dx, len);
-        add(dPre, dy, dx, len);
+        MemorySegment dx = null;
+        if (needInputGrad) {
+            dx = gradients.acquire(this, len);
+            add(dPre, dy, dx, len);
+        }
+        gradients.release(dPre);
+        gradients.release(dy);
         return dx;
     }
 
