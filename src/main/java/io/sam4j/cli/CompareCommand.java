@@ -39,13 +39,17 @@ final class CompareCommand implements Callable<Integer> {
             + "the seed; also against_FIELD.md.")
     String against;
 
+    @Option(names = "--ignore", paramLabel = "FIELD", split = ",", description = "config.json fields that do not make a "
+            + "different experiment here (besides seed, out, save, threads), e.g. a setting only runs of a newer version record.")
+    List<String> ignore = new ArrayList<>();
+
     @Override
     public Integer call() {
         for (String s : labels) if (s.isBlank()) throw new IllegalArgumentException("--labels: an empty field name in '" + String.join(",", labels) + "'");
         for (String s : metrics) if (s.isBlank()) throw new IllegalArgumentException("--metrics: an empty name in '" + String.join(",", metrics) + "'");
         if (against != null && against.isBlank()) throw new IllegalArgumentException("--against: give a config.json field, e.g. --against lr");
         Path dir = out != null ? out : Path.of("runs", "compare-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        Path html = Comparison.write(runs, dir, new Comparison.Options(title, labels, metrics, against));
+        Path html = Comparison.write(runs, dir, new Comparison.Options(title, labels, metrics, against, ignore));
         System.out.println("comparison: " + html);
         System.out.println("summary: " + dir.resolve(Comparison.SUMMARY));
         return 0;

@@ -62,6 +62,12 @@ final class Against {
      * number (an error names the first that does not). Lines are named as {@link Comparison#group} names groups.
      */
     static Against of(List<RunFolder> runs, Map<RunFolder, RunSummary> summaries, String field, List<String> labelFields) {
+        return of(runs, summaries, field, labelFields, Comparison.NOT_EXPERIMENT);
+    }
+
+    /** As above, grouping by everything but {@code notExperiment}, the seed-like fields (and the field itself). */
+    static Against of(List<RunFolder> runs, Map<RunFolder, RunSummary> summaries, String field, List<String> labelFields,
+                      Set<String> notExperiment) {
         for (RunFolder r : runs) {
             JsonNode v = r.config().get(field);
             if (v == null) throw new IllegalArgumentException("--against " + field + ": " + r.dir().resolve("config.json") + " has no such field");
@@ -69,7 +75,7 @@ final class Against {
                 throw new IllegalArgumentException("--against " + field + ": not a number in " + r.dir().resolve("config.json") + ": " + v);
             }
         }
-        Set<String> ignored = new HashSet<>(Comparison.NOT_EXPERIMENT);
+        Set<String> ignored = new HashSet<>(notExperiment);
         ignored.add(field);
         Set<Double> values = new TreeSet<>();
         List<Series> series = new ArrayList<>();

@@ -44,13 +44,19 @@ public final class Comparison {
      * @param labels  config.json fields that name the groups (empty: the fields in which the groups differ)
      * @param metrics metrics.jsonl columns to draw per epoch (empty: every known one that some run logged)
      * @param against a numeric config.json field to draw the final numbers against (null: none)
+     * @param ignore  config.json fields that do not make a different experiment, besides {@link #NOT_EXPERIMENT}
      */
-    public record Options(String title, List<String> labels, List<String> metrics, String against) {
-        public static final Options DEFAULTS = new Options(null, List.of(), List.of(), null);
+    public record Options(String title, List<String> labels, List<String> metrics, String against, List<String> ignore) {
+        public static final Options DEFAULTS = new Options(null, List.of(), List.of(), null, List.of());
 
         public Options {
             labels = List.copyOf(labels);
             metrics = List.copyOf(metrics);
+            ignore = List.copyOf(ignore);
+        }
+
+        public Options(String title, List<String> labels, List<String> metrics, String against) {
+            this(title, labels, metrics, against, List.of());
         }
     }
 
@@ -77,9 +83,12 @@ public final class Comparison {
         // The lines against FIELD are named by the labels; the groups of the summary differ in FIELD too.
         List<String> groupLabels = new ArrayList<>(labelFields);
         if (field != null && !labelFields.isEmpty() && !labelFields.contains(field)) groupLabels.add(field);
-        List<Group> groups = group(runs, NOT_EXPERIMENT, groupLabels);
+        // --ignore: settings that do not make a different experiment here (e.g. one that only newer runs record).
+        Set<String> ignored = new HashSet<>(NOT_EXPERIMENT);
+        for (String f : o.ignore()) ignored.add(resolveField("--ignore", f, runs));
+        List<Group> groups = group(runs, ignored, groupLabels);
         List<Curve> curves = Curve.choose(o.metrics(), runs);
-        Against against = field == null ? null : Against.of(runs, summaries, field, labelFields);
+        Against against = field == null ? null : Against.of(runs, summaries, field, labelFields, ignored);
 
         String title = o.title() != null ? o.title() : "Comparison of " + runs.size() + " runs";
         Html h = new Html(title);
@@ -171,7 +180,7 @@ public final class Comparison {
             if (seen.containsKey(label)) {
                 List<String> apart = differing(List.of(seen.get(label), k));
                 throw new IllegalArgumentException((labelFields.isEmpty() ? "compare" : "--labels " + String.join(",", labelFields))
-                        + ": two groups get the label '" + label + "'; name them with --labels and a field that tells them apart ("
+                        + ": two groups get the label '" + label + "'; name them with --labels and a field that tells them apart, or --ignore the fields that do not matter ("
                         + String.join(", ", apart) + ")");
             }
             seen.put(label, k);

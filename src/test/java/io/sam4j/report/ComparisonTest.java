@@ -138,9 +138,34 @@ class ComparisonTest {
                 Comparison.group(runs, Comparison.NOT_EXPERIMENT, List.of(noise, "optimizer")).stream().map(Comparison.Group::label).toList());
         var e = assertThrows(IllegalArgumentException.class, () -> Comparison.group(runs, Comparison.NOT_EXPERIMENT, List.of("optimizer")));
         assertEquals("--labels optimizer: two groups get the label 'optimizer=sam'; name them with --labels and a field that tells "
-                + "them apart (labelNoise)", e.getMessage());
+                + "them apart, or --ignore the fields that do not matter (labelNoise)", e.getMessage());
         e = assertThrows(IllegalArgumentException.class, () -> Comparison.resolveField("--labels", "nosuch", runs));
         assertEquals("--labels nosuch: no run's config.json has that field (the runs differ in: optimizer, labelNoise)", e.getMessage());
+    }
+
+    /** A setting only the newer runs record splits a group unless --ignore names it; the against lines follow. */
+    @Test
+    void ignoredFieldsDoNotSplitGroups() throws IOException {
+        List<Path> dirs = new ArrayList<>();
+        for (int seed = 0; seed < 2; seed++) {
+            dirs.add(run("old" + seed, "sam", 0, 0.05, seed, 1, ep(0.80 + seed / 100.0, 0.5, 10)));
+            Path newer = run("new" + seed, "sam", 0, 0.1, seed, 1, ep(0.70 + seed / 100.0, 0.5, 10));
+            ObjectNode c = (ObjectNode) RunFolder.JSON.readTree(Files.readString(newer.resolve("config.json")));
+            Files.writeString(newer.resolve("config.json"), c.put("trainSubset", 0).toPrettyString());
+            dirs.add(newer);
+        }
+        List<RunFolder> runs = dirs.stream().map(RunFolder::read).toList();
+        assertEquals(2, Comparison.group(runs).size(), "lr and trainSubset differ");
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> Comparison.write(dirs, tmp.resolve("a"), new Comparison.Options(null, List.of("optimizer"), List.of(), "lr")));
+        assertTrue(e.getMessage().contains("or --ignore the fields that do not matter (trainSubset)"), e.getMessage());
+        Path out = tmp.resolve("b");
+        Comparison.write(dirs, out, new Comparison.Options(null, List.of("optimizer"), List.of(), "lr", List.of("train_subset")));
+        String table = Files.readString(out.resolve("against_lr.md"));
+        assertTrue(table.contains("| optimizer=sam | 80.50 ± 0.71 (n=2) | 70.50 ± 0.71 (n=2) |"), table);
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Comparison.write(dirs, tmp.resolve("c"), new Comparison.Options(null, List.of(), List.of(), null, List.of("nosuch"))));
+        assertTrue(e.getMessage().startsWith("--ignore nosuch: no run's config.json has that field"), e.getMessage());
     }
 
     /** sgd and sam at label noise 0 / 0.4, two seeds each; sam at 0.4 seed 1 diverged. */
