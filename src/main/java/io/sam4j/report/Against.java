@@ -59,13 +59,9 @@ final class Against {
 
     /**
      * Lines and points of {@code runs} against {@code field} (a config.json name); every run must have it as a
-     * number (an error names the first that does not). Lines are named as {@link Comparison#group} names groups.
+     * number (an error names the first that does not). Lines are named as {@link Comparison#group} names groups;
+     * runs are grouped by everything but {@code notExperiment} (the seed-like fields, --ignore) and the field itself.
      */
-    static Against of(List<RunFolder> runs, Map<RunFolder, RunSummary> summaries, String field, List<String> labelFields) {
-        return of(runs, summaries, field, labelFields, Comparison.NOT_EXPERIMENT);
-    }
-
-    /** As above, grouping by everything but {@code notExperiment}, the seed-like fields (and the field itself). */
     static Against of(List<RunFolder> runs, Map<RunFolder, RunSummary> summaries, String field, List<String> labelFields,
                       Set<String> notExperiment) {
         for (RunFolder r : runs) {

@@ -54,10 +54,6 @@ public final class Comparison {
             metrics = List.copyOf(metrics);
             ignore = List.copyOf(ignore);
         }
-
-        public Options(String title, List<String> labels, List<String> metrics, String against) {
-            this(title, labels, metrics, against, List.of());
-        }
     }
 
     private Comparison() {}

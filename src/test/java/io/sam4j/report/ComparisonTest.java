@@ -157,7 +157,7 @@ class ComparisonTest {
         List<RunFolder> runs = dirs.stream().map(RunFolder::read).toList();
         assertEquals(2, Comparison.group(runs).size(), "lr and trainSubset differ");
         var e = assertThrows(IllegalArgumentException.class,
-                () -> Comparison.write(dirs, tmp.resolve("a"), new Comparison.Options(null, List.of("optimizer"), List.of(), "lr")));
+                () -> Comparison.write(dirs, tmp.resolve("a"), new Comparison.Options(null, List.of("optimizer"), List.of(), "lr", List.of())));
         assertTrue(e.getMessage().contains("or --ignore the fields that do not matter (trainSubset)"), e.getMessage());
         Path out = tmp.resolve("b");
         Comparison.write(dirs, out, new Comparison.Options(null, List.of("optimizer"), List.of(), "lr", List.of("train_subset")));
@@ -187,7 +187,7 @@ class ComparisonTest {
     @Test
     void againstTableHasOneRowPerLineAndMarksDivergence() throws IOException {
         Path out = tmp.resolve("cmp");
-        Comparison.write(noiseGrid(), out, new Comparison.Options("Noise", List.of(), List.of("test_acc"), "label_noise"));
+        Comparison.write(noiseGrid(), out, new Comparison.Options("Noise", List.of(), List.of("test_acc"), "label_noise", List.of()));
         List<String> md = Files.readAllLines(out.resolve("against_labelNoise.md"));
         assertEquals("# Noise: final numbers against labelNoise", md.get(0));
         assertEquals("## Final test accuracy (%) against labelNoise", md.get(2));
@@ -212,7 +212,7 @@ class ComparisonTest {
         List<RunFolder> runs = noiseGrid().stream().map(RunFolder::read).toList();
         Map<RunFolder, RunSummary> s = new IdentityHashMap<>();
         for (RunFolder r : runs) s.put(r, RunSummary.of(r));
-        Against a = Against.of(runs, s, "labelNoise", List.of());
+        Against a = Against.of(runs, s, "labelNoise", List.of(), Comparison.NOT_EXPERIMENT);
         assertFalse(a.logX(), "0 on the axis: linear");
         Figure acc = a.figures(null).getFirst();
         assertEquals("Final test accuracy against labelNoise", acc.title());
@@ -231,7 +231,7 @@ class ComparisonTest {
 
         List<RunFolder> lrs = new ArrayList<>();
         for (double lr : new double[] {0.01, 0.2}) lrs.add(RunFolder.read(run("lr" + lr, "sgd", 0, lr, 0, 1, ep(0.8, 0.5, 10))));
-        assertTrue(Against.of(lrs, summaries(lrs), "lr", List.of()).logX(), "0.01 to 0.2 spans more than a decade: log x");
+        assertTrue(Against.of(lrs, summaries(lrs), "lr", List.of(), Comparison.NOT_EXPERIMENT).logX(), "0.01 to 0.2 spans more than a decade: log x");
     }
 
     @Test
