@@ -205,7 +205,8 @@ final class SweepCommand implements Callable<Integer> {
     private static void train(Cell c, Path cellDir) {
         String command = "./sam4j train " + String.join(" ", c.args().stream().map(CommandLines::quote).toList());
         boolean started = Files.isRegularFile(cellDir.resolve("config.json")) && Files.isRegularFile(Checkpoint.path(cellDir));
-        Trainer t = started ? new Trainer(Trainer.readConfig(cellDir), System.out).resume() : new Trainer(c.config(), System.out);
+        // A cell killed before its first checkpoint left files in its own folder: it starts over there.
+        Trainer t = started ? new Trainer(Trainer.readConfig(cellDir), System.out).resume() : new Trainer(c.config(), System.out).overwrite(true);
         Trainer.Result r;
         try {
             r = c.command().withReports(t, command).run();
