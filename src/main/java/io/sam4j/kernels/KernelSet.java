@@ -130,6 +130,50 @@ abstract class KernelSet implements Kernels {
     }
 
     @Override
+    public final void affineRelu(MemorySegment x, MemorySegment y, float a, float b, long from, long to) {
+        layers.affineRelu(x, y, a, b, from, to);
+    }
+
+    @Override
+    public final double sumRelu(MemorySegment dy, MemorySegment x, float a, float b, long from, long to) {
+        return layers.sumRelu(dy, x, a, b, from, to);
+    }
+
+    @Override
+    public final double dotDeviationRelu(MemorySegment dy, MemorySegment x, float c, float a, float b, long from, long to) {
+        return layers.dotDeviationRelu(dy, x, c, a, b, from, to);
+    }
+
+    @Override
+    public final void affine2Relu(MemorySegment dy, MemorySegment x, MemorySegment dx, float p, float q, float r, float a, float b,
+                                  long from, long to) {
+        layers.affine2Relu(dy, x, dx, p, q, r, a, b, from, to);
+    }
+
+    @Override
+    public final void affineReluLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
+        layers.affineReluLanes(lanes, x, y, a, b, at, from, to);
+    }
+
+    @Override
+    public final void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to,
+                                   double[] acc, int at) {
+        layers.sumReluLanes(lanes, dy, x, a, b, from, to, acc, at);
+    }
+
+    @Override
+    public final void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b,
+                                            long from, long to, double[] acc, int at) {
+        layers.dotDeviationReluLanes(lanes, dy, x, c, a, b, from, to, acc, at);
+    }
+
+    @Override
+    public final void affine2ReluLanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] p, float[] q,
+                                       float[] r, float[] a, float[] b, int at, long from, long to) {
+        layers.affine2ReluLanes(lanes, dy, x, dx, p, q, r, a, b, at, from, to);
+    }
+
+    @Override
     public final void fillLanes(int lanes, float[] v, int at, MemorySegment x, long from, long to) {
         layers.fillLanes(lanes, v, at, x, from, to);
     }

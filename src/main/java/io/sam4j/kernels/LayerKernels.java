@@ -25,6 +25,23 @@ public interface LayerKernels {
     /** dx[i] = a*dy[i] + b*x[i] + c. */
     void affine2(MemorySegment dy, MemorySegment x, MemorySegment dx, float a, float b, float c, long from, long to);
 
+    // ---- BatchNorm + ReLU fused: the ReLU's gate is open where z = a*x + b > 0, z computed exactly as
+    // affine (affineLanes) computes it, so that a backward recomputing the gate from x matches the forward's
+    // output bit for bit. Gated sums and maps equal the unfused kernels applied to the gated dy (0 where shut).
+
+    /** y[i] = max(a*x[i] + b, 0), with relu's rule for max (y may be x). */
+    void affineRelu(MemorySegment x, MemorySegment y, float a, float b, long from, long to);
+
+    /** Sum of dy[i] where the gate a*x[i] + b is open. */
+    double sumRelu(MemorySegment dy, MemorySegment x, float a, float b, long from, long to);
+
+    /** Sum of dy[i] * (x[i] - c) where the gate a*x[i] + b is open, the difference taken in float. */
+    double dotDeviationRelu(MemorySegment dy, MemorySegment x, float c, float a, float b, long from, long to);
+
+    /** dx[i] = p*g + q*x[i] + r, g = dy[i] where the gate a*x[i] + b is open, else 0. */
+    void affine2Relu(MemorySegment dy, MemorySegment x, MemorySegment dx, float p, float q, float r, float a, float b,
+                     long from, long to);
+
     // ---- pooling (one plane per call; offsets in floats) -------------------------------------
 
     /**
@@ -69,6 +86,20 @@ public interface LayerKernels {
     /** dx = a[at + l]*dy + b[at + l]*x + c[at + l] on lane l. */
     void affine2Lanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] a, float[] b, float[] c, int at,
                       long from, long to);
+
+    /** {@link #affineRelu} per lane: y = max(a[at + l]*x + b[at + l], 0) on lane l (y may be x). */
+    void affineReluLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to);
+
+    /** acc[at + l] += sum of dy over lane l where the gate a[at + l]*x + b[at + l] is open. */
+    void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to, double[] acc, int at);
+
+    /** acc[at + l] += sum of dy * (x - c[at + l]) over lane l where the gate a[at + l]*x + b[at + l] is open. */
+    void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b, long from, long to,
+                               double[] acc, int at);
+
+    /** {@link #affine2Relu} per lane: dx = p[at + l]*g + q[at + l]*x + r[at + l], g gated by a[at + l]*x + b[at + l]. */
+    void affine2ReluLanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] p, float[] q, float[] r,
+                          float[] a, float[] b, int at, long from, long to);
 
     /** x = v[at + l] on lane l. */
     void fillLanes(int lanes, float[] v, int at, MemorySegment x, long from, long to);

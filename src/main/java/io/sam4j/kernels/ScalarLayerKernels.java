@@ -51,6 +51,42 @@ public final class ScalarLayerKernels implements LayerKernels {
         for (long i = from; i < to; i++) set(dx, i, a * get(dy, i) + b * get(x, i) + c);
     }
 
+    /** The ReLU gate of the fused BatchNorm: z = a*x + b rounded as {@link #affine} rounds it, open when z > 0. */
+    private static boolean open(float a, float x, float b) {
+        return a * x + b > 0f;
+    }
+
+    @Override
+    public void affineRelu(MemorySegment x, MemorySegment y, float a, float b, long from, long to) {
+        for (long i = from; i < to; i++) set(y, i, Math.max(a * get(x, i) + b, 0f));
+    }
+
+    @Override
+    public double sumRelu(MemorySegment dy, MemorySegment x, float a, float b, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) if (open(a, get(x, i), b)) s += get(dy, i);
+        return s;
+    }
+
+    @Override
+    public double dotDeviationRelu(MemorySegment dy, MemorySegment x, float c, float a, float b, long from, long to) {
+        double s = 0;
+        for (long i = from; i < to; i++) {
+            float xi = get(x, i);
+            if (open(a, xi, b)) s += (double) get(dy, i) * (xi - c);
+        }
+        return s;
+    }
+
+    @Override
+    public void affine2Relu(MemorySegment dy, MemorySegment x, MemorySegment dx, float p, float q, float r, float a, float b,
+                            long from, long to) {
+        for (long i = from; i < to; i++) {
+            float xi = get(x, i), g = open(a, xi, b) ? get(dy, i) : 0f;
+            set(dx, i, p * g + q * xi + r);
+        }
+    }
+
     @Override
     public void maxPool2x2(MemorySegment x, long in, int h, int w, MemorySegment y, MemorySegment argmax, long out) {
         maxPool2x2Rows(x, in, w, y, argmax, out, 0, h / 2);
@@ -134,6 +170,51 @@ public final class ScalarLayerKernels implements LayerKernels {
         for (long i = from; i < to; i += lanes) {
             for (int l = 0; l < lanes; l++) {
                 set(dx, i + l, a[at + l] * get(dy, i + l) + b[at + l] * get(x, i + l) + c[at + l]);
+            }
+        }
+    }
+
+    @Override
+    public void affineReluLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (long i = from; i < to; i += lanes) {
+            for (int l = 0; l < lanes; l++) set(y, i + l, Math.max(a[at + l] * get(x, i + l) + b[at + l], 0f));
+        }
+    }
+
+    @Override
+    public void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to, double[] acc,
+                             int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (int l = 0; l < lanes; l++) {
+            double s = 0;
+            for (long i = from + l; i < to; i += lanes) if (open(a[at + l], get(x, i), b[at + l])) s += get(dy, i);
+            acc[at + l] += s;
+        }
+    }
+
+    @Override
+    public void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b, long from,
+                                      long to, double[] acc, int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (int l = 0; l < lanes; l++) {
+            double s = 0;
+            for (long i = from + l; i < to; i += lanes) {
+                float xi = get(x, i);
+                if (open(a[at + l], xi, b[at + l])) s += (double) get(dy, i) * (xi - c[at + l]);
+            }
+            acc[at + l] += s;
+        }
+    }
+
+    @Override
+    public void affine2ReluLanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] p, float[] q, float[] r,
+                                 float[] a, float[] b, int at, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        for (long i = from; i < to; i += lanes) {
+            for (int l = 0; l < lanes; l++) {
+                float xi = get(x, i + l), g = open(a[at + l], xi, b[at + l]) ? get(dy, i + l) : 0f;
+                set(dx, i + l, p[at + l] * g + q[at + l] * xi + r[at + l]);
             }
         }
     }

@@ -104,6 +104,80 @@ final class VectorLayerKernels implements LayerKernels {
         TAIL.affine2(dy, x, dx, a, b, c, ve, to);
     }
 
+    // ---- BatchNorm + ReLU fused: the gate z = fma(x, a, b) > 0 is affine's z, bit for bit --------------
+
+    /** dy where the gate x*a + b (one rounding, as {@link #affine} and {@link #affineLanes}) is open, else 0. */
+    private static FloatVector gated(FloatVector dy, FloatVector x, FloatVector a, FloatVector b, FloatVector zero) {
+        return zero.blend(dy, x.fma(a, b).compare(VectorOperators.GT, zero));
+    }
+
+    @Override
+    public void affineRelu(MemorySegment x, MemorySegment y, float a, float b, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b), z = zero();
+        for (long i = from; i < ve; i += L) store(load(x, i).fma(va, vb).max(z), y, i);
+        TAIL.affineRelu(x, y, a, b, ve, to);
+    }
+
+    @Override
+    public double sumRelu(MemorySegment dy, MemorySegment x, float a, float b, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b), z = zero();
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) { // sum's loop over the gated dy
+            long end = blockEnd(blk, ve);
+            FloatVector a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+            long i = blk;
+            for (; i <= end - 4 * L; i += 4 * L) {
+                a0 = a0.add(gated(load(dy, i), load(x, i), va, vb, z));
+                a1 = a1.add(gated(load(dy, i + L), load(x, i + L), va, vb, z));
+                a2 = a2.add(gated(load(dy, i + 2 * L), load(x, i + 2 * L), va, vb, z));
+                a3 = a3.add(gated(load(dy, i + 3 * L), load(x, i + 3 * L), va, vb, z));
+            }
+            for (; i < end; i += L) a0 = a0.add(gated(load(dy, i), load(x, i), va, vb, z));
+            total += laneSum(a0.add(a1).add(a2.add(a3)));
+        }
+        return total + TAIL.sumRelu(dy, x, a, b, ve, to);
+    }
+
+    @Override
+    public double dotDeviationRelu(MemorySegment dy, MemorySegment x, float c, float a, float b, long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector vc = FloatVector.broadcast(S, c), va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b), z = zero();
+        double total = 0;
+        for (long blk = from; blk < ve; blk += FOLD_BLOCK) { // dotDeviation's loop over the gated dy
+            long end = blockEnd(blk, ve);
+            FloatVector a0 = zero(), a1 = zero(), a2 = zero(), a3 = zero();
+            long i = blk;
+            for (; i <= end - 4 * L; i += 4 * L) {
+                FloatVector x0 = load(x, i), x1 = load(x, i + L), x2 = load(x, i + 2 * L), x3 = load(x, i + 3 * L);
+                a0 = x0.sub(vc).fma(gated(load(dy, i), x0, va, vb, z), a0);
+                a1 = x1.sub(vc).fma(gated(load(dy, i + L), x1, va, vb, z), a1);
+                a2 = x2.sub(vc).fma(gated(load(dy, i + 2 * L), x2, va, vb, z), a2);
+                a3 = x3.sub(vc).fma(gated(load(dy, i + 3 * L), x3, va, vb, z), a3);
+            }
+            for (; i < end; i += L) {
+                FloatVector x0 = load(x, i);
+                a0 = x0.sub(vc).fma(gated(load(dy, i), x0, va, vb, z), a0);
+            }
+            total += laneSum(a0.add(a1).add(a2.add(a3)));
+        }
+        return total + TAIL.dotDeviationRelu(dy, x, c, a, b, ve, to);
+    }
+
+    @Override
+    public void affine2Relu(MemorySegment dy, MemorySegment x, MemorySegment dx, float p, float q, float r, float a, float b,
+                            long from, long to) {
+        long ve = vEnd(from, to);
+        FloatVector vp = FloatVector.broadcast(S, p), vq = FloatVector.broadcast(S, q), vr = FloatVector.broadcast(S, r);
+        FloatVector va = FloatVector.broadcast(S, a), vb = FloatVector.broadcast(S, b), z = zero();
+        for (long i = from; i < ve; i += L) {
+            FloatVector x0 = load(x, i);
+            store(gated(load(dy, i), x0, va, vb, z).fma(vp, x0.fma(vq, vr)), dx, i);
+        }
+        TAIL.affine2Relu(dy, x, dx, p, q, r, a, b, ve, to);
+    }
+
     // ---- pooling ----------------------------------------------------------------------------
 
     /** Lane i takes lane 2i (EVEN) or 2i+1 (ODD) mod L: with a blend on HIGH, the halves of two vectors. */
@@ -304,6 +378,95 @@ final class VectorLayerKernels implements LayerKernels {
             storeB(loadB(dy, i + V).fma(a1, loadB(x, i + V).fma(b1, c1)), dx, i + V);
         }
         if (i < to) storeB(loadB(dy, i).fma(a0, loadB(x, i).fma(b0, c0)), dx, i);
+    }
+
+    @Override
+    public void affineReluLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        int h = half(lanes);
+        FloatVector a0 = FloatVector.fromArray(B, a, at), b0 = FloatVector.fromArray(B, b, at);
+        FloatVector a1 = FloatVector.fromArray(B, a, at + h), b1 = FloatVector.fromArray(B, b, at + h), z = FloatVector.zero(B);
+        long i = from;
+        for (; i <= to - 2 * V; i += 2 * V) {
+            storeB(loadB(x, i).fma(a0, b0).max(z), y, i);
+            storeB(loadB(x, i + V).fma(a1, b1).max(z), y, i + V);
+        }
+        if (i < to) storeB(loadB(x, i).fma(a0, b0).max(z), y, i);
+    }
+
+    @Override
+    public void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to, double[] acc,
+                             int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        int h = half(lanes);
+        FloatVector ga0 = FloatVector.fromArray(B, a, at), gb0 = FloatVector.fromArray(B, b, at);
+        FloatVector ga1 = FloatVector.fromArray(B, a, at + h), gb1 = FloatVector.fromArray(B, b, at + h), z = FloatVector.zero(B);
+        for (long blk = from; blk < to; blk += FOLD_BLOCK) { // sumLanes' loop over the gated dy
+            long end = Math.min(to, blk + FOLD_BLOCK);
+            FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+            long i = blk;
+            for (; i <= end - 4 * V; i += 4 * V) {
+                a0 = a0.add(gated(loadB(dy, i), loadB(x, i), ga0, gb0, z));
+                a1 = a1.add(gated(loadB(dy, i + V), loadB(x, i + V), ga1, gb1, z));
+                a2 = a2.add(gated(loadB(dy, i + 2 * V), loadB(x, i + 2 * V), ga0, gb0, z));
+                a3 = a3.add(gated(loadB(dy, i + 3 * V), loadB(x, i + 3 * V), ga1, gb1, z));
+            }
+            for (; i < end; i += V) {
+                if (((i - blk) / V & 1) == 0) a0 = a0.add(gated(loadB(dy, i), loadB(x, i), ga0, gb0, z));
+                else a1 = a1.add(gated(loadB(dy, i), loadB(x, i), ga1, gb1, z));
+            }
+            foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
+        }
+    }
+
+    @Override
+    public void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b, long from,
+                                      long to, double[] acc, int at) {
+        LayerKernels.checkLanes(lanes, from, to);
+        int h = half(lanes);
+        FloatVector c0 = FloatVector.fromArray(B, c, at), c1 = FloatVector.fromArray(B, c, at + h);
+        FloatVector ga0 = FloatVector.fromArray(B, a, at), gb0 = FloatVector.fromArray(B, b, at);
+        FloatVector ga1 = FloatVector.fromArray(B, a, at + h), gb1 = FloatVector.fromArray(B, b, at + h), z = FloatVector.zero(B);
+        for (long blk = from; blk < to; blk += FOLD_BLOCK) { // dotDeviationLanes' loop over the gated dy
+            long end = Math.min(to, blk + FOLD_BLOCK);
+            FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+            long i = blk;
+            for (; i <= end - 4 * V; i += 4 * V) {
+                FloatVector x0 = loadB(x, i), x1 = loadB(x, i + V), x2 = loadB(x, i + 2 * V), x3 = loadB(x, i + 3 * V);
+                a0 = x0.sub(c0).fma(gated(loadB(dy, i), x0, ga0, gb0, z), a0);
+                a1 = x1.sub(c1).fma(gated(loadB(dy, i + V), x1, ga1, gb1, z), a1);
+                a2 = x2.sub(c0).fma(gated(loadB(dy, i + 2 * V), x2, ga0, gb0, z), a2);
+                a3 = x3.sub(c1).fma(gated(loadB(dy, i + 3 * V), x3, ga1, gb1, z), a3);
+            }
+            for (; i < end; i += V) {
+                FloatVector x0 = loadB(x, i);
+                if (((i - blk) / V & 1) == 0) a0 = x0.sub(c0).fma(gated(loadB(dy, i), x0, ga0, gb0, z), a0);
+                else a1 = x0.sub(c1).fma(gated(loadB(dy, i), x0, ga1, gb1, z), a1);
+            }
+            foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
+        }
+    }
+
+    @Override
+    public void affine2ReluLanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] p, float[] q, float[] r,
+                                 float[] a, float[] b, int at, long from, long to) {
+        LayerKernels.checkLanes(lanes, from, to);
+        int h = half(lanes);
+        FloatVector p0 = FloatVector.fromArray(B, p, at), q0 = FloatVector.fromArray(B, q, at), r0 = FloatVector.fromArray(B, r, at);
+        FloatVector p1 = FloatVector.fromArray(B, p, at + h), q1 = FloatVector.fromArray(B, q, at + h);
+        FloatVector r1 = FloatVector.fromArray(B, r, at + h);
+        FloatVector ga0 = FloatVector.fromArray(B, a, at), gb0 = FloatVector.fromArray(B, b, at);
+        FloatVector ga1 = FloatVector.fromArray(B, a, at + h), gb1 = FloatVector.fromArray(B, b, at + h), z = FloatVector.zero(B);
+        long i = from;
+        for (; i <= to - 2 * V; i += 2 * V) {
+            FloatVector x0 = loadB(x, i), x1 = loadB(x, i + V);
+            storeB(gated(loadB(dy, i), x0, ga0, gb0, z).fma(p0, x0.fma(q0, r0)), dx, i);
+            storeB(gated(loadB(dy, i + V), x1, ga1, gb1, z).fma(p1, x1.fma(q1, r1)), dx, i + V);
+        }
+        if (i < to) {
+            FloatVector x0 = loadB(x, i);
+            storeB(gated(loadB(dy, i), x0, ga0, gb0, z).fma(p0, x0.fma(q0, r0)), dx, i);
+        }
     }
 
     @Override

@@ -23,12 +23,14 @@ public final class BasicBlock implements Layer {
     private MemorySegment rSum, rdx;
 
     public BasicBlock(int planes, int stride) {
+        this(planes, stride, Models.fuseBnRelu());
+    }
+
+    /** {@code fused}: bn1 and its ReLU as one layer ({@link BatchNorm2d#withRelu}). */
+    BasicBlock(int planes, int stride, boolean fused) {
         this.planes = planes;
         this.stride = stride;
-        this.main = new Sequential()
-                .add("conv1", new Conv2d(planes, 3, stride, 1, false))
-                .add("bn1", new BatchNorm2d(planes))
-                .add(null, ReLU.inPlace())
+        this.main = Models.addBnRelu(new Sequential().add("conv1", new Conv2d(planes, 3, stride, 1, false)), "bn1", planes, fused)
                 .add("conv2", new Conv2d(planes, 3, 1, 1, false))
                 .add("bn2", new BatchNorm2d(planes));
     }

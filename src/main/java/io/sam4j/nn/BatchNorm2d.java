@@ -33,12 +33,22 @@ import java.util.function.IntConsumer;
  * sum dy*(x - mean)) before the input gradient; gamma's and beta's gradients stay per rank (the gradient
  * all-reduce averages them). N ranks then normalise and back-propagate as one process on the global batch,
  * in both SAM passes, as {@link Mode} rules them; the running statistics follow the global statistics.
+ *
+ * <p><b>Fused ReLU</b> ({@link #withRelu}): the output is max(0, bn(x)), written by the normalising pass itself,
+ * so no ReLU layer follows and no ReLU pass runs. The backward needs no saved mask: each of its passes
+ * recomputes the gate bn(x) > 0 from x and the forward's per-channel scale and shift, with the forward's own float
+ * operations (the same kernel set, the same ranges), so the gate is the forward's bit for bit, and dy is gated on
+ * the fly. Results equal BatchNorm2d followed by {@link ReLU} bit for bit (for finite values). The R-passes take the
+ * gate from the output (y > 0), as {@link ReLU}'s do: R{y} = gate * R{bn}, and R{dy} is gated like dy.
+ * Parameters and buffers keep BatchNorm2d's names.
  */
 public final class BatchNorm2d implements Layer {
     static final double EPS = 1e-5;
     static final double MOMENTUM = 0.1;
 
     private final int channels;
+    /** Whether a ReLU is fused into this layer's output ({@link #withRelu}). */
+    private final boolean relu;
     private Context ctx;
     private int plane, blocks, lanes; // blocks and lanes: of the blocked layout at the last forward
     private ParameterStore.Tensor gammaT, betaT, meanT, varT, trackedT;
@@ -51,11 +61,13 @@ public final class BatchNorm2d implements Layer {
     private long count;
     private CrossRankSum sync;
     private double[] statsBuffer, gradSumsBuffer; // what SyncBatchNorm sums over the ranks
-    /** Blocked path, per channel: the affine maps' coefficients and the mean in float. */
+    /** Blocked path, per channel: the coefficients of dx's affine map and the mean in float. */
     private float[] laneA, laneB, laneC, meanF, zeros;
+    /** Per channel, the forward's affine map y = scale*x + shift as it ran (in float): the fused ReLU's gate. */
+    private float[] scale, shift;
     /** Blocked path, per block plane p (8 entries at 8 p): plane sums and squared deviations (or dot products). */
     private double[] planeSum = new double[0], planeSq = new double[0];
-    private float[] planeMean = new float[0];
+    private float[] planeMean = new float[0], planeScale = new float[0], planeShift = new float[0];
     private boolean lastUsedBatchStats;
     private Mode mode;
     private int n;
@@ -87,8 +99,26 @@ public final class BatchNorm2d implements Layer {
     private final PlaneBlocks gradAffinePlanes = new PlaneBlocks(this::gradAffinePlane);
 
     public BatchNorm2d(int channels) {
+        this(channels, false);
+    }
+
+    private BatchNorm2d(int channels, boolean relu) {
         if (channels < 1) throw new IllegalArgumentException("channels must be >= 1");
         this.channels = channels;
+        this.relu = relu;
+    }
+
+    /**
+     * BatchNorm2d followed by a ReLU, as one layer (see the class comment): for a BatchNorm whose output
+     * feeds only a ReLU. Its output must not be overwritten in place by the layer after it (the R-passes read it).
+     */
+    public static BatchNorm2d withRelu(int channels) {
+        return new BatchNorm2d(channels, true);
+    }
+
+    /** Whether this layer applies a ReLU to its output. */
+    public boolean fusesRelu() {
+        return relu;
     }
 
     @Override
@@ -117,6 +147,8 @@ public final class BatchNorm2d implements Layer {
         laneC = new float[padded];
         meanF = new float[padded];
         zeros = new float[padded];
+        scale = new float[padded];
+        shift = new float[padded];
         rMean = new double[padded];
         rDot = new double[padded];
         return in.clone();
@@ -230,9 +262,13 @@ public final class BatchNorm2d implements Layer {
         invStd[ch] = inv;
         // y = gamma * (x - mean) * invStd + beta = scale * x + shift
         double g = gamma.getAtIndex(JAVA_FLOAT, ch);
-        float scale = (float) (g * inv);
-        float shift = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m * g * inv);
-        for (int i = 0; i < n; i++) k.affine(x, y, scale, shift, offset(i, ch), offset(i, ch) + plane);
+        float a = scale[ch] = (float) (g * inv);
+        float b = shift[ch] = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m * g * inv);
+        for (int i = 0; i < n; i++) {
+            long from = offset(i, ch), to = from + plane;
+            if (relu) k.affineRelu(x, y, a, b, from, to);
+            else k.affine(x, y, a, b, from, to);
+        }
     }
 
     @Override
@@ -284,11 +320,12 @@ public final class BatchNorm2d implements Layer {
         Kernels k = ctx.kernels();
         float meanF = (float) mean[ch];
         double sDy = 0, sDyDev = 0;
-        // Plane by plane, so that the second read of dy comes from L1.
+        // Plane by plane, so that the second read of dy comes from L1. With the ReLU: over the gated dy.
+        float a = scale[ch], b = shift[ch];
         for (int i = 0; i < n; i++) {
             long from = offset(i, ch), to = from + plane;
-            sDy += k.sum(dy, from, to);
-            sDyDev += k.dotDeviation(dy, x, meanF, from, to);
+            sDy += relu ? k.sumRelu(dy, x, a, b, from, to) : k.sum(dy, from, to);
+            sDyDev += relu ? k.dotDeviationRelu(dy, x, meanF, a, b, from, to) : k.dotDeviation(dy, x, meanF, from, to);
         }
         sumDy[ch] = sDy;
         sumDyDev[ch] = sDyDev;
@@ -301,15 +338,17 @@ public final class BatchNorm2d implements Layer {
         Kernels k = ctx.kernels();
         double m = mean[ch], inv = invStd[ch];
         double sumDy = this.sumDy[ch], sumDyXhat = sumDyDev[ch] * inv;
-        double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv;
-        if (!lastUsedBatchStats) {
-            for (int i = 0; i < n; i++) k.affine(dy, dx, (float) a, 0f, offset(i, ch), offset(i, ch) + plane);
-            return;
+        double a = gamma.getAtIndex(JAVA_FLOAT, ch) * inv, b = 0, c = 0;
+        if (lastUsedBatchStats) { // a*(dy - sumDy/M - (x - mean)*inv*dgamma/M) = a*dy + b*x + c
+            b = -a * inv * sumDyXhat / count;
+            c = -a * sumDy / count - b * m;
         }
-        // a*(dy - sumDy/M - (x - mean)*inv*dgamma/M) = a*dy + b*x + c
-        double b = -a * inv * sumDyXhat / count;
-        double c = -a * sumDy / count - b * m;
-        for (int i = 0; i < n; i++) k.affine2(dy, x, dx, (float) a, (float) b, (float) c, offset(i, ch), offset(i, ch) + plane);
+        for (int i = 0; i < n; i++) {
+            long from = offset(i, ch), to = from + plane;
+            if (relu) k.affine2Relu(dy, x, dx, (float) a, (float) b, (float) c, scale[ch], shift[ch], from, to);
+            else if (lastUsedBatchStats) k.affine2(dy, x, dx, (float) a, (float) b, (float) c, from, to);
+            else k.affine(dy, dx, (float) a, 0f, from, to);
+        }
     }
 
     /**
@@ -371,6 +410,8 @@ public final class BatchNorm2d implements Layer {
             planeSum = new double[len];
             planeSq = new double[len];
             planeMean = new float[len];
+            planeScale = new float[len];
+            planeShift = new float[len];
         }
     }
 
@@ -427,8 +468,8 @@ public final class BatchNorm2d implements Layer {
                 mean[ch] = 0;
                 invStd[ch] = 0;
                 meanF[ch] = 0f;
-                laneA[ch] = 0f;
-                laneB[ch] = 0f;
+                scale[ch] = 0f;
+                shift[ch] = 0f;
                 continue;
             }
             double m, inv;
@@ -443,14 +484,16 @@ public final class BatchNorm2d implements Layer {
             invStd[ch] = inv;
             meanF[ch] = (float) m;
             double g = gamma.getAtIndex(JAVA_FLOAT, ch);
-            laneA[ch] = (float) (g * inv);
-            laneB[ch] = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m * g * inv);
+            scale[ch] = (float) (g * inv);
+            shift[ch] = (float) (beta.getAtIndex(JAVA_FLOAT, ch) - m * g * inv);
         }
     }
 
     private void affinePlane(int p) {
-        long from = planeOffset(p);
-        ctx.kernels().affineLanes(lanes, x, y, laneA, laneB, (p % blocks) * lanes, from, from + (long) plane * lanes);
+        long from = planeOffset(p), to = from + (long) plane * lanes;
+        int at = (p % blocks) * lanes;
+        if (relu) ctx.kernels().affineReluLanes(lanes, x, y, scale, shift, at, from, to);
+        else ctx.kernels().affineLanes(lanes, x, y, scale, shift, at, from, to);
     }
 
     /** Per lane: sum dy and sum dy*(x - mean) over the plane. */
@@ -464,8 +507,15 @@ public final class BatchNorm2d implements Layer {
             planeSq[at + l] = 0;
             planeMean[at + l] = meanF[channel0 + l]; // the kernels read c and acc at the same index
         }
-        k.sumLanes(lanes, dy, from, to, planeSum, at);
-        k.dotDeviationLanes(lanes, dy, x, planeMean, from, to, planeSq, at);
+        if (relu) { // over the gated dy, the gate's coefficients copied to the plane's index as the mean
+            System.arraycopy(scale, channel0, planeScale, at, lanes);
+            System.arraycopy(shift, channel0, planeShift, at, lanes);
+            k.sumReluLanes(lanes, dy, x, planeScale, planeShift, from, to, planeSum, at);
+            k.dotDeviationReluLanes(lanes, dy, x, planeMean, planeScale, planeShift, from, to, planeSq, at);
+        } else {
+            k.sumLanes(lanes, dy, from, to, planeSum, at);
+            k.dotDeviationLanes(lanes, dy, x, planeMean, from, to, planeSq, at);
+        }
     }
 
     /** {@link #backwardChannel}'s sums for 8 channels in image order, the gradients, and dx's coefficients. */
@@ -515,14 +565,22 @@ public final class BatchNorm2d implements Layer {
     private void gradAffinePlane(int p) {
         long from = planeOffset(p), to = from + (long) plane * lanes;
         int at = (p % blocks) * lanes;
-        if (lastUsedBatchStats) ctx.kernels().affine2Lanes(lanes, dy, x, dx, laneA, laneB, laneC, at, from, to);
-        else ctx.kernels().affineLanes(lanes, dy, dx, laneA, zeros, at, from, to);
+        Kernels k = ctx.kernels();
+        if (relu) { // running statistics: dx = a*gated dy + 0*x + 0, which is a*gated dy
+            float[] b = lastUsedBatchStats ? laneB : zeros, c = lastUsedBatchStats ? laneC : zeros;
+            k.affine2ReluLanes(lanes, dy, x, dx, laneA, b, c, scale, shift, at, from, to);
+        } else if (lastUsedBatchStats) {
+            k.affine2Lanes(lanes, dy, x, dx, laneA, laneB, laneC, at, from, to);
+        } else {
+            k.affineLanes(lanes, dy, dx, laneA, zeros, at, from, to);
+        }
     }
 
     // ---- exact curvature products: scalar loops per channel, in either layout -------------------------
     // Per channel, s = invStd, M = n*plane, xhat = (x - mean) s. Batch statistics (TRAIN*): R{mean} = mean R{x},
     // a = mean(xhat R{x}), R{s} = -s^2 a, R{xhat} = s (R{x} - R{mean} - a xhat). Running statistics (EVAL):
     // R{xhat} = s R{x}. R{y} = gamma R{xhat} + v_gamma xhat + v_beta. The R-passes never touch the buffers.
+    // With the fused ReLU (relu'' = 0): R{y} and the dy, R{dy} that BatchNorm's part sees are gated by y > 0.
 
     @Override
     public void bindCurvature(ParameterStore store, MemorySegment v, MemorySegment hv) {
@@ -536,6 +594,11 @@ public final class BatchNorm2d implements Layer {
     private long at(int image, int ch, int p) {
         if (!rBlocked) return ((long) image * channels + ch) * plane + p;
         return (((long) image * blocks + ch / lanes) * plane + p) * lanes + ch % lanes;
+    }
+
+    /** The fused ReLU's gate at (i, ch, p): the forward's output is positive (always open without a ReLU). */
+    private boolean open(int i, int ch, int p) {
+        return !relu || y.getAtIndex(JAVA_FLOAT, at(i, ch, p)) > 0f;
     }
 
     private double xhat(int i, int ch, int p) {
@@ -588,7 +651,8 @@ public final class BatchNorm2d implements Layer {
         double g = gamma.getAtIndex(JAVA_FLOAT, ch), vg = vGamma.getAtIndex(JAVA_FLOAT, ch), vb = vBeta.getAtIndex(JAVA_FLOAT, ch);
         for (int i = 0; i < n; i++) {
             for (int p = 0; p < plane; p++) {
-                ry.setAtIndex(JAVA_FLOAT, at(i, ch, p), (float) (g * rXhat(i, ch, p) + vg * xhat(i, ch, p) + vb));
+                float r = open(i, ch, p) ? (float) (g * rXhat(i, ch, p) + vg * xhat(i, ch, p) + vb) : 0f;
+                ry.setAtIndex(JAVA_FLOAT, at(i, ch, p), r);
             }
         }
     }
@@ -619,6 +683,7 @@ public final class BatchNorm2d implements Layer {
         double sumRdy = 0, sumRdyXhat = 0, sumDyRxhat = 0, sumDy = 0, sumDyXhat = 0;
         for (int i = 0; i < n; i++) {
             for (int p = 0; p < plane; p++) {
+                if (!open(i, ch, p)) continue; // gated R{dy} and dy: no terms
                 long k = at(i, ch, p);
                 double r = rdy.getAtIndex(JAVA_FLOAT, k), xh = xhat(i, ch, p);
                 sumRdy += r;
@@ -640,7 +705,8 @@ public final class BatchNorm2d implements Layer {
         for (int i = 0; i < n; i++) {
             for (int p = 0; p < plane; p++) {
                 long idx = at(i, ch, p);
-                double r = rdy.getAtIndex(JAVA_FLOAT, idx), d = full ? dy.getAtIndex(JAVA_FLOAT, idx) : 0, v;
+                boolean open = open(i, ch, p);
+                double r = open ? rdy.getAtIndex(JAVA_FLOAT, idx) : 0, d = full && open ? dy.getAtIndex(JAVA_FLOAT, idx) : 0, v;
                 if (!lastUsedBatchStats) {
                     v = s * (g * r + vg * d);
                 } else {

@@ -5,10 +5,22 @@ import java.util.List;
 
 /**
  * The named architectures of the CLI, with PyTorch state_dict names. Every ReLU here follows a Linear or a
- * BatchNorm2d, which never read their own outputs again, so each runs in place ({@link ReLU#inPlace()}).
+ * BatchNorm2d, which never read their own outputs again, so each runs in place ({@link ReLU#inPlace()}); a
+ * BatchNorm2d and its ReLU are one fused layer ({@link BatchNorm2d#withRelu}) unless the system property
+ * {@code sam4j.fuseBnRelu=false} asks for the two layers (for A/B benchmarks; same names, same results).
  */
 public final class Models {
     private Models() {}
+
+    /** Whether models built now fuse each BatchNorm2d with the ReLU after it (read at each build). */
+    static boolean fuseBnRelu() {
+        return !"false".equals(System.getProperty("sam4j.fuseBnRelu"));
+    }
+
+    /** Appends BatchNorm2d(channels) named {@code name} and a ReLU: one fused layer, or the two when not {@code fused}. */
+    static Sequential addBnRelu(Sequential net, String name, int channels, boolean fused) {
+        return fused ? net.add(name, BatchNorm2d.withRelu(channels)) : net.add(name, new BatchNorm2d(channels)).add(null, ReLU.inPlace());
+    }
 
     public static final List<String> NAMES = List.of("mlp", "cnn", "resnet18", "vgg16bn", "wrn28-10");
 
@@ -45,10 +57,14 @@ public final class Models {
      * 32->64), bn2, fc1 (64*(H/4)*(W/4) -> 256), fc2 (256 -> classes). Convolutions have no bias (BN follows).
      */
     public static Sequential cnn(int classes) {
-        return new Sequential()
-                .add("conv1", new Conv2d(32, 3, 1, 1, false)).add("bn1", new BatchNorm2d(32)).add(null, ReLU.inPlace())
-                .add(null, new MaxPool2d(2, 2))
-                .add("conv2", new Conv2d(64, 3, 1, 1, false)).add("bn2", new BatchNorm2d(64)).add(null, ReLU.inPlace())
+        return cnn(classes, fuseBnRelu());
+    }
+
+    /** {@link #cnn(int)}, with BatchNorm and ReLU fused or not. */
+    static Sequential cnn(int classes, boolean fused) {
+        Sequential net = new Sequential().add("conv1", new Conv2d(32, 3, 1, 1, false));
+        addBnRelu(net, "bn1", 32, fused).add(null, new MaxPool2d(2, 2)).add("conv2", new Conv2d(64, 3, 1, 1, false));
+        return addBnRelu(net, "bn2", 64, fused)
                 .add(null, new MaxPool2d(2, 2))
                 .add(null, new Flatten())
                 .add("fc1", new Linear(256)).add(null, ReLU.inPlace())
@@ -66,14 +82,18 @@ public final class Models {
 
     /** ResNet-18 with base width {@code w} (64 in the original): stages of w, 2w, 4w, 8w channels. */
     public static Sequential resnet18(int classes, int w) {
-        Sequential net = new Sequential()
-                .add("conv1", new Conv2d(w, 3, 1, 1, false)).add("bn1", new BatchNorm2d(w)).add(null, ReLU.inPlace());
+        return resnet18(classes, w, fuseBnRelu());
+    }
+
+    /** {@link #resnet18(int, int)}, with BatchNorm and ReLU fused or not. */
+    static Sequential resnet18(int classes, int w, boolean fused) {
+        Sequential net = addBnRelu(new Sequential().add("conv1", new Conv2d(w, 3, 1, 1, false)), "bn1", w, fused);
         int[] widths = {w, 2 * w, 4 * w, 8 * w};
         int[] strides = {1, 2, 2, 2};
         for (int stage = 0; stage < widths.length; stage++) {
             net.add("layer" + (stage + 1), new Sequential()
-                    .add("0", new BasicBlock(widths[stage], strides[stage]))
-                    .add("1", new BasicBlock(widths[stage], 1)));
+                    .add("0", new BasicBlock(widths[stage], strides[stage], fused))
+                    .add("1", new BasicBlock(widths[stage], 1, fused)));
         }
         return net.add(null, new GlobalAvgPool()).add("linear", new Linear(classes));
     }
@@ -92,15 +112,20 @@ public final class Models {
 
     /** VGG-16 with BatchNorm with every width divided by {@code divisor} (1 for the original). */
     public static Sequential vgg16bn(int classes, int divisor) {
+        return vgg16bn(classes, divisor, fuseBnRelu());
+    }
+
+    /** {@link #vgg16bn(int, int)}, with BatchNorm and ReLU fused or not. */
+    static Sequential vgg16bn(int classes, int divisor, boolean fused) {
         Sequential features = new Sequential();
         int index = 0;
         for (int width : VGG16) {
             if (width == 0) {
                 features.add(String.valueOf(index++), new MaxPool2d(2, 2));
             } else {
-                features.add(String.valueOf(index++), new Conv2d(width / divisor, 3, 1, 1, true))
-                        .add(String.valueOf(index++), new BatchNorm2d(width / divisor))
-                        .add(String.valueOf(index++), ReLU.inPlace());
+                features.add(String.valueOf(index++), new Conv2d(width / divisor, 3, 1, 1, true));
+                addBnRelu(features, String.valueOf(index), width / divisor, fused);
+                index += 2; // the BatchNorm's and the ReLU's indices
             }
         }
         return new Sequential().add("features", features).add(null, new Flatten()).add("classifier", new Linear(classes));
@@ -117,6 +142,11 @@ public final class Models {
      * in PyTorch load with {@code --init}.
      */
     public static Sequential wideResNet(int depth, int widen, int classes) {
+        return wideResNet(depth, widen, classes, fuseBnRelu());
+    }
+
+    /** {@link #wideResNet(int, int, int)}, with BatchNorm and ReLU fused or not. */
+    static Sequential wideResNet(int depth, int widen, int classes, boolean fused) {
         if (depth < 10 || (depth - 4) % 6 != 0) {
             throw new IllegalArgumentException("WideResNet depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got " + depth);
         }
@@ -127,10 +157,9 @@ public final class Models {
         int[] strides = {1, 2, 2};
         for (int group = 0; group < widths.length; group++) {
             Sequential layer = new Sequential();
-            for (int i = 0; i < blocks; i++) layer.add(String.valueOf(i), new PreActBlock(widths[group], i == 0 ? strides[group] : 1));
+            for (int i = 0; i < blocks; i++) layer.add(String.valueOf(i), new PreActBlock(widths[group], i == 0 ? strides[group] : 1, fused));
             net.add("block" + (group + 1), new Sequential().add("layer", layer));
         }
-        return net.add("bn1", new BatchNorm2d(widths[2])).add(null, ReLU.inPlace())
-                .add(null, new GlobalAvgPool()).add("fc", new Linear(classes));
+        return addBnRelu(net, "bn1", widths[2], fused).add(null, new GlobalAvgPool()).add("fc", new Linear(classes));
     }
 }

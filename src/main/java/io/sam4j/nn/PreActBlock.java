@@ -17,6 +17,7 @@ import java.util.SplittableRandom;
  */
 public final class PreActBlock implements Layer {
     private final int planes, stride;
+    private final boolean fused;
     /** bn1 + ReLU, made in declare (bn1 has the input's channels): the pre-activation {@code a}. */
     private Sequential pre;
     private final Sequential main;
@@ -30,12 +31,15 @@ public final class PreActBlock implements Layer {
     private final Object dAOwner = new Object();
 
     public PreActBlock(int planes, int stride) {
+        this(planes, stride, Models.fuseBnRelu());
+    }
+
+    /** {@code fused}: each BatchNorm and its ReLU as one layer ({@link BatchNorm2d#withRelu}). */
+    PreActBlock(int planes, int stride, boolean fused) {
         this.planes = planes;
         this.stride = stride;
-        this.main = new Sequential()
-                .add("conv1", new Conv2d(planes, 3, stride, 1, false))
-                .add("bn2", new BatchNorm2d(planes))
-                .add(null, ReLU.inPlace())
+        this.fused = fused;
+        this.main = Models.addBnRelu(new Sequential().add("conv1", new Conv2d(planes, 3, stride, 1, false)), "bn2", planes, fused)
                 .add("conv2", new Conv2d(planes, 3, 1, 1, false));
     }
 
@@ -44,8 +48,8 @@ public final class PreActBlock implements Layer {
         if (in.length != 3) throw new IllegalArgumentException(prefix + ": PreActBlock needs a {C, H, W} input, got " + Arrays.toString(in));
         this.ctx = ctx;
         this.ops = new FlatOps(ctx.kernels(), ctx.parallel());
-        // In place: bn1's output feeds only the ReLU (the identity shortcut takes x, not bn1's output).
-        pre = new Sequential().add("bn1", new BatchNorm2d(in[0])).add(null, ReLU.inPlace());
+        // In place (or fused): bn1's output feeds only the ReLU (the identity shortcut takes x, not bn1's output).
+        pre = Models.addBnRelu(new Sequential(), "bn1", in[0], fused);
         int[] a = pre.declare(in, prefix, b, ctx);
         int[] out = main.declare(a, prefix, b, ctx);
         if (stride != 1 || in[0] != planes) {

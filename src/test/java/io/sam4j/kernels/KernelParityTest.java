@@ -145,6 +145,103 @@ class KernelParityTest {
     }
 
     /**
+     * The fused BatchNorm + ReLU kernels of each implementation against its own unfused sequence (affine, relu,
+     * reluBackward, then sum, dotDeviation, affine2 or affine) bit for bit: the gate is recomputed with the
+     * forward's rounding, so the gated dy is the ReLU backward's. Then vector against scalar, with gate scales
+     * that are powers of two (z rounds once either way, so both see the same gates).
+     */
+    @Test
+    void fusedReluKernels() {
+        forAllRanges("bn+relu", (a, rnd, from, to, ctx) -> {
+            MemorySegment x = buf(a, rnd, to, -1, 1), dy = buf(a, rnd, to, -1, 1), init = buf(a, rnd, to, -1, 1);
+            float s = 1.3f, t = -0.1f, c = 0.2f, p = 0.7f, q = -0.3f, r = 0.05f;
+            for (Kernels k : new Kernels[] {ref, vec}) {
+                String at = ctx + " " + k.name();
+                MemorySegment z = copyOf(a, init), y = copyOf(a, init), g = copyOf(a, init), dx = copyOf(a, init), dx2 = copyOf(a, init);
+                k.affine(x, z, s, t, from, to);
+                k.relu(z, z, from, to);
+                k.affineRelu(x, y, s, t, from, to);
+                assertSame(at + " affineRelu", z, y);
+                k.reluBackward(z, dy, g, from, to);
+                assertEquals(k.sum(g, from, to), k.sumRelu(dy, x, s, t, from, to), at + " sumRelu");
+                assertEquals(k.dotDeviation(g, x, c, from, to), k.dotDeviationRelu(dy, x, c, s, t, from, to), at + " dotDeviationRelu");
+                k.affine2(g, x, dx, p, q, r, from, to);
+                k.affine2Relu(dy, x, dx2, p, q, r, s, t, from, to);
+                assertSame(at + " affine2Relu", dx, dx2);
+                k.affine(g, dx, p, 0f, from, to); // BatchNorm's backward with running statistics
+                k.affine2Relu(dy, x, dx2, p, 0f, 0f, s, t, from, to);
+                assertSame(at + " affine2Relu as affine", dx, dx2);
+            }
+            MemorySegment[] in = {x, dy, init};
+            run(a, ctx + " affineRelu", from, to, in, 0, (k, b, acc) -> k.affineRelu(b[0], b[2], 2f, t, from, to));
+            run(a, ctx + " affine2Relu", from, to, in, 0, (k, b, acc) -> k.affine2Relu(b[1], b[0], b[2], p, q, r, -0.5f, t, from, to));
+            double absD = 0, absDd = 0;
+            for (long i = from; i < to; i++) {
+                absD += Math.abs(at(dy, i));
+                absDd += Math.abs(at(dy, i) * (at(x, i) - c));
+            }
+            assertSum(ctx + " sumRelu", ref.sumRelu(dy, x, 4f, t, from, to), vec.sumRelu(dy, x, 4f, t, from, to), absD, REL);
+            assertSum(ctx + " dotDeviationRelu", ref.dotDeviationRelu(dy, x, c, 0.25f, t, from, to),
+                    vec.dotDeviationRelu(dy, x, c, 0.25f, t, from, to), absDd, REL);
+        });
+    }
+
+    /** {@link #fusedReluKernels} for the lane kernels, at both block widths. */
+    @Test
+    void fusedReluLaneKernels() {
+        forAllPixelRanges("lane bn+relu", (a, rnd, from, to, L, ctx) -> {
+            MemorySegment x = buf(a, rnd, to, -1, 1), dy = buf(a, rnd, to, -1, 1), init = buf(a, rnd, to, -1, 1);
+            float[] s = lanes(rnd, -1.5f, 1.5f), t = lanes(rnd, -0.5f, 0.5f), c = lanes(rnd, -0.5f, 0.5f);
+            float[] p = lanes(rnd, -1, 1), q = lanes(rnd, -1, 1), r = lanes(rnd, -1, 1), zero = new float[AT + MAX + 2];
+            for (Kernels k : new Kernels[] {ref, vec}) {
+                String at = ctx + " " + k.name();
+                MemorySegment z = copyOf(a, init), y = copyOf(a, init), g = copyOf(a, init), dx = copyOf(a, init), dx2 = copyOf(a, init);
+                k.affineLanes(L, x, z, s, t, AT, from, to);
+                k.relu(z, z, from, to);
+                k.affineReluLanes(L, x, y, s, t, AT, from, to);
+                assertSame(at + " affineReluLanes", z, y);
+                k.reluBackward(z, dy, g, from, to);
+                double[] u = halves(), w = halves();
+                k.sumLanes(L, g, from, to, u, AT);
+                k.sumReluLanes(L, dy, x, s, t, from, to, w, AT);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(u, w, at + " sumReluLanes");
+                u = halves();
+                w = halves();
+                k.dotDeviationLanes(L, g, x, c, from, to, u, AT);
+                k.dotDeviationReluLanes(L, dy, x, c, s, t, from, to, w, AT);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(u, w, at + " dotDeviationReluLanes");
+                k.affine2Lanes(L, g, x, dx, p, q, r, AT, from, to);
+                k.affine2ReluLanes(L, dy, x, dx2, p, q, r, s, t, AT, from, to);
+                assertSame(at + " affine2ReluLanes", dx, dx2);
+                k.affineLanes(L, g, dx, p, zero, AT, from, to);
+                k.affine2ReluLanes(L, dy, x, dx2, p, zero, zero, s, t, AT, from, to);
+                assertSame(at + " affine2ReluLanes as affineLanes", dx, dx2);
+            }
+            float[] pow2 = lanes(rnd, 0, 1);
+            for (int l = 0; l < pow2.length; l++) pow2[l] = (l % 2 == 0 ? 1 : -1) * (float) Math.pow(2, l % 4 - 1);
+            MemorySegment[] in = {x, dy, init};
+            run(a, ctx + " affineReluLanes", from, to, in, 0, (k, b, acc) -> k.affineReluLanes(L, b[0], b[2], pow2, t, AT, from, to));
+            run(a, ctx + " affine2ReluLanes", from, to, in, 0,
+                    (k, b, acc) -> k.affine2ReluLanes(L, b[1], b[0], b[2], p, q, r, pow2, t, AT, from, to));
+            double[] absD = new double[L], absDd = new double[L];
+            for (long i = from; i < to; i++) {
+                int l = (int) ((i - from) % L);
+                absD[l] += Math.abs(at(dy, i));
+                absDd[l] += Math.abs(at(dy, i) * (at(x, i) - c[AT + l]));
+            }
+            double[] u = halves(), w = halves();
+            ref.sumReluLanes(L, dy, x, pow2, t, from, to, u, AT);
+            vec.sumReluLanes(L, dy, x, pow2, t, from, to, w, AT);
+            assertLaneSums(ctx + " sumReluLanes", L, u, w, absD);
+            u = halves();
+            w = halves();
+            ref.dotDeviationReluLanes(L, dy, x, c, pow2, t, from, to, u, AT);
+            vec.dotDeviationReluLanes(L, dy, x, c, pow2, t, from, to, w, AT);
+            assertLaneSums(ctx + " dotDeviationReluLanes", L, u, w, absDd);
+        });
+    }
+
+    /**
      * Shapes with odd h or w (floor), rows narrower than a vector (vectors spanning rows, scalar last
      * rows), exactly one vector, and an overlapping last vector; values from a small set, so that ties, -0.0 and NaN are common.
      */

@@ -129,9 +129,9 @@ class GradientPoolTest {
         Run perLayer = run("resnet18", java, false), shared = run("resnet18", java, true);
         System.out.printf("resnet18 gradient buffers: per layer %d (%d bytes), shared %d (%d bytes)%n",
                 perLayer.buffersAfterStep(), perLayer.bytesAfterStep(), shared.buffersAfterStep(), shared.bytesAfterStep());
-        // Per layer: stem bn1 + ReLU; per block its 5 layers, the output ReLU and its own dx (+2 with a
-        // projection); pooling and linear.
-        assertEquals(2 + 8 * 7 + 3 * 2 + 2, perLayer.buffersAfterStep());
+        // Per layer: the stem's bn1 (its ReLU fused); per block its 4 layers (bn1 with its ReLU fused), the output
+        // ReLU and its own dx (+2 with a projection); pooling and linear.
+        assertEquals(1 + 8 * 6 + 3 * 2 + 2, perLayer.buffersAfterStep());
         // Shared: at most 3 live per size, plus the pooling's, the stage-boundary ones (4 sizes).
         assertTrue(shared.buffersAfterStep() <= 4 * 4, "shared buffers: " + shared.buffersAfterStep());
         assertTrue(shared.bytesAfterStep() * 4 < perLayer.bytesAfterStep(),

@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
 
 /**
  * Rough timing of the memory-bound CNN layers on the cnn model's conv1 output, 128x32x28x28, in the
- * plain and the blocked (nChw8c, nChw16c) layouts (not a test, not JMH; the CPU may be shared, so it prints the
+ * plain and the blocked (nChw8c, nChw16c) layouts (BatchNorm + ReLU also fused against unfused) (not a test, not JMH; the CPU may be shared, so it prints the
  * median and the minimum of many runs). Run after {@code mvn test-compile}:
  * java --add-modules jdk.incubator.vector -cp target/classes:target/test-classes io.sam4j.nn.LayerBench [reps] [threads...]
  */
@@ -36,17 +36,22 @@ public final class LayerBench {
             for (int threads : teams) for (int lanes : new int[] {0, 8, 16}) {
                 try (Parallel par = new Parallel(threads); Context ctx = new Context(par, KernelsProvider.get())) {
                     ctx.setLanes(lanes); // C = 32: the same sizes in every layout
-                    BatchNorm2d bn = new BatchNorm2d(C);
+                    BatchNorm2d bn = new BatchNorm2d(C), fused = BatchNorm2d.withRelu(C);
+                    Sequential unfused = new Sequential().add(null, new BatchNorm2d(C)).add(null, ReLU.inPlace());
                     MaxPool2d pool = new MaxPool2d(2, 2);
                     GlobalAvgPool gap = new GlobalAvgPool();
                     ParameterStore.Builder b = ParameterStore.builder();
                     int[] in = {C, H, W};
                     bn.declare(in, "bn.", b, ctx);
+                    fused.declare(in, "fused.", b, ctx);
+                    unfused.declare(in, "unfused.", b, ctx);
                     pool.declare(in, "", b, ctx);
                     gap.declare(in, "", b, ctx);
                     try (ParameterStore store = b.build()) {
-                        bn.bind(store);
-                        bn.initialize(store, new SplittableRandom(1));
+                        for (Layer l : new Layer[] {bn, fused, unfused}) {
+                            l.bind(store);
+                            l.initialize(store, new SplittableRandom(1));
+                        }
                         String t = threads + "T " + ctx.layoutName() + " ";
                         bench(t + "bn forward TRAIN", reps, () -> bn.forward(x, N, Mode.TRAIN));
                         bench(t + "bn backward", reps, () -> bn.backward(dy, N, true));
@@ -54,6 +59,16 @@ public final class LayerBench {
                             bn.forward(x, N, Mode.TRAIN);
                             bn.backward(dy, N, true);
                         });
+                        for (int round = 0; round < 2; round++) { // BatchNorm + ReLU, alternating: A B A B
+                            bench(t + "bn+relu unfused fwd+bwd", reps, () -> {
+                                unfused.forward(x, N, Mode.TRAIN);
+                                unfused.backward(dy, N, true);
+                            });
+                            bench(t + "bn+relu fused fwd+bwd", reps, () -> {
+                                fused.forward(x, N, Mode.TRAIN);
+                                fused.backward(dy, N, true);
+                            });
+                        }
                         bench(t + "maxpool forward", reps, () -> pool.forward(x, N, Mode.TRAIN));
                         bench(t + "maxpool backward", reps, () -> pool.backward(dyPool, N, true));
                         bench(t + "maxpool forward+backward", reps, () -> {

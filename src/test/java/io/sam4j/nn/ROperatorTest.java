@@ -156,6 +156,24 @@ class ROperatorTest {
         }
     }
 
+    /**
+     * BatchNorm with a fused ReLU: the gates from the output, R{y} and R{dy} gated. blockBatchNorm keeps every
+     * output 1.5 away from the kink (whole channels open or shut, random per channel), as the difference quotient needs.
+     */
+    @Test
+    void batchNormWithFusedReluInBothModesAndLayouts() {
+        for (boolean blocked : new boolean[] {false, true}) {
+            for (Mode mode : new Mode[] {Mode.EVAL, Mode.TRAIN_FROZEN_STATS}) {
+                try (Context ctx = javaContext(blocked)) {
+                    String name = "bnrelu " + mode + (blocked ? " blocked" : "");
+                    check(ctx, name, () -> BatchNorm2d.withRelu(3), new int[] {3, 3, 3}, 4, mode, uniform(), ROperatorTest::blockBatchNorm, 1e-2, 1e-4);
+                    check(ctx, name + " 10ch", () -> BatchNorm2d.withRelu(10), new int[] {10, 2, 2}, 2, mode, uniform(), ROperatorTest::blockBatchNorm, 1e-2, 1e-4);
+                    check(ctx, name + " first", () -> BatchNorm2d.withRelu(2), new int[] {2, 2, 3}, 3, mode, uniform(), ROperatorTest::blockBatchNorm, 1e-2, 1e-4, true);
+                }
+            }
+        }
+    }
+
     @Test
     void residualBlocksInBothModes() {
         for (Mode mode : new Mode[] {Mode.EVAL, Mode.TRAIN_FROZEN_STATS}) {
