@@ -106,7 +106,11 @@ final class VectorLayerKernels implements LayerKernels {
 
     // ---- BatchNorm + ReLU fused: the gate z = fma(x, a, b) > 0 is affine's z, bit for bit --------------
 
-    /** dy where the gate x*a + b (one rounding, as {@link #affine} and {@link #affineLanes}) is open, else 0. */
+    /**
+     * dy where the gate x*a + b (one rounding, as {@link #affine}) is open, else 0; vectors of species S only.
+     * The lane loops have their own copy ({@code gatedB}): a helper fed vectors of two species sees two classes
+     * and C2 then boxes every vector in it (~100x slower, allocating).
+     */
     private static FloatVector gated(FloatVector dy, FloatVector x, FloatVector a, FloatVector b, FloatVector zero) {
         return zero.blend(dy, x.fma(a, b).compare(VectorOperators.GT, zero));
     }
@@ -380,6 +384,11 @@ final class VectorLayerKernels implements LayerKernels {
         if (i < to) storeB(loadB(dy, i).fma(a0, loadB(x, i).fma(b0, c0)), dx, i);
     }
 
+    /** {@code gated} for the 256-bit lane vectors (see there why a copy). */
+    private static FloatVector gatedB(FloatVector dy, FloatVector x, FloatVector a, FloatVector b, FloatVector zero) {
+        return zero.blend(dy, x.fma(a, b).compare(VectorOperators.GT, zero));
+    }
+
     @Override
     public void affineReluLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to) {
         LayerKernels.checkLanes(lanes, from, to);
@@ -406,14 +415,14 @@ final class VectorLayerKernels implements LayerKernels {
             FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
             long i = blk;
             for (; i <= end - 4 * V; i += 4 * V) {
-                a0 = a0.add(gated(loadB(dy, i), loadB(x, i), ga0, gb0, z));
-                a1 = a1.add(gated(loadB(dy, i + V), loadB(x, i + V), ga1, gb1, z));
-                a2 = a2.add(gated(loadB(dy, i + 2 * V), loadB(x, i + 2 * V), ga0, gb0, z));
-                a3 = a3.add(gated(loadB(dy, i + 3 * V), loadB(x, i + 3 * V), ga1, gb1, z));
+                a0 = a0.add(gatedB(loadB(dy, i), loadB(x, i), ga0, gb0, z));
+                a1 = a1.add(gatedB(loadB(dy, i + V), loadB(x, i + V), ga1, gb1, z));
+                a2 = a2.add(gatedB(loadB(dy, i + 2 * V), loadB(x, i + 2 * V), ga0, gb0, z));
+                a3 = a3.add(gatedB(loadB(dy, i + 3 * V), loadB(x, i + 3 * V), ga1, gb1, z));
             }
             for (; i < end; i += V) {
-                if (((i - blk) / V & 1) == 0) a0 = a0.add(gated(loadB(dy, i), loadB(x, i), ga0, gb0, z));
-                else a1 = a1.add(gated(loadB(dy, i), loadB(x, i), ga1, gb1, z));
+                if (((i - blk) / V & 1) == 0) a0 = a0.add(gatedB(loadB(dy, i), loadB(x, i), ga0, gb0, z));
+                else a1 = a1.add(gatedB(loadB(dy, i), loadB(x, i), ga1, gb1, z));
             }
             foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
         }
@@ -433,15 +442,15 @@ final class VectorLayerKernels implements LayerKernels {
             long i = blk;
             for (; i <= end - 4 * V; i += 4 * V) {
                 FloatVector x0 = loadB(x, i), x1 = loadB(x, i + V), x2 = loadB(x, i + 2 * V), x3 = loadB(x, i + 3 * V);
-                a0 = x0.sub(c0).fma(gated(loadB(dy, i), x0, ga0, gb0, z), a0);
-                a1 = x1.sub(c1).fma(gated(loadB(dy, i + V), x1, ga1, gb1, z), a1);
-                a2 = x2.sub(c0).fma(gated(loadB(dy, i + 2 * V), x2, ga0, gb0, z), a2);
-                a3 = x3.sub(c1).fma(gated(loadB(dy, i + 3 * V), x3, ga1, gb1, z), a3);
+                a0 = x0.sub(c0).fma(gatedB(loadB(dy, i), x0, ga0, gb0, z), a0);
+                a1 = x1.sub(c1).fma(gatedB(loadB(dy, i + V), x1, ga1, gb1, z), a1);
+                a2 = x2.sub(c0).fma(gatedB(loadB(dy, i + 2 * V), x2, ga0, gb0, z), a2);
+                a3 = x3.sub(c1).fma(gatedB(loadB(dy, i + 3 * V), x3, ga1, gb1, z), a3);
             }
             for (; i < end; i += V) {
                 FloatVector x0 = loadB(x, i);
-                if (((i - blk) / V & 1) == 0) a0 = x0.sub(c0).fma(gated(loadB(dy, i), x0, ga0, gb0, z), a0);
-                else a1 = x0.sub(c1).fma(gated(loadB(dy, i), x0, ga1, gb1, z), a1);
+                if (((i - blk) / V & 1) == 0) a0 = x0.sub(c0).fma(gatedB(loadB(dy, i), x0, ga0, gb0, z), a0);
+                else a1 = x0.sub(c1).fma(gatedB(loadB(dy, i), x0, ga1, gb1, z), a1);
             }
             foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
         }
@@ -460,12 +469,12 @@ final class VectorLayerKernels implements LayerKernels {
         long i = from;
         for (; i <= to - 2 * V; i += 2 * V) {
             FloatVector x0 = loadB(x, i), x1 = loadB(x, i + V);
-            storeB(gated(loadB(dy, i), x0, ga0, gb0, z).fma(p0, x0.fma(q0, r0)), dx, i);
-            storeB(gated(loadB(dy, i + V), x1, ga1, gb1, z).fma(p1, x1.fma(q1, r1)), dx, i + V);
+            storeB(gatedB(loadB(dy, i), x0, ga0, gb0, z).fma(p0, x0.fma(q0, r0)), dx, i);
+            storeB(gatedB(loadB(dy, i + V), x1, ga1, gb1, z).fma(p1, x1.fma(q1, r1)), dx, i + V);
         }
         if (i < to) {
             FloatVector x0 = loadB(x, i);
-            storeB(gated(loadB(dy, i), x0, ga0, gb0, z).fma(p0, x0.fma(q0, r0)), dx, i);
+            storeB(gatedB(loadB(dy, i), x0, ga0, gb0, z).fma(p0, x0.fma(q0, r0)), dx, i);
         }
     }
 

@@ -14,7 +14,7 @@ import java.util.Random;
  * A/B of the fused BatchNorm + ReLU on a whole model in one JVM (not a test, not JMH): the model built fused and
  * unfused ({@link Models#resnet18(int, int, boolean)}, {@link Models#cnn(int, boolean)}), one training forward +
  * backward ({@link Model#lossAndGrad}, TRAIN, shared gradient buffers as in training) on each in turn, A B A B, so
- * that a noisy neighbour hits both alike; prints the medians and their ratio. Run after {@code mvn test-compile}:
+ * that a noisy neighbour hits both alike; prints the medians, their ratio and the median of the per-round ratios. Run after {@code mvn test-compile}:
  * java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -cp target/classes:target/test-classes:$(cat target/cp.txt)
  * io.sam4j.nn.BnReluFusionBench [model=resnet18|cnn] [steps=8] [batch=128] [threads=2]
  */
@@ -53,7 +53,10 @@ public final class BnReluFusionBench {
                 }
             }
             double unfused = median(ms[0]), fused = median(ms[1]);
-            System.out.printf("forward+backward median ms: unfused %.1f, fused %.1f, fused/unfused %.3f%n", unfused, fused, fused / unfused);
+            double[] ratios = new double[steps]; // per round: the two steps ran back to back, under the same load
+            for (int s = 0; s < steps; s++) ratios[s] = ms[1][s] / ms[0][s];
+            System.out.printf("forward+backward median ms: unfused %.1f, fused %.1f, ratio of medians %.3f, median of per-round ratios %.3f%n",
+                    unfused, fused, fused / unfused, median(ratios));
             System.out.println("unfused " + Arrays.toString(round(ms[0])) + "\nfused   " + Arrays.toString(round(ms[1])));
             for (Model m : models) m.close();
         }

@@ -30,8 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * momentum 0.9, weight decay 5e-4; rho 0.05; F-SAM sigma 1, lambda 0.6). A SAM step is two forward/backward
  * passes plus the four fused optimizer passes; {@code opt=sgd} (one forward/backward) is the baseline.
  * {@code opt} also takes {@code fsam} and {@code stablesam} (SAM with StableSAM's rescale), {@code model}
- * also {@code mlp} or {@code resnet18} (seconds per step: raise {@code -r}); {@code fuseBnRelu=true,false} compares
- * the fused BatchNorm + ReLU layer with the two layers.
+ * also {@code mlp} or {@code resnet18} (seconds per step: raise {@code -r}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -56,10 +55,6 @@ public class SamStepBench {
     @Param({"128"})
     public int batch;
 
-    /** BatchNorm and ReLU as one fused layer (the default), or {@code false}: the two layers (an A/B of the fusion). */
-    @Param({"true"})
-    public boolean fuseBnRelu;
-
     private RunSetup run;
     private Model m;
     private Arena arena;
@@ -69,7 +64,6 @@ public class SamStepBench {
     @Setup
     public void setup() {
         Check.kernels("vector");
-        System.setProperty("sam4j.fuseBnRelu", String.valueOf(fuseBnRelu)); // read when the model is built
         TrainConfig c = new TrainConfig();
         c.model = model;
         c.batch = batch;
@@ -93,7 +87,7 @@ public class SamStepBench {
         int[] labels = r.ints(batch, 0, 10).toArray();
         int n = batch;
         f = run.loss(x, labels, n);
-        System.out.println("\n" + model + (fuseBnRelu ? "" : " (BatchNorm, ReLU unfused)") + " " + o.describe() + ", " + run.context().kernels().name() + " kernels, "
+        System.out.println("\n" + model + " " + o.describe() + ", " + run.context().kernels().name() + " kernels, "
                 + run.context().convBackend().summary() + ", " + m.store().paramCount() + " parameters");
     }
 
