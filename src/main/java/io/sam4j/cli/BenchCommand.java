@@ -96,7 +96,9 @@ final class BenchCommand implements Callable<Integer> {
     double allreduceBucketMb;
 
     @Option(names = "--perturbation", paramLabel = "P", description = "Under MPI, as in train: local or global "
-            + "(default: ${DEFAULT-VALUE}; only global SAM overlaps its all-reduces with backward).", defaultValue = "local")
+            + "(default: ${DEFAULT-VALUE}). Global overlaps both SAM passes' all-reduces with backward; local overlaps the "
+            + "second pass's (out of place) except where a per-rank factor rescales it first (StableSAM, GSAM).",
+            defaultValue = "local")
     String perturbation;
 
     @Option(names = "--rounds", paramLabel = "R", description = "Repeat the whole list of optimizers R times, interleaved, "

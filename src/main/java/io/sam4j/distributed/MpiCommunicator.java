@@ -389,6 +389,21 @@ public final class MpiCommunicator implements Communicator {
         @Override
         public void start(MemorySegment floats, long count) {
             checkBuffer(floats, count, 4);
+            startChunks(null, floats, count);
+        }
+
+        @Override
+        public void start(MemorySegment send, MemorySegment recv, long count) {
+            checkBuffer(send, count, 4);
+            checkBuffer(recv, count, 4);
+            if (send.address() < recv.address() + 4 * count && recv.address() < send.address() + 4 * count) {
+                throw new IllegalArgumentException("out-of-place sum: send and receive buffers overlap");
+            }
+            startChunks(send, recv, count);
+        }
+
+        /** MPI_Iallreduce of {@code send} (null: in place) into {@code recv}, in chunks of at most maxCount floats. */
+        private void startChunks(MemorySegment send, MemorySegment recv, long count) {
             enter("MPI_Iallreduce");
             try {
                 for (long off = 0; off < count; off += maxCount) {
@@ -396,9 +411,10 @@ public final class MpiCommunicator implements Communicator {
                         throw new IllegalStateException("more than " + capacity + " pending sums started before waitAll");
                     }
                     int n = (int) Math.min(maxCount, count - off);
-                    MemorySegment chunk = floats.asSlice(4 * off, 4L * n);
+                    MemorySegment from = send == null ? abi.inPlace : send.asSlice(4 * off, 4L * n);
+                    MemorySegment into = recv.asSlice(4 * off, 4L * n);
                     MemorySegment request = requests.asSlice((long) abi.requestBytes * started, abi.requestBytes);
-                    check("MPI_Iallreduce", (int) iallreduce.invokeExact(abi.inPlace, chunk, n, abi.floatType, abi.opSum,
+                    check("MPI_Iallreduce", (int) iallreduce.invokeExact(from, into, n, abi.floatType, abi.opSum,
                             abi.commWorld, request));
                     started++;
                 }

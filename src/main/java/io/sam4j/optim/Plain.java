@@ -25,7 +25,7 @@ public final class Plain implements Optimizer {
 
     @Override
     public StepStats step(LossFunction f, float lr) {
-        if (reducer != null) reducer.expectGradient();
+        if (reducer != null && f.singleBackward()) reducer.expectGradient();
         double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null) reducer.reduce();
         double norm = Math.sqrt(ops.sumSquares(store.grads(), store.paramLength()));
