@@ -169,6 +169,8 @@ public final class SharpnessAware implements Optimizer {
     /** ESAM's per-example scratch (grown to the batch once). */
     private double[] esamBefore = new double[0], esamRise, esamScratch;
     private int[] esamSubset;
+    /** How many examples ESAM's last selection kept (for the step's gradient-evaluation count). */
+    private int esamSelected;
     /** AE-SAM's running mean and variance of |g|^2. */
     private double aeMean, aeVariance;
     private GradientReducer reducer;
@@ -281,7 +283,7 @@ public final class SharpnessAware implements Optimizer {
             finalNorm = Double.NaN;
         }
         double scale = finish(null, 1, finalNorm, lr);
-        return new StepStats(loss, Double.NaN, gNorm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false);
+        return new StepStats(loss, Double.NaN, gNorm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false, 1);
     }
 
     /** m = g on F-SAM's first step, m = lambda*m + (1-lambda)*g after (as the perturb pass does). */
@@ -311,7 +313,7 @@ public final class SharpnessAware implements Optimizer {
                                double eAdv, double scale, double finalNorm) {
         StepStats stats(double loss, double appliedScale) {
             return new StepStats(loss, lossAdv, gNorm, advNorm, eAdv / (eNorm * advNorm), eNorm, (eAdv - eg) / ee,
-                    appliedScale, true);
+                    appliedScale, true, 2);
         }
     }
 
@@ -340,7 +342,6 @@ public final class SharpnessAware implements Optimizer {
         if (ema != null) emaReady = true;
         if (clean != null) ops.copy(g, clean, store.paramLength());
 
-        if (reducer != null && globalPerturbation) reducer.expectGradient();
         // ESAM's pass 2 runs a forward-only pass first: no overlap promised there.
         if (reducer != null && globalPerturbation && !(cfg.esam() instanceof Esam.On)) reducer.expectGradient();
         double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
@@ -390,12 +391,13 @@ public final class SharpnessAware implements Optimizer {
         LossFunction selected = esam.gamma() >= 0.99f ? f : mode -> {
             ef.lossOnly(mode);
             for (int i = 0; i < n; i++) esamRise[i] = ef.exampleLoss(i) - esamBefore[i];
-            int count = esam.select(esamRise, n, esamSubset, esamScratch);
-            return ef.lossAndGradOn(mode, esamSubset, count);
+            esamSelected = esam.select(esamRise, n, esamSubset, esamScratch);
+            return ef.lossAndGradOn(mode, esamSubset, esamSelected);
         };
         Adversarial a = adversarial(selected, lr);
         double scale = finish(saved, a.scale(), a.finalNorm(), lr);
-        return a.stats(loss, scale);
+        double secondPass = esam.gamma() >= 0.99f ? 1 : StepStats.FORWARD_ONLY + (double) esamSelected / n;
+        return a.stats(loss, scale).withGradEvaluations(1 + secondPass);
     }
 
     /**
@@ -436,7 +438,7 @@ public final class SharpnessAware implements Optimizer {
         }
         ops.copy(microSum, g, n);
         double scale = finish(null, 1, Double.NaN, lr);
-        return new StepStats(loss, lossAdv, gNorm, advNorm, Double.NaN, eNorm, Double.NaN, scale, true);
+        return new StepStats(loss, lossAdv, gNorm, advNorm, Double.NaN, eNorm, Double.NaN, scale, true, 2);
     }
 
     /**
