@@ -31,7 +31,7 @@ public final class Plain implements Optimizer {
         double norm = Math.sqrt(ops.sumSquares(store.grads(), store.paramLength()));
         float scale = SharpnessAware.clipScale(norm, clip);
         base.step(null, scale, lr);
-        return new StepStats(loss, Double.NaN, norm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false);
+        return new StepStats(loss, Double.NaN, norm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false, 1);
     }
 
     @Override

@@ -169,6 +169,8 @@ public final class SharpnessAware implements Optimizer {
     /** ESAM's per-example scratch (grown to the batch once). */
     private double[] esamBefore = new double[0], esamRise, esamScratch;
     private int[] esamSubset;
+    /** How many examples ESAM's last selection kept (for the step's gradient-evaluation count). */
+    private int esamSelected;
     /** AE-SAM's running mean and variance of |g|^2. */
     private double aeMean, aeVariance;
     private GradientReducer reducer;
@@ -281,7 +283,7 @@ public final class SharpnessAware implements Optimizer {
             finalNorm = Double.NaN;
         }
         double scale = finish(null, 1, finalNorm, lr);
-        return new StepStats(loss, Double.NaN, gNorm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false);
+        return new StepStats(loss, Double.NaN, gNorm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false, 1);
     }
 
     /** m = g on F-SAM's first step, m = lambda*m + (1-lambda)*g after (as the perturb pass does). */
@@ -311,7 +313,7 @@ public final class SharpnessAware implements Optimizer {
                                double eAdv, double scale, double finalNorm) {
         StepStats stats(double loss, double appliedScale) {
             return new StepStats(loss, lossAdv, gNorm, advNorm, eAdv / (eNorm * advNorm), eNorm, (eAdv - eg) / ee,
-                    appliedScale, true);
+                    appliedScale, true, 2);
         }
     }
 
@@ -343,11 +345,13 @@ public final class SharpnessAware implements Optimizer {
         if (ema != null) emaReady = true;
         if (clean != null) ops.copy(g, clean, store.paramLength());
 
-        // Overlap pass 2's all-reduce with its backward (ESAM's forward-only selection pass reports nothing):
-        // global, in place; local, out of place, as this rank's g_adv is read below, and only where it is
-        // averaged as it is (localAveragedAsIs).
-        if (globalPerturbation) announce(f, false);
-        else if (reducedNext && localAveragedAsIs()) announce(f, true);
+        // Overlap pass 2's all-reduce with its backward: global, in place; local, out of place, as this rank's
+        // g_adv is read below, and only where it is averaged as it is (localAveragedAsIs). ESAM's pass 2 runs a
+        // forward-only pass first: no overlap promised there.
+        if (!(cfg.esam() instanceof Esam.On)) {
+            if (globalPerturbation) announce(f, false);
+            else if (reducedNext && localAveragedAsIs()) announce(f, true);
+        }
         double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
@@ -395,12 +399,13 @@ public final class SharpnessAware implements Optimizer {
         LossFunction selected = esam.gamma() >= 0.99f ? f : mode -> {
             ef.lossOnly(mode);
             for (int i = 0; i < n; i++) esamRise[i] = ef.exampleLoss(i) - esamBefore[i];
-            int count = esam.select(esamRise, n, esamSubset, esamScratch);
-            return ef.lossAndGradOn(mode, esamSubset, count);
+            esamSelected = esam.select(esamRise, n, esamSubset, esamScratch);
+            return ef.lossAndGradOn(mode, esamSubset, esamSelected);
         };
         Adversarial a = adversarial(selected, lr, true);
         double scale = finish(saved, a.scale(), a.finalNorm(), lr);
-        return a.stats(loss, scale);
+        double secondPass = esam.gamma() >= 0.99f ? 1 : StepStats.FORWARD_ONLY + (double) esamSelected / n;
+        return a.stats(loss, scale).withGradEvaluations(1 + secondPass);
     }
 
     /**
@@ -441,7 +446,7 @@ public final class SharpnessAware implements Optimizer {
         }
         ops.copy(microSum, g, n);
         double scale = finish(null, 1, Double.NaN, lr);
-        return new StepStats(loss, lossAdv, gNorm, advNorm, Double.NaN, eNorm, Double.NaN, scale, true);
+        return new StepStats(loss, lossAdv, gNorm, advNorm, Double.NaN, eNorm, Double.NaN, scale, true, 2);
     }
 
     /** Tells the reducer, before a backward, that it averages this gradient next (in place, or keeping it local). */
@@ -456,9 +461,10 @@ public final class SharpnessAware implements Optimizer {
      * sum may run during pass 2's backward. Each rank's own factor multiplies it first under StableSAM
      * (||g_k||/||g_adv,k||) and GSAM (the descent rewrites it with the rank's g_k), and the mean of
      * s_k*g_k is no function of the mean of g_k: those keep the blocking all-reduce. SAM, USAM, ASAM,
-     * F-SAM, LookSAM's SAM steps (its component is built from the rank's own g_adv, read-only) and ESAM
-     * overlap; clipping measures the average, after the all-reduce, either way. LookSAM's reuse steps and
-     * RST's one-pass steps reduce the first-pass gradient, which is not announced (blocking).
+     * F-SAM and LookSAM's SAM steps (its component is built from the rank's own g_adv, read-only) overlap;
+     * clipping measures the average, after the all-reduce, either way. LookSAM's reuse steps and RST's
+     * one-pass steps reduce the first-pass gradient, which is not announced (blocking), and ESAM's pass 2 is
+     * not overlapped in either mode.
      */
     private boolean localAveragedAsIs() {
         return !cfg.stable() && !(cfg.descent() instanceof Descent.Gsam);
