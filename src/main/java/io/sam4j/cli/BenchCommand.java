@@ -11,8 +11,8 @@ import io.sam4j.kernels.KernelBandwidth;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
 import io.sam4j.nn.Models;
-import io.sam4j.optim.LossFunction;
-import io.sam4j.optim.Optimizer;
+import io.sam4j.optim.StepStats;
+import io.sam4j.train.BatchStep;
 import io.sam4j.train.RunSetup;
 import io.sam4j.train.Optimizers;
 import io.sam4j.train.TrainConfig;
@@ -96,7 +96,9 @@ final class BenchCommand implements Callable<Integer> {
     double allreduceBucketMb;
 
     @Option(names = "--perturbation", paramLabel = "P", description = "Under MPI, as in train: local or global "
-            + "(default: ${DEFAULT-VALUE}; only global SAM overlaps its all-reduces with backward).", defaultValue = "local")
+            + "(default: ${DEFAULT-VALUE}). Global overlaps both SAM passes' all-reduces with backward; local overlaps the "
+            + "second pass's (out of place) except where a per-rank factor rescales it first (StableSAM, GSAM) and for ESAM.",
+            defaultValue = "local")
     String perturbation;
 
     @Option(names = "--rounds", paramLabel = "R", description = "Repeat the whole list of optimizers R times, interleaved, "
@@ -149,6 +151,8 @@ final class BenchCommand implements Callable<Integer> {
         int n = opts.size() * variants;
         double[][] ms = new double[n][steps * rounds];
         long[] reduceNanos = new long[n];
+        int[] samSteps = new int[n];
+        double[] gradEvals = new double[n];
         Timed[] last = new Timed[n];
         // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
         for (int round = 0; round < rounds; round++) {
@@ -156,11 +160,13 @@ final class BenchCommand implements Callable<Integer> {
                 last[i] = time(comm, opts.get(i / variants), shape, round == 0, i % variants == 0 && ranks > 1);
                 System.arraycopy(last[i].ms(), 0, ms[i], round * steps, steps);
                 reduceNanos[i] += last[i].reduceNanos();
+                samSteps[i] += last[i].samSteps();
+                gradEvals[i] += last[i].gradEvals();
             }
         }
         ObjectMapper json = new ObjectMapper();
         for (int i = 0; i < n; i += variants) {
-            ObjectNode line = jsonLine(json, opts.get(i / variants), last[i], ms[i], reduceNanos[i], ranks);
+            ObjectNode line = jsonLine(json, opts.get(i / variants), last[i], ms[i], reduceNanos[i], samSteps[i], gradEvals[i], ranks);
             if (ranks > 1) {
                 double alone = median(ms[i + 1]), with = median(ms[i]);
                 line.put("ms_step_median_no_comm", round(alone, 2));
@@ -182,7 +188,7 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** One optimizer's timed steps on a fresh model. */
-    private record Timed(String impl, String layout, long params, double[] ms, long reduceNanos, int samSteps) {}
+    private record Timed(String impl, String layout, long params, double[] ms, long reduceNanos, int samSteps, double gradEvals) {}
 
     /**
      * {@code communicate}: gradients all-reduced (buckets overlapped with backward per --allreduce-bucket-mb);
@@ -190,16 +196,16 @@ final class BenchCommand implements Callable<Integer> {
      */
     private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound, boolean communicate) {
         int local = batch / comm.size();
-        try (RunSetup run = new RunSetup(benchConfig(opt), shape, 10, System.err); Arena arena = Arena.ofShared()) {
+        TrainConfig config = benchConfig(opt);
+        try (RunSetup run = new RunSetup(config, shape, 10, System.err); Arena arena = Arena.ofShared()) {
             run.setTotalSteps(BENCH_TOTAL_STEPS);
-            Optimizer o = run.optimizer();
             if (communicate) run.distribute(comm, perturbation.equals("global"));
             Random r = new Random(comm.rank());
             long len = local * run.model().inputSize();
             MemorySegment x = arena.allocate(4 * len, 64);
             for (long i = 0; i < len; i++) x.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) r.nextGaussian());
             int[] labels = r.ints(local, 0, 10).toArray();
-            LossFunction f = run.loss(x, labels, local);
+            BatchStep batchStep = BatchStep.of(config, run, x, labels, local);
             // The JIT needs a few seconds before the Vector-API loops are compiled: warm up by count and, in
             // the first round, by time (under MPI rank 0's clock decides, so every rank takes the same steps).
             long warmEnd = System.nanoTime() + (long) (firstRound ? warmupSeconds * 1e9 : 0);
@@ -207,20 +213,22 @@ final class BenchCommand implements Callable<Integer> {
                 double more = comm.isRoot() && (i < warmup || System.nanoTime() < warmEnd) ? 1 : 0;
                 if (comm.size() > 1) more = comm.allReduceSum(more);
                 if (more == 0) break;
-                o.step(f, 0.05f);
+                batchStep.step(0.05f);
             }
             run.resetReduceNanos();
             double[] ms = new double[steps];
             int samSteps = 0;
+            double gradEvals = 0;
             for (int i = 0; i < steps; i++) {
                 if (comm.size() > 1) comm.barrier(); // every rank starts the step together, with or without communication
                 long t = System.nanoTime();
-                boolean twoPass = o.step(f, 0.05f).sharpnessStep();
+                StepStats s = batchStep.step(0.05f);
                 ms[i] = (System.nanoTime() - t) / 1e6;
-                if (twoPass) samSteps++;
+                if (s.sharpnessStep()) samSteps++;
+                gradEvals += s.gradEvaluations();
             }
             String impl = "sam4j-" + run.context().kernels().name() + "-" + run.context().convBackend().name();
-            return new Timed(impl, run.layout(), run.store().paramCount(), ms, run.reduceNanos(), samSteps);
+            return new Timed(impl, run.layout(), run.store().paramCount(), ms, run.reduceNanos(), samSteps, gradEvals);
         }
     }
 
@@ -239,15 +247,20 @@ final class BenchCommand implements Callable<Integer> {
         c.backend = backend;
         c.precision = Precision.parse("--precision", precision);
         c.allreduceBucketMb = allreduceBucketMb;
+        c.perturbation = perturbation;
         c.lambda = 0.6f;
         sam.applyTo(c);
         c.optimizer = opt;
         boolean plain = opt.equals("sgd") || opt.equals("adamw");
         if (plain) c.stable = c.adaptive = false;
         if (!opt.matches("gsam|looksam|aesam|rst|esam")) c.friendly = false;
+        // --m and --accumulate apply where train defines them (a list may mix sgd with sam --m 16), as above.
+        if (plain || opt.matches("looksam|aesam|rst|esam")) c.m = 0;
+        if (opt.equals("esam")) c.accumulate = 1;
         c = Optimizers.resolveAlias(c);
         if (!Optimizers.NAMES.contains(c.optimizer)) throw ConfigException.unknown("optimizer", opt, Optimizers.acceptedNames());
         if (!plain) Optimizers.samConfig(c, BENCH_TOTAL_STEPS); // refuses undefined combinations now
+        c.validateMicroBatches(); // not validate(): bench's reference settings (lambda 0.6) apply to some names only
         return c;
     }
 
@@ -258,14 +271,19 @@ final class BenchCommand implements Callable<Integer> {
         if (c.stable && !opt.equals(Optimizers.STABLESAM)) l += "+stable";
         if (c.adaptive) l += "+adaptive";
         if (c.friendly) l += "+friendly";
+        if (c.m > 0) l += "+m" + c.m;
+        if (c.accumulate > 1) l += "+accumulate" + c.accumulate;
         return l;
     }
 
-    private ObjectNode jsonLine(ObjectMapper json, String opt, Timed timed, double[] allMs, long reduceNanos, int ranks) {
+    private ObjectNode jsonLine(ObjectMapper json, String opt, Timed timed, double[] allMs, long reduceNanos, int samSteps,
+                                double gradEvals, int ranks) {
         double[] t = allMs.clone();
         Arrays.sort(t);
         int k = t.length;
         double median = k % 2 == 1 ? t[k / 2] : (t[k / 2 - 1] + t[k / 2]) / 2;
+        double sum = 0;
+        for (double v : t) sum += v;
         ObjectNode line = json.createObjectNode();
         line.put("impl", timed.impl());
         line.put("model", model);
@@ -277,12 +295,14 @@ final class BenchCommand implements Callable<Integer> {
         line.put("params", timed.params());
         line.put("ms_step_median", round(median, 2));
         line.put("ms_step_min", round(t[0], 2));
-        if (benchConfig(opt).optimizer.matches("looksam|aesam|rst")) line.put("sam_fraction", round((double) timed.samSteps() / steps, 3));
+        // LookSAM, AE-SAM and RST mix one- and two-pass steps: their median lands on a one-pass step, their mean is
+        // the cost per step that matters.
+        line.put("ms_step_mean", round(sum / k, 2));
+        if (benchConfig(opt).optimizer.matches("looksam|aesam|rst")) line.put("sam_fraction", round((double) samSteps / k, 3));
+        line.put("grad_evals", round(gradEvals / k, 3)); // per step, as the optimizer counts them (ESAM ~1.8)
         line.put("peak_rss_mb", peakRssMb());
         if (rounds > 1) line.put("rounds", rounds);
         if (ranks > 1) {
-            double sum = 0;
-            for (double v : t) sum += v;
             line.put("ranks", ranks);
             line.put("perturbation", perturbation);
             line.put("allreduce_bucket_mb", allreduceBucketMb);

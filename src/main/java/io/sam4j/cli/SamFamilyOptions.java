@@ -4,7 +4,8 @@ import io.sam4j.train.TrainConfig;
 import picocli.CommandLine.Option;
 
 /**
- * The SAM family's hyperparameter flags, shared by {@code train} and {@code bench} (a picocli mixin).
+ * The optimizer step's flags, shared by {@code train} and {@code bench} (a picocli mixin): the SAM family's
+ * hyperparameters and how the batch is split ({@code --accumulate}, {@code --m}).
  * A flag left out keeps the command's default (TrainConfig's for train, the PyTorch reference script's for
  * bench), so every field is boxed and null when not given.
  */
@@ -79,6 +80,15 @@ final class SamFamilyOptions {
     Float esamGamma;
 
     /** Copies the flags that were given into {@code c}. */
+    @Option(names = "--accumulate", paramLabel = "N", description = "Split each batch into N micro-batches and average their "
+            + "gradients before the step (SAM: one perturbation from the accumulated gradient) (default: 1).")
+    Integer accumulate;
+
+    @Option(names = "--m", paramLabel = "M", description = "m-sharpness in one process: each micro-batch of M examples perturbs "
+            + "along its own gradient, the final gradients are averaged, as data-parallel local perturbations do "
+            + "(SAM family; default: off).")
+    Integer m;
+
     void applyTo(TrainConfig c) {
         if (base != null) c.base = base;
         if (rho != null) c.rho = rho;
@@ -99,5 +109,7 @@ final class SamFamilyOptions {
         if (rstSchedule != null) c.rstSchedule = rstSchedule;
         if (esamBeta != null) c.esamBeta = esamBeta;
         if (esamGamma != null) c.esamGamma = esamGamma;
+        if (accumulate != null) c.accumulate = accumulate;
+        if (m != null) c.m = m;
     }
 }

@@ -83,15 +83,6 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
     @Mixin
     SamFamilyOptions sam = new SamFamilyOptions();
 
-    @Option(names = "--accumulate", paramLabel = "N", description = "Split each batch into N micro-batches and average their "
-            + "gradients before the step (SAM: one perturbation from the accumulated gradient) (default: 1).", defaultValue = "1")
-    int accumulate;
-
-    @Option(names = "--m", paramLabel = "M", description = "m-sharpness in one process: each micro-batch of M examples perturbs "
-            + "along its own gradient, the final gradients are averaged, as data-parallel local perturbations do "
-            + "(SAM family; default: off).", defaultValue = "0")
-    int m;
-
     @Option(names = "--grad-clip", paramLabel = "NORM", description = "Clip the final gradient's global norm (0 = off).", defaultValue = "0")
     float gradClip;
 
@@ -295,8 +286,6 @@ final class TrainCommand implements Callable<Integer>, Main.FlagNames {
         c.schedule = sched;
         c.optimizer = optimizer;
         sam.applyTo(c);
-        c.accumulate = accumulate;
-        c.m = m;
         c.gradClip = gradClip;
         c.labelNoise = labelNoise;
         if (trainSubset != null && trainSubset < 1) throw ConfigException.mustBe("trainSubset", ">= 1", trainSubset);

@@ -48,13 +48,20 @@ public interface Communicator extends AutoCloseable {
     /**
      * Sums that start now and complete in {@link PendingSums#waitAll}, at most {@code capacity} started
      * between two waits (a started buffer larger than {@link Integer#MAX_VALUE} floats counts as several).
-     * This default completes each sum when it is started (a blocking {@link #allReduceSum}).
+     * This default completes each sum when it is started (a blocking {@link #allReduceSum}; out of place:
+     * a copy, then the sum in place).
      */
     default PendingSums pendingSums(int capacity) {
         return new PendingSums() {
             @Override
             public void start(MemorySegment floats, long count) {
                 allReduceSum(floats, count);
+            }
+
+            @Override
+            public void start(MemorySegment send, MemorySegment recv, long count) {
+                MemorySegment.copy(send, 0, recv, 0, 4 * count);
+                allReduceSum(recv, count);
             }
 
             @Override

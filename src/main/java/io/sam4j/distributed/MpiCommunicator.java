@@ -304,16 +304,7 @@ public final class MpiCommunicator implements Communicator {
 
     @Override
     public void barrier() {
-        enter("MPI_Barrier");
-        try {
-            check("MPI_Barrier", (int) barrierFn.invokeExact(abi.commWorld));
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        } finally {
-            leave();
-        }
+        call("MPI_Barrier", () -> (int) barrierFn.invokeExact(abi.commWorld));
     }
 
     @Override
@@ -327,40 +318,26 @@ public final class MpiCommunicator implements Communicator {
 
     /** The MPI_Bcast loop without the Java-side argument checks (tests reach MPI's own checks with it). */
     void bcastChunks(MemorySegment floats, long count, int root) {
-        enter("MPI_Bcast");
-        try {
+        inMpi("MPI_Bcast", () -> {
             for (long off = 0; off < count; off += maxCount) {
                 int n = (int) Math.min(maxCount, count - off);
                 MemorySegment chunk = floats.asSlice(4 * off, 4L * n);
                 check("MPI_Bcast", (int) bcast.invokeExact(chunk, n, abi.floatType, root, abi.commWorld));
             }
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        } finally {
-            leave();
-        }
+        });
     }
 
     @Override
     public void allReduceSum(MemorySegment floats, long count) {
         checkBuffer(floats, count, 4);
-        enter("MPI_Allreduce");
-        try {
+        inMpi("MPI_Allreduce", () -> {
             for (long off = 0; off < count; off += maxCount) {
                 int n = (int) Math.min(maxCount, count - off);
                 MemorySegment chunk = floats.asSlice(4 * off, 4L * n);
                 check("MPI_Allreduce", (int) allreduce.invokeExact(abi.inPlace, chunk, n,
                         abi.floatType, abi.opSum, abi.commWorld));
             }
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        } finally {
-            leave();
-        }
+        });
     }
 
     @Override
@@ -389,58 +366,49 @@ public final class MpiCommunicator implements Communicator {
         @Override
         public void start(MemorySegment floats, long count) {
             checkBuffer(floats, count, 4);
-            enter("MPI_Iallreduce");
-            try {
+            startChunks(null, floats, count);
+        }
+
+        @Override
+        public void start(MemorySegment send, MemorySegment recv, long count) {
+            checkBuffer(send, count, 4);
+            checkBuffer(recv, count, 4);
+            if (send.address() < recv.address() + 4 * count && recv.address() < send.address() + 4 * count) {
+                throw new IllegalArgumentException("out-of-place sum: send and receive buffers overlap");
+            }
+            startChunks(send, recv, count);
+        }
+
+        /** MPI_Iallreduce of {@code send} (null: in place) into {@code recv}, in chunks of at most maxCount floats. */
+        private void startChunks(MemorySegment send, MemorySegment recv, long count) {
+            inMpi("MPI_Iallreduce", () -> {
                 for (long off = 0; off < count; off += maxCount) {
                     if (started == capacity) {
                         throw new IllegalStateException("more than " + capacity + " pending sums started before waitAll");
                     }
                     int n = (int) Math.min(maxCount, count - off);
-                    MemorySegment chunk = floats.asSlice(4 * off, 4L * n);
+                    MemorySegment from = send == null ? abi.inPlace : send.asSlice(4 * off, 4L * n);
+                    MemorySegment into = recv.asSlice(4 * off, 4L * n);
                     MemorySegment request = requests.asSlice((long) abi.requestBytes * started, abi.requestBytes);
-                    check("MPI_Iallreduce", (int) iallreduce.invokeExact(abi.inPlace, chunk, n, abi.floatType, abi.opSum,
+                    check("MPI_Iallreduce", (int) iallreduce.invokeExact(from, into, n, abi.floatType, abi.opSum,
                             abi.commWorld, request));
                     started++;
                 }
-            } catch (RuntimeException | Error e) {
-                throw e;
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            } finally {
-                leave();
-            }
+            });
         }
 
         @Override
         public void progress() {
             if (started == 0) return;
-            enter("MPI_Testall");
-            try {
-                check("MPI_Testall", (int) testall.invokeExact(started, requests, flag, abi.statusesIgnore));
-                if (flag.get(JAVA_INT, 0) != 0) started = 0; // all complete: the handles are MPI_REQUEST_NULL now
-            } catch (RuntimeException | Error e) {
-                throw e;
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            } finally {
-                leave();
-            }
+            call("MPI_Testall", () -> (int) testall.invokeExact(started, requests, flag, abi.statusesIgnore));
+            if (flag.get(JAVA_INT, 0) != 0) started = 0; // all complete: the handles are MPI_REQUEST_NULL now
         }
 
         @Override
         public void waitAll() {
             if (started == 0) return;
-            enter("MPI_Waitall");
-            try {
-                check("MPI_Waitall", (int) waitall.invokeExact(started, requests, abi.statusesIgnore));
-                started = 0;
-            } catch (RuntimeException | Error e) {
-                throw e;
-            } catch (Throwable t) {
-                throw new IllegalStateException(t);
-            } finally {
-                leave();
-            }
+            call("MPI_Waitall", () -> (int) waitall.invokeExact(started, requests, abi.statusesIgnore));
+            started = 0;
         }
     }
 
@@ -448,23 +416,14 @@ public final class MpiCommunicator implements Communicator {
     public void allReduceSum(double[] values) {
         Objects.requireNonNull(values, "values");
         if (values.length == 0) return;
-        enter("MPI_Allreduce");
-        try {
-            if (doubleScratch.byteSize() < 8L * values.length) {
-                doubleScratch = Arena.ofAuto().allocate(JAVA_DOUBLE, Math.max(values.length, 64));
-            }
-            MemorySegment buf = doubleScratch;
-            MemorySegment.copy(values, 0, buf, JAVA_DOUBLE, 0, values.length);
-            check("MPI_Allreduce", (int) allreduce.invokeExact(abi.inPlace, buf, values.length,
-                    abi.doubleType, abi.opSum, abi.commWorld));
-            MemorySegment.copy(buf, JAVA_DOUBLE, 0, values, 0, values.length);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        } finally {
-            leave();
+        if (doubleScratch.byteSize() < 8L * values.length) {
+            doubleScratch = Arena.ofAuto().allocate(JAVA_DOUBLE, Math.max(values.length, 64));
         }
+        MemorySegment buf = doubleScratch;
+        MemorySegment.copy(values, 0, buf, JAVA_DOUBLE, 0, values.length);
+        call("MPI_Allreduce", () -> (int) allreduce.invokeExact(abi.inPlace, buf, values.length,
+                abi.doubleType, abi.opSum, abi.commWorld));
+        MemorySegment.copy(buf, JAVA_DOUBLE, 0, values, 0, values.length);
     }
 
     @Override
@@ -550,6 +509,41 @@ public final class MpiCommunicator implements Communicator {
             return Math.max(0, Long.parseLong(p.strip()));
         } catch (NumberFormatException e) {
             return DEFAULT_FINALIZE_TIMEOUT_S;
+        }
+    }
+
+    /** Downcalls and their {@link #check}s, as one MPI call's body ({@code invokeExact} throws Throwable). */
+    @FunctionalInterface
+    private interface Downcalls {
+        void run() throws Throwable;
+    }
+
+    /** One downcall returning an MPI error code. */
+    @FunctionalInterface
+    private interface Downcall {
+        int invoke() throws Throwable;
+    }
+
+    /** {@code downcall} as the MPI call {@code call}, its return code checked ({@link #inMpi}). */
+    private void call(String call, Downcall downcall) {
+        inMpi(call, () -> check(call, downcall.invoke()));
+    }
+
+    /**
+     * Runs {@code body} as the MPI call {@code call}: state and thread checked and the call counted in flight
+     * for the hang watchdog ({@link #enter}, {@link #leave}); a checked Throwable from a downcall comes out
+     * as an IllegalStateException, runtime exceptions (MpiException) and errors as they are.
+     */
+    private void inMpi(String call, Downcalls body) {
+        enter(call);
+        try {
+            body.run();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        } finally {
+            leave();
         }
     }
 

@@ -3,9 +3,9 @@ package io.sam4j.distributed;
 import java.lang.foreign.MemorySegment;
 
 /**
- * In-place float sums over all ranks that are started now and completed later, so that communication
- * overlaps computation ({@code MPI_Iallreduce}). Every rank must start the same sums, with the same
- * counts, in the same order. Made by {@link Communicator#pendingSums}, with room for a fixed number of
+ * Float sums over all ranks that are started now and completed later, so that communication overlaps
+ * computation ({@code MPI_Iallreduce}), in place or into another buffer. Every rank must start the same
+ * sums, with the same counts, in the same order. Made by {@link Communicator#pendingSums}, with room for a fixed number of
  * outstanding sums (no allocation per call); used from the thread that makes the communicator's calls.
  */
 public interface PendingSums {
@@ -14,6 +14,13 @@ public interface PendingSums {
      * written until {@link #waitAll} returns.
      */
     void start(MemorySegment floats, long count);
+
+    /**
+     * Starts summing {@code count} floats of {@code send} into {@code recv} (out of place): {@code send}
+     * may be read, not written, and {@code recv} neither, until {@link #waitAll} returns (MPI-3 allows
+     * reading a send buffer while the operation is pending). The buffers must not overlap.
+     */
+    void start(MemorySegment send, MemorySegment recv, long count);
 
     /** Lets the library move started sums forward (MPI progresses only inside MPI calls); never blocks. */
     void progress();

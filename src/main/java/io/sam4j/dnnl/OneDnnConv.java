@@ -110,14 +110,27 @@ final class OneDnnConv implements Convolution {
             long[] strides = {shape.stride(), shape.stride()}, dilates = {0, 0}, pad = {shape.pad(), shape.pad()};
             MemorySegment attr = objects.attrUserScratchpad();
             // Whole channel blocks: prefer an implementation that works in the user's blocked layout (see choose()).
-            boolean keepBlocked = lanes != 0 && c % lanes == 0;
+            // Not in bf16: every pass casts its inputs in a reorder anyway, and the user's nChw16c rules out the AMX
+            // brgemm kernels (they take nhwc), leaving avx512_core_bf16 direct kernels that ran SLOWER than fp32
+            // (resnet18 SGD step, 2-core Sapphire Rapids: 4.8 s against fp32's 3.8 s; with oneDNN's choice, AMX, 2.6 s).
+            boolean keepBlocked = !bf16 && lanes != 0 && c % lanes == 0;
             MemorySegment fwdPd = choose(keepBlocked, srcAny, dstOutAny, xIn, yMd, QUERY_SRC_MD, QUERY_DST_MD,
                     (src, dst) -> convolutionForwardPd(engine, FORWARD_TRAINING, CONVOLUTION_DIRECT, src, wAny, bMd, dst,
                             strides, dilates, pad, pad, attr));
             MemorySegment bwdDataPd = choose(keepBlocked, srcOutAny, dstAny, xMd, yIn, QUERY_DIFF_SRC_MD, QUERY_DIFF_DST_MD,
                     (src, dst) -> convolutionBackwardDataPd(engine, CONVOLUTION_DIRECT, src, wAny, dst, strides, dilates,
                             pad, pad, fwdPd, attr));
-            MemorySegment bwdWeightsPd = choose(keepBlocked, srcAny, dstAny, xIn, yIn, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
+            // bf16's weight gradients: by default from the fp32 activations in the user's layout (no casts, exact
+            // fp32), because oneDNN's bf16 backward-weights kernel (AMX brgconv_bwd_w) ran slower than its fp32 one:
+            // resnet18 SGD step 2.49-2.57 s against 2.64-2.66 s (2-core Sapphire Rapids, A/B in one session).
+            boolean fp32Weights = bf16 && weightGradientsInFp32();
+            MemorySegment wHint = fp32Weights ? objects.primitiveDesc(convolutionForwardPd(engine, FORWARD_TRAINING,
+                    CONVOLUTION_DIRECT, srcOutAny, wOutAny, bMd, dstOutAny, strides, dilates, pad, pad, attr)) : fwdPd;
+            MemorySegment bwdWeightsPd = fp32Weights
+                    ? choose(lanes != 0 && c % lanes == 0, srcOutAny, dstOutAny, xMd, yMd, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
+                        (src, dst) -> convolutionBackwardWeightsPd(engine, CONVOLUTION_DIRECT, src, wOutAny, bMd, dst, strides,
+                            dilates, pad, pad, wHint, attr))
+                    : choose(keepBlocked, srcAny, dstAny, xIn, yIn, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
                     (src, dst) -> convolutionBackwardWeightsPd(engine, CONVOLUTION_DIRECT, src, wOutAny, bMd, dst, strides,
                             dilates, pad, pad, fwdPd, attr));
 
@@ -152,6 +165,18 @@ final class OneDnnConv implements Convolution {
                 ? name + f
                 : name + "fwd=" + f + ",bwd_data=" + d + ",bwd_weights=" + w;
     }
+
+    /** {@code -Dsam4j.bf16.weightGradients=fp32|bf16} (default fp32): the precision of bf16 runs' weight gradients. */
+    static boolean weightGradientsInFp32() {
+        String v = System.getProperty(WEIGHT_GRADIENTS, "fp32");
+        return switch (v) {
+            case "fp32" -> true;
+            case "bf16" -> false;
+            default -> throw new IllegalArgumentException("-D" + WEIGHT_GRADIENTS + ": expected fp32 or bf16, got '" + v + "'");
+        };
+    }
+
+    static final String WEIGHT_GRADIENTS = "sam4j.bf16.weightGradients";
 
     /** Creates a primitive descriptor from its src-like and dst-like activation descriptors. */
     private interface PdMaker {

@@ -106,6 +106,10 @@ public final class FlatOps {
         forChunks(n, (i, from, to) -> k.scale(a, x, from, to));
     }
 
+    public void scaleTo(float a, MemorySegment src, MemorySegment dst, long n) {
+        forChunks(n, (i, from, to) -> k.scaleTo(a, src, dst, from, to));
+    }
+
     public void copy(MemorySegment src, MemorySegment dst, long n) {
         forChunks(n, (i, from, to) -> k.copy(src, dst, from, to));
     }

@@ -53,6 +53,11 @@ abstract class KernelSet implements Kernels {
     }
 
     @Override
+    public final void scaleTo(float a, MemorySegment src, MemorySegment dst, long from, long to) {
+        math.scaleTo(a, src, dst, from, to);
+    }
+
+    @Override
     public final void copy(MemorySegment src, MemorySegment dst, long from, long to) {
         math.copy(src, dst, from, to);
     }

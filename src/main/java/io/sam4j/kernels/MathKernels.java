@@ -29,6 +29,9 @@ public interface MathKernels {
     /** x[i] *= a. */
     void scale(float a, MemorySegment x, long from, long to);
 
+    /** dst[i] = src[i] * a: {@link #scale} into another buffer, the same float product. */
+    void scaleTo(float a, MemorySegment src, MemorySegment dst, long from, long to);
+
     /** dst[i] = src[i]. */
     void copy(MemorySegment src, MemorySegment dst, long from, long to);
 

@@ -47,6 +47,11 @@ public final class ScalarMathKernels implements MathKernels {
     }
 
     @Override
+    public void scaleTo(float a, MemorySegment src, MemorySegment dst, long from, long to) {
+        for (long i = from; i < to; i++) set(dst, i, get(src, i) * a);
+    }
+
+    @Override
     public void copy(MemorySegment src, MemorySegment dst, long from, long to) {
         for (long i = from; i < to; i++) set(dst, i, get(src, i));
     }

@@ -85,6 +85,13 @@ final class VectorMathKernels implements MathKernels {
     }
 
     @Override
+    public void scaleTo(float a, MemorySegment src, MemorySegment dst, long from, long to) {
+        long ve = vEnd(from, to);
+        for (long i = from; i < ve; i += L) store(load(src, i).mul(a), dst, i);
+        TAIL.scaleTo(a, src, dst, ve, to);
+    }
+
+    @Override
     public void copy(MemorySegment src, MemorySegment dst, long from, long to) {
         // The JDK's bulk copy is already vectorised (and memmove-safe).
         if (to > from) MemorySegment.copy(src, from << 2, dst, from << 2, (to - from) << 2);

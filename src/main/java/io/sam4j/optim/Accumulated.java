@@ -43,4 +43,10 @@ public final class Accumulated implements LossFunction {
         ops.copy(sum, g, n);
         return loss;
     }
+
+    /** Each micro-batch's backward rewrites the buffer: nothing is final before the sum is. */
+    @Override
+    public boolean singleBackward() {
+        return false;
+    }
 }

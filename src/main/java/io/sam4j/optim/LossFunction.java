@@ -12,4 +12,13 @@ import io.sam4j.nn.Mode;
 @FunctionalInterface
 public interface LossFunction {
     double lossAndGrad(Mode mode);
+
+    /**
+     * True when the gradient comes out of ONE backward pass, whose layers' gradients are final as the pass
+     * reports them (so an all-reduce may start on them during it); false for a sum of several backwards
+     * ({@link Accumulated}).
+     */
+    default boolean singleBackward() {
+        return true;
+    }
 }

@@ -25,13 +25,13 @@ public final class Plain implements Optimizer {
 
     @Override
     public StepStats step(LossFunction f, float lr) {
-        if (reducer != null) reducer.expectGradient();
+        if (reducer != null && f.singleBackward()) reducer.expectGradient();
         double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null) reducer.reduce();
         double norm = Math.sqrt(ops.sumSquares(store.grads(), store.paramLength()));
         float scale = SharpnessAware.clipScale(norm, clip);
         base.step(null, scale, lr);
-        return new StepStats(loss, Double.NaN, norm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false);
+        return new StepStats(loss, Double.NaN, norm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false, 1);
     }
 
     @Override

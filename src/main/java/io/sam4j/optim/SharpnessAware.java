@@ -169,6 +169,8 @@ public final class SharpnessAware implements Optimizer {
     /** ESAM's per-example scratch (grown to the batch once). */
     private double[] esamBefore = new double[0], esamRise, esamScratch;
     private int[] esamSubset;
+    /** How many examples ESAM's last selection kept (for the step's gradient-evaluation count). */
+    private int esamSelected;
     /** AE-SAM's running mean and variance of |g|^2. */
     private double aeMean, aeVariance;
     private GradientReducer reducer;
@@ -245,7 +247,7 @@ public final class SharpnessAware implements Optimizer {
     @Override
     public StepStats step(LossFunction f, float lr) {
         long t = base.steps();
-        if (reducer != null && globalPerturbation) reducer.expectGradient();
+        if (globalPerturbation) announce(f, false);
         double loss = f.lossAndGrad(Mode.TRAIN);
         if (reducer != null && globalPerturbation) reducer.reduce();
         if (cfg.esam() instanceof Esam.On esam) return esamStep(f, esam, loss, lr);
@@ -281,7 +283,7 @@ public final class SharpnessAware implements Optimizer {
             finalNorm = Double.NaN;
         }
         double scale = finish(null, 1, finalNorm, lr);
-        return new StepStats(loss, Double.NaN, gNorm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false);
+        return new StepStats(loss, Double.NaN, gNorm, Double.NaN, Double.NaN, Double.NaN, Double.NaN, scale, false, 1);
     }
 
     /** m = g on F-SAM's first step, m = lambda*m + (1-lambda)*g after (as the perturb pass does). */
@@ -297,7 +299,7 @@ public final class SharpnessAware implements Optimizer {
     }
 
     private StepStats twoPassStep(LossFunction f, double loss, float lr) {
-        Adversarial a = adversarial(f, lr);
+        Adversarial a = adversarial(f, lr, true);
         // 4. Restore by copy + rescale + weight decay + base update, one pass.
         double scale = finish(saved, a.scale(), a.finalNorm(), lr);
         return a.stats(loss, scale);
@@ -311,12 +313,15 @@ public final class SharpnessAware implements Optimizer {
                                double eAdv, double scale, double finalNorm) {
         StepStats stats(double loss, double appliedScale) {
             return new StepStats(loss, lossAdv, gNorm, advNorm, eAdv / (eNorm * advNorm), eNorm, (eAdv - eg) / ee,
-                    appliedScale, true);
+                    appliedScale, true, 2);
         }
     }
 
-    /** Passes 1-3 after the first-pass gradient is in the grads buffer; {@code f} evaluates pass 2. */
-    private Adversarial adversarial(LossFunction f, float lr) {
+    /**
+     * Passes 1-3 after the first-pass gradient is in the grads buffer; {@code f} evaluates pass 2.
+     * {@code reducedNext}: {@link #finish} all-reduces this g_adv next (false for an m-sharpness micro-batch).
+     */
+    private Adversarial adversarial(LossFunction f, float lr, boolean reducedNext) {
         Kernels k = ops.kernels();
         MemorySegment w = store.params(), g = store.grads();
         float sigma = cfg.sigma(), lambda = cfg.lambda();
@@ -340,9 +345,13 @@ public final class SharpnessAware implements Optimizer {
         if (ema != null) emaReady = true;
         if (clean != null) ops.copy(g, clean, store.paramLength());
 
-        if (reducer != null && globalPerturbation) reducer.expectGradient();
-        // ESAM's pass 2 runs a forward-only pass first: no overlap promised there.
-        if (reducer != null && globalPerturbation && !(cfg.esam() instanceof Esam.On)) reducer.expectGradient();
+        // Overlap pass 2's all-reduce with its backward: global, in place; local, out of place, as this rank's
+        // g_adv is read below, and only where it is averaged as it is (localAveragedAsIs). ESAM's pass 2 runs a
+        // forward-only pass first: no overlap promised there.
+        if (!(cfg.esam() instanceof Esam.On)) {
+            if (globalPerturbation) announce(f, false);
+            else if (reducedNext && localAveragedAsIs()) announce(f, true);
+        }
         double lossAdv = f.lossAndGrad(Mode.TRAIN_FROZEN_STATS);
         if (reducer != null && globalPerturbation) reducer.reduce();
 
@@ -390,12 +399,13 @@ public final class SharpnessAware implements Optimizer {
         LossFunction selected = esam.gamma() >= 0.99f ? f : mode -> {
             ef.lossOnly(mode);
             for (int i = 0; i < n; i++) esamRise[i] = ef.exampleLoss(i) - esamBefore[i];
-            int count = esam.select(esamRise, n, esamSubset, esamScratch);
-            return ef.lossAndGradOn(mode, esamSubset, count);
+            esamSelected = esam.select(esamRise, n, esamSubset, esamScratch);
+            return ef.lossAndGradOn(mode, esamSubset, esamSelected);
         };
-        Adversarial a = adversarial(selected, lr);
+        Adversarial a = adversarial(selected, lr, true);
         double scale = finish(saved, a.scale(), a.finalNorm(), lr);
-        return a.stats(loss, scale);
+        double secondPass = esam.gamma() >= 0.99f ? 1 : StepStats.FORWARD_ONLY + (double) esamSelected / n;
+        return a.stats(loss, scale).withGradEvaluations(1 + secondPass);
     }
 
     /**
@@ -420,7 +430,7 @@ public final class SharpnessAware implements Optimizer {
             int mb = k;
             double share = micro.weight(k);
             loss += share * micro.lossAndGrad(Mode.TRAIN, mb);
-            Adversarial a = adversarial(mode -> micro.lossAndGrad(mode, mb), lr);
+            Adversarial a = adversarial(mode -> micro.lossAndGrad(mode, mb), lr, false);
             float weight = (float) (share * a.scale());
             if (k == 0) {
                 ops.copy(g, microSum, n);
@@ -436,7 +446,28 @@ public final class SharpnessAware implements Optimizer {
         }
         ops.copy(microSum, g, n);
         double scale = finish(null, 1, Double.NaN, lr);
-        return new StepStats(loss, lossAdv, gNorm, advNorm, Double.NaN, eNorm, Double.NaN, scale, true);
+        return new StepStats(loss, lossAdv, gNorm, advNorm, Double.NaN, eNorm, Double.NaN, scale, true, 2);
+    }
+
+    /** Tells the reducer, before a backward, that it averages this gradient next (in place, or keeping it local). */
+    private void announce(LossFunction f, boolean keepLocal) {
+        if (reducer == null || !f.singleBackward()) return; // a sum of backwards is final only at the end
+        if (keepLocal) reducer.expectGradientKeepingLocal();
+        else reducer.expectGradient();
+    }
+
+    /**
+     * Local perturbations: whether a two-pass step's g_adv reaches the all-reduce unchanged, so that its
+     * sum may run during pass 2's backward. Each rank's own factor multiplies it first under StableSAM
+     * (||g_k||/||g_adv,k||) and GSAM (the descent rewrites it with the rank's g_k), and the mean of
+     * s_k*g_k is no function of the mean of g_k: those keep the blocking all-reduce. SAM, USAM, ASAM,
+     * F-SAM and LookSAM's SAM steps (its component is built from the rank's own g_adv, read-only) overlap;
+     * clipping measures the average, after the all-reduce, either way. LookSAM's reuse steps and RST's
+     * one-pass steps reduce the first-pass gradient, which is not announced (blocking), and ESAM's pass 2 is
+     * not overlapped in either mode.
+     */
+    private boolean localAveragedAsIs() {
+        return !cfg.stable() && !(cfg.descent() instanceof Descent.Gsam);
     }
 
     /**
@@ -476,6 +507,7 @@ public final class SharpnessAware implements Optimizer {
         MemorySegment g = store.grads();
         long n = store.paramLength();
         if (reducer != null && !globalPerturbation) {
+            // scale is 1 where pass 2 was announced for an out-of-place sum (localAveragedAsIs).
             if (scale != 1) ops.scale((float) scale, g, n);
             reducer.reduce();
             scale = 1;

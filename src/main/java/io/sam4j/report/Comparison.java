@@ -126,7 +126,9 @@ public final class Comparison {
     static final String SUMMARY_NOTE = "Mean ± sample standard deviation over the runs of a group that ended as planned "
             + "(a run that diverged or stopped early is named in the note and left out of the means). Peak test accuracy: "
             + "each run's best epoch, then mean ± std; epoch of peak: the mean of those epochs. Gradient evaluations per step: "
-            + "1 + the fraction of steps that took SAM's second pass (sam_fraction; 1 for optimizers without one).";
+            + "the optimizer's own count (metrics.jsonl grad_evals: 1 per one-pass step, 2 per SAM step, ESAM's selection "
+            + "forward as 1/3 and its second pass as the selected share of the batch); for runs that did not log it, 1 + "
+            + "the fraction of steps that took SAM's second pass (sam_fraction).";
 
     private static void drawInto(Html h, Figure f, Path plots) {
         h.image(ChartFiles.write(Charts.chart(f), plots, f.name()), f.title(), f.title() + " (" + RunReport.PLOTS + "/" + f.name() + ".svg)");

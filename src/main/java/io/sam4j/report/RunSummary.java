@@ -15,9 +15,11 @@ import java.nio.file.Path;
  *                    metrics.jsonl), or "stopped after epoch k of N" / "stopped before its first epoch ended"
  *                    (killed, still running, or diverged under a sam4j that did not write diverged.json yet)
  * @param samFraction step-weighted mean of metrics.jsonl's {@code sam_fraction}; NaN when not logged
+ * @param gradEvals   step-weighted mean of metrics.jsonl's {@code grad_evals} (the optimizer's own count of
+ *                    whole-batch gradient evaluations per step); NaN when not logged (older runs)
  */
 record RunSummary(RunFolder run, String failure, double epochs, double finalTestAcc, double finalTestLoss, double peakTestAcc,
-                  double peakEpoch, double finalTrainLoss, double samFraction, double seconds) {
+                  double peakEpoch, double finalTrainLoss, double samFraction, double gradEvals, double seconds) {
 
     static RunSummary of(RunFolder r) {
         RunFolder.Table t = r.epochs();
@@ -28,15 +30,19 @@ record RunSummary(RunFolder run, String failure, double epochs, double finalTest
         for (double v : t.column("epoch_seconds")) if (Double.isFinite(v)) seconds += v;
         return new RunSummary(r, failure(r, epoch), epoch.length == 0 ? Double.NaN : epoch[epoch.length - 1], r.last("test_acc"),
                 r.last("test_loss"), peak < 0 ? Double.NaN : acc[peak], peak < 0 ? Double.NaN : epoch[peak], r.last("train_loss"),
-                samFraction(t), seconds);
+                stepWeightedMean(t, "sam_fraction"), stepWeightedMean(t, "grad_evals"), seconds);
     }
 
     boolean complete() {
         return failure == null;
     }
 
-    /** SAM's share of gradient evaluations: 1 per step, plus 1 on the steps that took the second pass. */
+    /**
+     * Whole-batch gradient evaluations per step as the optimizer counted them (ESAM's partial second pass
+     * included); for runs that did not log them, 1 plus the fraction of steps that took SAM's second pass.
+     */
     double gradientEvaluationsPerStep() {
+        if (Double.isFinite(gradEvals)) return gradEvals;
         return 1 + (Double.isFinite(samFraction) ? samFraction : 0);
     }
 
@@ -73,9 +79,9 @@ record RunSummary(RunFolder run, String failure, double epochs, double finalTest
         return null;
     }
 
-    /** The mean of the per-epoch fractions, each weighted by its epoch's steps (from the "step" column when logged). */
-    private static double samFraction(RunFolder.Table t) {
-        double[] f = t.column("sam_fraction"), step = t.column("step");
+    /** The mean of a per-epoch column, each epoch weighted by its steps (from the "step" column when logged). */
+    private static double stepWeightedMean(RunFolder.Table t, String column) {
+        double[] f = t.column(column), step = t.column("step");
         double sum = 0, weight = 0;
         for (int i = 0; i < f.length; i++) {
             if (!Double.isFinite(f[i])) continue;

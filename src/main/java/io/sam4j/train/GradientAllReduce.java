@@ -19,8 +19,15 @@ import java.lang.foreign.MemorySegment;
  * the optimizer reads the gradient. Each element is summed by exactly one all-reduce either way, so on 2
  * ranks (where a float sum of two values does not depend on the algorithm) the result is bit-identical
  * to the blocking path; with more ranks the library may pick a different algorithm per message size.
- * Only gradients the optimizer announces ({@link #expectGradient()}) are overlapped; the others (local
- * perturbations' first pass, which is never reduced) leave the buffer alone.
+ * Only gradients the optimizer announces are overlapped; the others (local perturbations' first pass,
+ * which is never reduced) leave the buffer alone.
+ *
+ * <p><b>Out of place.</b> A gradient announced with {@link #expectGradientKeepingLocal()} (SAM's second
+ * pass with local perturbations, whose per-rank statistics read this rank's g_adv after backward) is
+ * summed into a receive buffer of the parameters' size, allocated on first use; the gradient buffer keeps
+ * this rank's gradient until {@link #reduce()}, which writes {@code received * (1/ranks)} over it in one
+ * pass: the same floats as the in-place sum and scale, and as many passes (the scale becomes a scaled
+ * copy), so the only cost is the buffer's memory.
  */
 public final class GradientAllReduce implements GradientReducer, GradientListener {
     private final Communicator comm;
@@ -30,7 +37,12 @@ public final class GradientAllReduce implements GradientReducer, GradientListene
     /** Floats per bucket; 0: one blocking all-reduce after backward. */
     private final long bucket;
     private final PendingSums pending;
+    /** The out-of-place sums' destination (null until the first {@link #expectGradientKeepingLocal()}). */
+    private MemorySegment received;
+    private final ParameterStore store;
     private boolean armed;
+    /** The armed gradient is summed into {@link #received}, leaving the gradient buffer alone. */
+    private boolean outOfPlace;
     /** Everything from here to the end of the buffer has its sum started (when armed). */
     private long startedFrom;
     private long blockedNanos;
@@ -40,6 +52,7 @@ public final class GradientAllReduce implements GradientReducer, GradientListene
         if (bucketFloats < 0) throw new IllegalArgumentException("bucket size must be >= 0, got " + bucketFloats);
         this.comm = comm;
         this.ops = ops;
+        this.store = store;
         this.grads = store.grads();
         this.length = store.paramLength();
         this.bucket = bucketFloats;
@@ -59,8 +72,19 @@ public final class GradientAllReduce implements GradientReducer, GradientListene
 
     @Override
     public void expectGradient() {
-        if (pending == null) return;
+        arm(false);
+    }
+
+    @Override
+    public void expectGradientKeepingLocal() {
+        arm(true);
+    }
+
+    private void arm(boolean keepLocal) {
+        if (pending == null) return; // blocking: reduce() sums in place after the optimizer is done reading
+        if (keepLocal && received == null) received = store.newStateBuffer();
         armed = true;
+        outOfPlace = keepLocal;
         startedFrom = length;
     }
 
@@ -69,22 +93,32 @@ public final class GradientAllReduce implements GradientReducer, GradientListene
         if (!armed) return;
         while (startedFrom - paramOffset >= bucket) {
             startedFrom -= bucket;
-            pending.start(grads.asSlice(4 * startedFrom, 4 * bucket), bucket);
+            startSum(startedFrom, bucket);
         }
         pending.progress();
+    }
+
+    /** Starts the sum of the gradients [from, from + count), in place or into the receive buffer. */
+    private void startSum(long from, long count) {
+        MemorySegment g = grads.asSlice(4 * from, 4 * count);
+        if (outOfPlace) pending.start(g, received.asSlice(4 * from, 4 * count), count);
+        else pending.start(g, count);
     }
 
     @Override
     public void reduce() {
         long t = System.nanoTime();
+        float mean = 1f / comm.size();
         if (armed) {
-            if (startedFrom > 0) pending.start(grads, startedFrom);
+            if (startedFrom > 0) startSum(0, startedFrom);
             pending.waitAll();
             armed = false;
+            if (outOfPlace) ops.scaleTo(mean, received, grads, length);
+            else ops.scale(mean, grads, length);
         } else {
             comm.allReduceSum(grads, length);
+            ops.scale(mean, grads, length);
         }
-        ops.scale(1f / comm.size(), grads, length);
         blockedNanos += System.nanoTime() - t;
     }
 

@@ -97,7 +97,8 @@ public final class RunSetup implements AutoCloseable {
     /**
      * Trains data-parallel over {@code comm} (nothing to do for one rank): rank 0's weights and buffers are
      * broadcast, and the optimizer's reducer ({@link GradientAllReduce}: buckets of {@code allreduceBucketMb}
-     * overlapped with backward) averages the gradient, before the first-pass perturbation too when
+     * overlapped with backward, out of place for local perturbations' second pass) averages the gradient,
+     * before the first-pass perturbation too when
      * {@code globalPerturbation}; with {@code syncBn}, BatchNorm sums its batch statistics over the ranks.
      */
     public void distribute(Communicator comm, boolean globalPerturbation) {

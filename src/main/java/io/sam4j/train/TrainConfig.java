@@ -115,7 +115,7 @@ public final class TrainConfig {
     }
 
     /** --accumulate and --m: one way of splitting the batch, and only where the optimizer defines it. */
-    private void validateMicroBatches() {
+    public void validateMicroBatches() {
         if (accumulate < 1) throw ConfigException.mustBe("accumulate", ">= 1", accumulate);
         if (m < 0) throw ConfigException.mustBe("m", ">= 0", m);
         if (optimizer.equals("esam") && (m > 0 || accumulate > 1)) {

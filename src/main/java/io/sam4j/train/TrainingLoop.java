@@ -3,7 +3,6 @@ package io.sam4j.train;
 import static io.sam4j.train.Trainer.json;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.sam4j.config.ConfigException;
 import io.sam4j.data.BatchLoader;
 import io.sam4j.data.Batcher;
 import io.sam4j.data.Dataset;
@@ -15,9 +14,6 @@ import io.sam4j.kernels.FlatOps;
 import io.sam4j.nn.Model;
 import io.sam4j.nn.ParameterStore;
 import io.sam4j.nn.SoftmaxCrossEntropy;
-import io.sam4j.optim.LossFunction;
-import io.sam4j.optim.SharpnessAware;
-import io.sam4j.optim.Accumulated;
 import io.sam4j.optim.StepStats;
 import io.sam4j.sharpness.Sharpness;
 import io.sam4j.sharpness.SharpnessProbe;
@@ -62,10 +58,7 @@ final class TrainingLoop implements AutoCloseable {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment x;
     private final int[] labels, labelsLocal;
-    private final LossFunction loss;
-    /** --accumulate N / --m M: the batch's micro-batches (null for neither); --m steps per micro-batch. */
-    private final MicroBatches micro;
-    private final SharpnessAware perMicroBatch;
+    private final BatchStep batchStep;
     private final Map<String, MemorySegment> gathered = new java.util.LinkedHashMap<>();
     private StopSignal stop;
     private boolean started;
@@ -91,22 +84,7 @@ final class TrainingLoop implements AutoCloseable {
         this.labels = new int[c.batch];
         this.labelsLocal = new int[local];
         MemorySegment xLocal = x.asSlice(4L * comm.rank() * local * inputSize, 4L * local * inputSize);
-        this.micro = microBatches(xLocal, local);
-        this.loss = c.accumulate > 1 ? new Accumulated(micro, run.store(), run.ops()) : run.loss(xLocal, labelsLocal, local);
-        this.perMicroBatch = c.m > 0 ? (SharpnessAware) run.optimizer() : null;
-    }
-
-    /** The micro-batches of --accumulate N or --m M over this rank's share of the batch; null for neither. */
-    private MicroBatches microBatches(MemorySegment xLocal, int local) {
-        if (c.m > 0) {
-            if (local % c.m != 0) throw new ConfigException("{m} " + c.m + " does not divide the per-rank batch " + local);
-            return new MicroBatches(run.model(), xLocal, labelsLocal, local, c.m);
-        }
-        if (c.accumulate <= 1) return null;
-        if (local % c.accumulate != 0) {
-            throw new ConfigException("{accumulate} " + c.accumulate + " does not divide the per-rank batch " + local);
-        }
-        return new MicroBatches(run.model(), xLocal, labelsLocal, local, local / c.accumulate);
+        this.batchStep = BatchStep.of(c, run, xLocal, labelsLocal, local);
     }
 
     /** Stop cleanly (checkpoint, {@link Trainer.Stopped}) when {@code stop} reports a signal; null: never. */
@@ -174,8 +152,7 @@ final class TrainingLoop implements AutoCloseable {
     private void step(Epoch e, ProgressLine progress) {
         int epoch = epochOf(e.step);
         e.lr = c.schedule.lr(c.lr, e.step, total);
-        if (micro != null) micro.refresh();
-        StepStats s = perMicroBatch != null ? perMicroBatch.stepPerMicroBatch(micro, e.lr) : run.optimizer().step(loss, e.lr);
+        StepStats s = batchStep.step(e.lr);
         started = true;
         if (NonFinite.in(s)) {
             progress.clear();
@@ -390,6 +367,7 @@ final class TrainingLoop implements AutoCloseable {
         if (run.optimizer().perturbs()) {
             putFinite(o, "sam_fraction", es.samFraction());
             putFinite(o, "grad_scale", es.gradScale());
+            putFinite(o, "grad_evals", es.gradEvaluations());
         }
         if (sharp != null) {
             o.put("sharpness_loss", sharp.loss()); // the loss on the diagnostics' fixed subset, at w

@@ -135,7 +135,7 @@ class CliTest {
         assertEquals(2, lines.length, r.out());
         com.fasterxml.jackson.databind.JsonNode j = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines[1]);
         for (String k : new String[] {"impl", "model", "opt", "batch", "threads", "params", "ms_step_median", "ms_step_min",
-                "peak_rss_mb"}) {
+                "ms_step_mean", "peak_rss_mb"}) {
             assertTrue(j.has(k), k + " in " + j);
         }
         assertEquals("stablesam", j.get("opt").asText());
@@ -158,6 +158,25 @@ class CliTest {
     }
 
     @Test
+    void benchSplitsTheBatchAsTrainDoes() throws Exception {
+        Run r = run("bench", "--model", "mlp", "--opts", "sgd,sam,looksam", "--m", "16", "--batch", "32", "--steps", "2",
+                "--warmup", "0", "--warmup-seconds", "0", "--threads", "1", "--dist", "none");
+        assertEquals(0, r.code(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(3, lines.length, r.out());
+        assertEquals("sgd", json.readTree(lines[0]).get("opt").asText(), "--m applies only where train defines it");
+        assertEquals("sam+m16", json.readTree(lines[1]).get("opt").asText());
+        assertEquals("looksam", json.readTree(lines[2]).get("opt").asText());
+        r = run("bench", "--model", "mlp", "--opts", "sgd", "--accumulate", "4", "--batch", "32", "--steps", "2",
+                "--warmup", "0", "--warmup-seconds", "0", "--threads", "1", "--dist", "none");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("sgd+accumulate4", json.readTree(r.out().strip()).get("opt").asText());
+        assertOneLineError(run("bench", "--model", "mlp", "--opts", "sam", "--m", "5", "--batch", "32", "--steps", "1",
+                "--warmup-seconds", "0", "--dist", "none"), "--m");
+    }
+
+    @Test
     void benchRoundsInterleaveAndPoolTheSteps() throws Exception {
         Run r = run("bench", "--model", "mlp", "--opts", "sgd,sam", "--steps", "2", "--warmup", "0", "--rounds", "2",
                 "--warmup-seconds", "0", "--threads", "1", "--dist", "none");
@@ -168,6 +187,7 @@ class CliTest {
         assertEquals("sam", j.get("opt").asText());
         assertEquals(2, j.get("rounds").asInt());
         assertTrue(j.get("ms_step_min").asDouble() <= j.get("ms_step_median").asDouble(), j.toString());
+        assertTrue(j.get("ms_step_min").asDouble() <= j.get("ms_step_mean").asDouble(), j.toString());
     }
 
     @Test

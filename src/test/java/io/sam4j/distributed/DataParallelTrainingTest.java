@@ -191,6 +191,29 @@ class DataParallelTrainingTest {
     }
 
     /**
+     * Local perturbations: pass 2's all-reduce runs during its backward out of place (each rank's g_adv stays
+     * in the gradient buffer for its statistics) and ends, bit for bit, where the blocking one does. LookSAM
+     * k=2 alternates an overlapped SAM step, whose stored component comes from the rank's own g_adv, with a
+     * blocking reuse step; clipping measures the average. Rank 0's per-step statistics (steps.csv: ||g_adv||,
+     * cos(e, g_adv)) are its own either way.
+     */
+    @ParameterizedTest
+    @EnumSource(MpiJobs.class)
+    void overlappedLocalAllReduceIsBitIdenticalToTheBlockingOne(MpiJobs mpi) throws Exception {
+        mpi.assumeInstalled();
+        String[] args = {"--model", "mlp", "--steps", "6", "--optimizer", "looksam", "--looksam-k", "2",
+                "--perturbation", "local", "--grad-clip", "0.5"};
+        train(mpi, "buckets", concat(args, "--allreduce-bucket-mb", "0.05"));
+        train(mpi, "blocking", concat(args, "--allreduce-bucket-mb", "0"));
+        for (String t : new String[] {"fc1.weight", "fc1.bias", "fc2.weight", "fc3.weight", "fc3.bias"}) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(weights("blocking", t), weights("buckets", t), t);
+        }
+        String steps = Files.readString(tmp.resolve("blocking").resolve("steps.csv"));
+        assertEquals(steps, Files.readString(tmp.resolve("buckets").resolve("steps.csv")));
+        assertTrue(steps.lines().count() == 7, "a header and 6 steps:\n" + steps);
+    }
+
+    /**
      * SyncBatchNorm: 2 ranks on the cnn (two BatchNorm layers) with --sync-bn and global perturbations end a
      * SAM step within 1e-5 of one process on the global batch, running statistics included; without --sync-bn
      * they do not (each rank normalises its half with its own statistics: ~5e-4 apart).

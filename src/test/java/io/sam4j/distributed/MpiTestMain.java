@@ -168,6 +168,29 @@ public final class MpiTestMain {
             comm.allReduceSum(v);
             check(v[0] == p * (p - 1) / 2.0 && v[1] == p && v[2] == 0.25 * p * (p - 1) / 2.0, "double[] sum");
 
+            // non-blocking sums pending together, two in place and one out of place (the send buffer stays)
+            PendingSums sums = comm.pendingSums(3);
+            int m = 1000;
+            MemorySegment inPlace = arena.allocate(4L * m, 64), send = arena.allocate(4L * m, 64), recv = arena.allocate(4L * m, 64);
+            for (int i = 0; i < m; i++) {
+                float mine = (r + 1) * (float) (i % 101 - 50);
+                inPlace.setAtIndex(JAVA_FLOAT, i, mine);
+                send.setAtIndex(JAVA_FLOAT, i, mine);
+                recv.setAtIndex(JAVA_FLOAT, i, -7f);
+            }
+            sums.start(inPlace.asSlice(4L * (m / 2)), m - m / 2);
+            sums.start(send, recv, m);
+            sums.start(inPlace, m / 2);
+            sums.progress();
+            sums.waitAll();
+            for (int i = 0; i < m; i++) {
+                float want = p * (p + 1) / 2f * (i % 101 - 50);
+                check(inPlace.getAtIndex(JAVA_FLOAT, i) == want, "pending sum in place [" + i + "]");
+                check(recv.getAtIndex(JAVA_FLOAT, i) == want, "pending sum out of place [" + i + "]");
+                check(send.getAtIndex(JAVA_FLOAT, i) == (r + 1) * (float) (i % 101 - 50), "send buffer kept [" + i + "]");
+            }
+            expectThrows(IllegalArgumentException.class, () -> sums.start(send, send.asSlice(4), 10), "overlapping buffers");
+
             // (c) barrier: rank 0 must wait for the last rank, which sleeps first
             long t0 = System.nanoTime();
             if (r == p - 1) Thread.sleep(400);

@@ -155,10 +155,30 @@ class Bf16ConvolutionTest {
     /**
      * Each pass computes on bf16-rounded inputs with fp32 accumulation: within 1e-4 (relative L2) of the double
      * reference on rounded inputs, and within bf16 tolerance (1e-2) of the reference on the fp32 inputs.
-     * Outputs (y, dx, dw, db) come back fp32.
+     * Outputs (y, dx, dw, db) come back fp32. The weight gradients by default come from the fp32 inputs (within
+     * 1e-5 of the reference on them); with {@code -Dsam4j.bf16.weightGradients=bf16} from the rounded ones.
      */
     @Test
     void bf16PassesMatchTheReferenceOnRoundedInputs() {
+        checkBf16Passes(false);
+        String before = System.getProperty(OneDnnConv.WEIGHT_GRADIENTS);
+        System.setProperty(OneDnnConv.WEIGHT_GRADIENTS, "bf16");
+        try {
+            checkBf16Passes(true);
+            System.setProperty(OneDnnConv.WEIGHT_GRADIENTS, "fp16");
+            try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
+                ConvShape s = new ConvShape(4, 16, 10, 10, 32, 3, 3, 1, 1);
+                Exception e = assertThrows(Exception.class, () -> backend.conv(s, true, 0, Precision.BF16).close());
+                assertTrue(String.valueOf(e.getMessage()).contains(OneDnnConv.WEIGHT_GRADIENTS)
+                        || String.valueOf(e.getCause()).contains(OneDnnConv.WEIGHT_GRADIENTS), String.valueOf(e));
+            }
+        } finally {
+            if (before == null) System.clearProperty(OneDnnConv.WEIGHT_GRADIENTS);
+            else System.setProperty(OneDnnConv.WEIGHT_GRADIENTS, before);
+        }
+    }
+
+    private void checkBf16Passes(boolean bf16WeightGradients) {
         assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
         List<ConvShape> shapes = List.of(new ConvShape(4, 16, 10, 10, 32, 3, 3, 1, 1), new ConvShape(2, 3, 12, 12, 16, 3, 3, 2, 1),
                 new ConvShape(3, 32, 8, 8, 64, 1, 1, 2, 0));
@@ -179,8 +199,13 @@ class Bf16ConvolutionTest {
                 String at = s + " bf16";
                 assertRelL2(at + " forward", ConvReference.forward(s, xr, wr, b), toArray(y, s.outputSize()), 1e-4);
                 assertRelL2(at + " backward data", ConvReference.backwardData(s, dyr, wr), toArray(dx, s.inputSize()), 1e-4);
-                assertRelL2(at + " backward weights", ConvReference.backwardWeights(s, xr, dyr), toArray(dw, s.weightSize()), 1e-4);
-                assertRelL2(at + " bias gradient", ConvReference.biasGrad(s, dyr), toArray(db, s.k()), 1e-4);
+                if (bf16WeightGradients) {
+                    assertRelL2(at + " backward weights", ConvReference.backwardWeights(s, xr, dyr), toArray(dw, s.weightSize()), 1e-4);
+                    assertRelL2(at + " bias gradient", ConvReference.biasGrad(s, dyr), toArray(db, s.k()), 1e-4);
+                } else {
+                    assertRelL2(at + " fp32 backward weights", ConvReference.backwardWeights(s, x, dy), toArray(dw, s.weightSize()), 1e-5);
+                    assertRelL2(at + " fp32 bias gradient", ConvReference.biasGrad(s, dy), toArray(db, s.k()), 1e-5);
+                }
                 assertRelL2(at + " forward vs fp32", ConvReference.forward(s, x, w, b), toArray(y, s.outputSize()), 1e-2);
                 assertRelL2(at + " backward weights vs fp32", ConvReference.backwardWeights(s, x, dy), toArray(dw, s.weightSize()), 1e-2);
             }

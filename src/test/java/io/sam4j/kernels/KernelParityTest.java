@@ -107,7 +107,12 @@ class KernelParityTest {
             run(a, ctx + " axpy", from, to, in, 0, (k, b, acc) -> k.axpy(-0.37f, b[0], b[1], from, to));
             MemorySegment[] in3 = {in[0], in[1], buf(a, rnd, to, -1, 1)};
             run(a, ctx + " triad", from, to, in3, 0, (k, b, acc) -> k.triad(b[0], 0.61f, b[1], b[2], from, to));
-            run(a, ctx + " scale", from, to, in, 0, (k, b, acc) -> k.scale(1.7f, b[0], from, to));
+            Result s = run(a, ctx + " scale", from, to, in, 0, (k, b, acc) -> k.scale(1.7f, b[0], from, to));
+            Result st = run(a, ctx + " scaleTo", from, to, in, 0, (k, b, acc) -> k.scaleTo(1.7f, b[0], b[1], from, to));
+            assertSame(ctx + " scaleTo exact", st.ref()[1], st.vec()[1]);
+            // The all-reduce's out-of-place average relies on it: the same floats as the in-place scale.
+            assertSame(ctx + " scaleTo = scale in place", s.vec()[0].asSlice(4 * from, 4 * (to - from)),
+                    st.vec()[1].asSlice(4 * from, 4 * (to - from)));
             run(a, ctx + " fill", from, to, in, 0, (k, b, acc) -> k.fill(-2.5f, b[0], from, to));
             Result c = run(a, ctx + " copy", from, to, in, 0, (k, b, acc) -> k.copy(b[0], b[1], from, to));
             assertSame(ctx + " copy exact", c.ref()[1], c.vec()[1]);

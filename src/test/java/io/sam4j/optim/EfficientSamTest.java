@@ -104,7 +104,9 @@ class EfficientSamTest {
         for (Kernels k : kernels()) {
             try (Diagonal f = new Diagonal(1, -2, 0.5)) {
                 SharpnessAware opt = plainSgd(f.store, k, Config.sam(0.1f).withPolicy(new PerturbPolicy.LookSam(2, 0.7f)));
-                assertTrue(opt.step(f, 0.1f).sharpnessStep());
+                StepStats refresh = opt.step(f, 0.1f);
+                assertTrue(refresh.sharpnessStep());
+                assertEquals(2, refresh.gradEvaluations());
                 assertEquals(1, f.first);
                 assertEquals(1, f.second);
                 assertArrayEquals(new double[] {0.847276, -1.481837, 0.315464}, f.weights(), 2e-6, k.name() + " w1");
@@ -112,7 +114,9 @@ class EfficientSamTest {
                 for (int i = 0; i < 3; i++) gv[i] = opt.lookSamComponent().getAtIndex(JAVA_FLOAT, i);
                 assertArrayEquals(new double[] {-0.027975, 0.002434, 0.030933}, gv, 2e-6, k.name() + " g_v");
 
-                assertFalse(opt.step(f, 0.1f).sharpnessStep());
+                StepStats reuse = opt.step(f, 0.1f);
+                assertFalse(reuse.sharpnessStep());
+                assertEquals(1, reuse.gradEvaluations());
                 assertEquals(2, f.first);
                 assertEquals(1, f.second, "the reuse step runs ONE forward/backward");
                 assertArrayEquals(new double[] {0.916631, -1.103228, -0.029841}, f.weights(), 2e-6, k.name() + " w2");
@@ -459,6 +463,8 @@ class EfficientSamTest {
                 assertArrayEquals(new int[] {3}, f.lastSubset, "strictly above the 2nd largest rise: one example");
                 assertArrayEquals(new double[] {0.263296, -0.263296, 0.013296}, f.weights(), 2e-6, k.name());
                 assertEquals(0.2, s.perturbNorm(), 1e-6, "||e|| = rho/beta over the kept tensors");
+                assertEquals(1 + 1.0 / 3 + 1.0 / 4, s.gradEvaluations(), 1e-12,
+                        "pass 1, the selection forward (1/3 of an evaluation), pass 2 on 1 of 4 examples");
             }
         }
     }
@@ -473,8 +479,9 @@ class EfficientSamTest {
             a.set(0.5, -0.5, 0.25);
             b.set(0.5, -0.5, 0.25);
             plainSgd(a.store, KernelsProvider.get(), Config.sam(0.1f)).step(a, 0.1f);
-            plainSgd(b.store, KernelsProvider.get(), Config.sam(0.1f).withEsam(new Esam.On(1f, 1f, 3))).step(b, 0.1f);
+            StepStats s = plainSgd(b.store, KernelsProvider.get(), Config.sam(0.1f).withEsam(new Esam.On(1f, 1f, 3))).step(b, 0.1f);
             assertArrayEquals(a.weights(), b.weights(), 1e-6);
+            assertEquals(2, s.gradEvaluations(), "gamma 1: two whole passes, like SAM");
             assertEquals(0, b.forwards, "gamma 1: no selection forward");
         }
     }

@@ -81,6 +81,20 @@ class ComparisonTest {
     }
 
     @Test
+    void gradientEvaluationsAreTheOptimizersOwnCountWhereLogged() throws IOException {
+        // ESAM logs sam_fraction 1 but grad_evals below 2 (its second pass runs on part of the batch): 100 steps at
+        // 1.8 and 300 at 1.9 give (180 + 570) / 400 = 1.875; sam_fraction alone would have said 2.00.
+        Path esam = run("esam0", "esam", 0, 0.05, 0, 2, ep(0.70, 1.0, 100, 1.0), ep(0.75, 0.9, 400, 1.0));
+        List<String> lines = Files.readAllLines(esam.resolve("metrics.jsonl"));
+        Files.writeString(esam.resolve("metrics.jsonl"), lines.get(0).replace("}", ",\"grad_evals\":1.8}") + "\n"
+                + lines.get(1).replace("}", ",\"grad_evals\":1.9}") + "\n");
+        Path out = tmp.resolve("cmp-esam");
+        Comparison.write(List.of(esam), out);
+        String row = Files.readAllLines(out.resolve(Comparison.SUMMARY)).get(4);
+        assertTrue(row.contains("| 1.000 | 1.88 |"), row);
+    }
+
+    @Test
     void summaryHasExactMeansPeaksAndNamesRunsThatDidNotFinish() throws IOException {
         Path out = tmp.resolve("cmp");
         Comparison.write(groups(), out);
