@@ -426,6 +426,9 @@ public final class MpiCommunicator implements Communicator {
         MemorySegment.copy(buf, JAVA_DOUBLE, 0, values, 0, values.length);
     }
 
+    /** How long {@link #abort} waits between printing its message and calling MPI_Abort. */
+    private static final long ABORT_MESSAGE_GRACE_MS = 200;
+
     @Override
     public void abort(int code, String message) {
         int c = code == 0 ? 1 : code;
@@ -434,6 +437,13 @@ public final class MpiCommunicator implements Communicator {
                 + message);
         System.err.flush();
         if (state.getAndSet(State.ABORTED) == State.OPEN) {
+            // Give the launcher a moment to forward that line: MPICH's Hydra tears the job down on MPI_Abort and
+            // once dropped it (a CI run where the hung-rank test saw the job end without the rank's message).
+            try {
+                Thread.sleep(ABORT_MESSAGE_GRACE_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
             try {
                 int rc = (int) abortFn.invokeExact(abi.commWorld, c); // does not return in Open MPI
                 System.err.println("sam4j: rank " + rank + ": MPI_Abort returned " + rc);
