@@ -55,7 +55,15 @@ final class ConfigCheck {
                     + " (the diagnostics run at evaluations)");
         }
         if (c.sharpnessSubset < 1) throw ConfigException.mustBe("sharpnessSubset", ">= 1", c.sharpnessSubset);
-        if (c.augment != null) Augmentation.parse(c.augment);
+        if (c.augment != null) {
+            try {
+                Augmentation.parse(c.augment);
+            } catch (ConfigException e) {
+                throw e;
+            } catch (IllegalArgumentException e) { // Augmentation speaks the CLI's flag; a config file names the field
+                throw new ConfigException(String.valueOf(e.getMessage()).replaceFirst("^--augment: ", "{augment}: "));
+            }
+        }
     }
 
     /** Settings whose value differs from the default on an optimizer that would ignore them. */
