@@ -119,6 +119,7 @@ public final class Dnnl {
                 entry("dnnl_stream_wait", FunctionDescriptor.of(I, P)),
                 entry("dnnl_stream_destroy", FunctionDescriptor.of(I, P)),
                 entry("dnnl_memory_desc_create_with_tag", FunctionDescriptor.of(I, P, I, P, I, I)),
+                entry("dnnl_memory_desc_create_with_strides", FunctionDescriptor.of(I, P, I, P, I, P)),
                 entry("dnnl_memory_desc_equal", FunctionDescriptor.of(I, P, P)),
                 entry("dnnl_memory_desc_get_size", FunctionDescriptor.of(J, P)),
                 entry("dnnl_memory_desc_destroy", FunctionDescriptor.of(I, P)),
@@ -134,6 +135,7 @@ public final class Dnnl {
                         FunctionDescriptor.of(I, P, P, I, P, P, P, P, P, P, P, P, P)),
                 entry("dnnl_convolution_backward_weights_primitive_desc_create",
                         FunctionDescriptor.of(I, P, P, I, P, P, P, P, P, P, P, P, P, P)),
+                entry("dnnl_matmul_primitive_desc_create", FunctionDescriptor.of(I, P, P, P, P, P, P, P)),
                 entry("dnnl_reorder_primitive_desc_create", FunctionDescriptor.of(I, P, P, P, P, P, P)),
                 entry("dnnl_primitive_desc_query", FunctionDescriptor.of(I, P, I, I, P)),
                 entry("dnnl_primitive_desc_query_md", FunctionDescriptor.of(P, P, I, I)),
@@ -162,6 +164,7 @@ public final class Dnnl {
     private static final MethodHandle STREAM_WAIT = handle("dnnl_stream_wait");
     private static final MethodHandle STREAM_DESTROY = handle("dnnl_stream_destroy");
     private static final MethodHandle MD_CREATE_WITH_TAG = handle("dnnl_memory_desc_create_with_tag");
+    private static final MethodHandle MD_CREATE_WITH_STRIDES = handle("dnnl_memory_desc_create_with_strides");
     private static final MethodHandle MD_EQUAL = handle("dnnl_memory_desc_equal");
     private static final MethodHandle MD_GET_SIZE = handle("dnnl_memory_desc_get_size");
     private static final MethodHandle MD_DESTROY = handle("dnnl_memory_desc_destroy");
@@ -175,6 +178,7 @@ public final class Dnnl {
     private static final MethodHandle CONV_BWD_DATA_PD_CREATE = handle("dnnl_convolution_backward_data_primitive_desc_create");
     private static final MethodHandle CONV_BWD_WEIGHTS_PD_CREATE =
             handle("dnnl_convolution_backward_weights_primitive_desc_create");
+    private static final MethodHandle MATMUL_PD_CREATE = handle("dnnl_matmul_primitive_desc_create");
     private static final MethodHandle REORDER_PD_CREATE = handle("dnnl_reorder_primitive_desc_create");
     private static final MethodHandle PD_QUERY = handle("dnnl_primitive_desc_query");
     private static final MethodHandle PD_QUERY_MD = handle("dnnl_primitive_desc_query_md");
@@ -345,6 +349,18 @@ public final class Dnnl {
         }
     }
 
+    /** A descriptor of data type {@code dataType} with explicit strides in elements (e.g. a transposed view). */
+    static MemorySegment memoryDescCreateWithStrides(int dataType, long[] dims, long[] strides) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            check("dnnl_memory_desc_create_with_strides", (int) MD_CREATE_WITH_STRIDES.invokeExact(out, dims.length,
+                    longs(a, dims), dataType, longs(a, strides)));
+            return created(out);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     static boolean memoryDescEqual(MemorySegment a, MemorySegment b) {
         try {
             return (int) MD_EQUAL.invokeExact(a, b) == 1;
@@ -465,6 +481,19 @@ public final class Dnnl {
                     (int) CONV_BWD_WEIGHTS_PD_CREATE.invokeExact(out, engine, algorithm, src, diffWeights, diffBias,
                             diffDst, longs(a, strides), longs(a, dilates), longs(a, padL), longs(a, padR),
                             hintForwardPd, attr));
+            return created(out);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** dst = src x weights, 2-D: src [M][K], weights [K][N], dst [M][N]; bias NULL for none. */
+    static MemorySegment matmulPd(MemorySegment engine, MemorySegment src, MemorySegment weights, MemorySegment bias,
+            MemorySegment dst, MemorySegment attr) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            check("dnnl_matmul_primitive_desc_create",
+                    (int) MATMUL_PD_CREATE.invokeExact(out, engine, src, weights, bias, dst, attr));
             return created(out);
         } catch (Throwable t) {
             throw rethrow(t);

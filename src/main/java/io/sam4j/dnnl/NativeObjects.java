@@ -28,6 +28,11 @@ final class NativeObjects implements AutoCloseable {
         return own(Dnnl.memoryDescCreate(dataType, tag, dims), Dnnl::memoryDescDestroy);
     }
 
+    /** A descriptor with explicit strides (elements), e.g. a transposed view of a row-major matrix. */
+    MemorySegment memoryDescStrided(int dataType, long[] dims, long[] strides) {
+        return own(Dnnl.memoryDescCreateWithStrides(dataType, dims, strides), Dnnl::memoryDescDestroy);
+    }
+
     MemorySegment memory(MemorySegment md, MemorySegment engine) {
         return own(Dnnl.memoryCreate(md, engine), Dnnl::memoryDestroy);
     }

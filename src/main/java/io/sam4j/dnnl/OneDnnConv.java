@@ -120,9 +120,10 @@ final class OneDnnConv implements Convolution {
             MemorySegment bwdDataPd = choose(keepBlocked, srcOutAny, dstAny, xMd, yIn, QUERY_DIFF_SRC_MD, QUERY_DIFF_DST_MD,
                     (src, dst) -> convolutionBackwardDataPd(engine, CONVOLUTION_DIRECT, src, wAny, dst, strides, dilates,
                             pad, pad, fwdPd, attr));
-            // bf16's weight gradients: by default from the fp32 activations in the user's layout (no casts, exact
-            // fp32), because oneDNN's bf16 backward-weights kernel (AMX brgconv_bwd_w) ran slower than its fp32 one:
-            // resnet18 SGD step 2.49-2.57 s against 2.64-2.66 s (2-core Sapphire Rapids, A/B in one session).
+            // bf16's weight gradients with -Dsam4j.bf16.weightGradients=fp32: from the fp32 activations in the user's
+            // layout (no casts, exact fp32). The default, bf16, is what autocast does and, with the small-plane layers
+            // on OneDnnGemmConv, the faster: oneDNN's bf16 kernel beats its fp32 one on 14x14 and larger planes
+            // (28x28x64: 20.7 against 50 ms) and loses on 7x7 and 4x4 ones, which the backend sends to the matmul.
             boolean fp32Weights = bf16 && weightGradientsInFp32();
             MemorySegment wHint = fp32Weights ? objects.primitiveDesc(convolutionForwardPd(engine, FORWARD_TRAINING,
                     CONVOLUTION_DIRECT, srcOutAny, wOutAny, bMd, dstOutAny, strides, dilates, pad, pad, attr)) : fwdPd;
@@ -166,9 +167,13 @@ final class OneDnnConv implements Convolution {
                 : name + "fwd=" + f + ",bwd_data=" + d + ",bwd_weights=" + w;
     }
 
-    /** {@code -Dsam4j.bf16.weightGradients=fp32|bf16} (default fp32): the precision of bf16 runs' weight gradients. */
+    /**
+     * {@code -Dsam4j.bf16.weightGradients=bf16|fp32} (default bf16, as PyTorch's autocast): the inputs of bf16 runs'
+     * weight-gradient passes. fp32 gives exact fp32 weight gradients at a cost: on ResNet-18's small planes oneDNN's
+     * fp32 kernels are 3-5x slower than the bf16 matmul of {@link OneDnnGemmConv}.
+     */
     static boolean weightGradientsInFp32() {
-        String v = System.getProperty(WEIGHT_GRADIENTS, "fp32");
+        String v = System.getProperty(WEIGHT_GRADIENTS, "bf16");
         return switch (v) {
             case "fp32" -> true;
             case "bf16" -> false;

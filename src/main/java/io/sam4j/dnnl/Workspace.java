@@ -11,8 +11,8 @@ import java.lang.foreign.MemorySegment;
  * {@link #generation()} so kernels know to rebind their memory objects.
  */
 final class Workspace implements AutoCloseable {
-    /** Roles that are never needed twice within one primitive execution. */
-    enum Slot { SRC, DST, WEIGHTS, BIAS, SCRATCHPAD }
+    /** Roles that are never needed twice within one primitive execution (COLUMNS: {@link OneDnnGemmConv}'s im2col matrix). */
+    enum Slot { SRC, DST, WEIGHTS, BIAS, SCRATCHPAD, COLUMNS }
 
     private static final int SLOTS = Slot.values().length;
 

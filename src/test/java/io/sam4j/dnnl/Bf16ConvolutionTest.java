@@ -155,59 +155,138 @@ class Bf16ConvolutionTest {
     /**
      * Each pass computes on bf16-rounded inputs with fp32 accumulation: within 1e-4 (relative L2) of the double
      * reference on rounded inputs, and within bf16 tolerance (1e-2) of the reference on the fp32 inputs.
-     * Outputs (y, dx, dw, db) come back fp32. The weight gradients by default come from the fp32 inputs (within
-     * 1e-5 of the reference on them); with {@code -Dsam4j.bf16.weightGradients=bf16} from the rounded ones.
+     * Outputs (y, dx, dw, db) come back fp32. The weight gradients by default come from the rounded inputs; with
+     * {@code -Dsam4j.bf16.weightGradients=fp32} from the fp32 ones (within 1e-5 of the reference on them). Both on
+     * oneDNN's direct kernels and as im2col + matmul ({@link OneDnnGemmConv}), the latter in every layout.
      */
     @Test
     void bf16PassesMatchTheReferenceOnRoundedInputs() {
-        checkBf16Passes(false);
-        String before = System.getProperty(OneDnnConv.WEIGHT_GRADIENTS);
-        System.setProperty(OneDnnConv.WEIGHT_GRADIENTS, "bf16");
-        try {
-            checkBf16Passes(true);
-            System.setProperty(OneDnnConv.WEIGHT_GRADIENTS, "fp16");
+        for (String gemm : List.of("never", "always")) {
+            withProperty(OneDnnConvBackend.GEMM_CONV, gemm, () -> {
+                withProperty(OneDnnConv.WEIGHT_GRADIENTS, "fp32", () -> checkBf16Passes(false, gemm.equals("always")));
+                checkBf16Passes(true, gemm.equals("always")); // the default: bf16 weight gradients
+            });
+        }
+        withProperty(OneDnnConv.WEIGHT_GRADIENTS, "fp16", () -> {
             try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
                 ConvShape s = new ConvShape(4, 16, 10, 10, 32, 3, 3, 1, 1);
                 Exception e = assertThrows(Exception.class, () -> backend.conv(s, true, 0, Precision.BF16).close());
                 assertTrue(String.valueOf(e.getMessage()).contains(OneDnnConv.WEIGHT_GRADIENTS)
                         || String.valueOf(e.getCause()).contains(OneDnnConv.WEIGHT_GRADIENTS), String.valueOf(e));
             }
-        } finally {
-            if (before == null) System.clearProperty(OneDnnConv.WEIGHT_GRADIENTS);
-            else System.setProperty(OneDnnConv.WEIGHT_GRADIENTS, before);
+        });
+        withProperty(OneDnnConvBackend.GEMM_CONV, "sometimes", () -> {
+            try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
+                ConvShape s = new ConvShape(4, 16, 10, 10, 32, 3, 3, 1, 1);
+                Exception e = assertThrows(IllegalArgumentException.class, () -> backend.conv(s, false, 0, Precision.BF16).close());
+                assertTrue(e.getMessage().contains(OneDnnConvBackend.GEMM_CONV), e.getMessage());
+            }
+        });
+    }
+
+    /**
+     * {@code auto} sends each pass where it measured faster: small planes wholly to im2col + matmul, 7x7 stride-1
+     * layers' weight gradients only (and not with fp32 weight gradients), 14x14 and larger to the direct kernels;
+     * the split kernel still matches the reference.
+     */
+    @Test
+    void autoRoutesSmallPlanesToTheMatmul() {
+        ConvShape four = new ConvShape(2, 64, 4, 4, 64, 3, 3, 1, 1), sevenStrided = new ConvShape(2, 32, 14, 14, 64, 3, 3, 2, 1);
+        ConvShape seven = new ConvShape(3, 32, 7, 7, 48, 3, 3, 1, 1), fourteen = new ConvShape(2, 16, 14, 14, 16, 3, 3, 1, 1);
+        assertEquals(OneDnnConvBackend.GEMM_ALL, OneDnnConvBackend.gemmPasses(four, false));
+        assertEquals(OneDnnConvBackend.GEMM_ALL, OneDnnConvBackend.gemmPasses(sevenStrided, true));
+        assertEquals(OneDnnConvBackend.GEMM_WEIGHTS, OneDnnConvBackend.gemmPasses(seven, false));
+        assertEquals(OneDnnConvBackend.GEMM_NONE, OneDnnConvBackend.gemmPasses(seven, true));
+        assertEquals(OneDnnConvBackend.GEMM_NONE, OneDnnConvBackend.gemmPasses(fourteen, false));
+        assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
+        Random r = new Random(8);
+        try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
+            float[] x = random(r, seven.inputSize()), w = random(r, seven.weightSize()), dy = random(r, seven.outputSize());
+            float[] b = random(r, seven.k());
+            float[][] out = bf16Passes(backend, seven, 16, true, ";bwd_weights=onednn-bf16:im2col+", x, w, dy, b);
+            float[] xr = rounded(x), wr = rounded(w), dyr = rounded(dy);
+            assertRelL2("split forward", ConvReference.forward(seven, xr, wr, b), out[0], 1e-4);
+            assertRelL2("split backward data", ConvReference.backwardData(seven, dyr, wr), out[1], 1e-4);
+            assertRelL2("split backward weights", ConvReference.backwardWeights(seven, xr, dyr), out[2], 1e-4);
+            assertRelL2("split bias gradient", ConvReference.biasGrad(seven, dyr), out[3], 1e-4);
         }
     }
 
-    private void checkBf16Passes(boolean bf16WeightGradients) {
+    /** Runs {@code body} with a system property set, restoring its previous value. */
+    static void withProperty(String key, String value, Runnable body) {
+        String before = System.getProperty(key);
+        System.setProperty(key, value);
+        try {
+            body.run();
+        } finally {
+            if (before == null) System.clearProperty(key);
+            else System.setProperty(key, before);
+        }
+    }
+
+    /** The three passes of a bf16 kernel on plain NCHW tensors, in the user layout {@code lanes} (0, 8, 16): y, dx, dw, db. */
+    private static float[][] bf16Passes(OneDnnConvBackend backend, ConvShape s, int lanes, boolean bias, String impl,
+            float[] x, float[] w, float[] dy, float[] b) {
+        try (Arena a = Arena.ofShared(); Convolution k = backend.conv(s, bias, lanes, Precision.BF16)) {
+            assertTrue(k.implementation().startsWith("onednn-bf16:"), k.implementation());
+            assertTrue(!k.implementation().contains("ref"), "a bf16 kernel, not oneDNN's reference: " + k.implementation());
+            assertTrue(k.implementation().contains(impl), s + ": expected " + impl + ", got " + k.implementation());
+            int oh = s.outH() * s.outW(), plane = s.h() * s.w();
+            MemorySegment xs = layout(a, x, s.n(), s.c(), plane, lanes), dys = layout(a, dy, s.n(), s.k(), oh, lanes);
+            long xSize = xs.byteSize() / 4, ySize = dys.byteSize() / 4;
+            MemorySegment y = a.allocate(4 * ySize, 64), dx = a.allocate(4 * xSize, 64);
+            MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = bias ? a.allocate(4L * s.k(), 64) : null;
+            k.forward(xs, TestUtil.floats(a, w), bias ? TestUtil.floats(a, b) : null, y);
+            k.backwardData(dys, TestUtil.floats(a, w), dx);
+            k.backwardWeights(xs, dys, dw, db);
+            return new float[][] {plain(a, y, s.n(), s.k(), oh, lanes), plain(a, dx, s.n(), s.c(), plane, lanes),
+                toArray(dw, s.weightSize()), bias ? toArray(db, s.k()) : new float[0]};
+        }
+    }
+
+    private static MemorySegment layout(Arena a, float[] v, int n, int c, int plane, int lanes) {
+        MemorySegment plainSeg = TestUtil.floats(a, v);
+        if (lanes == 0) return plainSeg;
+        MemorySegment out = a.allocate(4L * n * io.sam4j.nn.BlockedLayout.paddedChannels(c, lanes) * plane, 64);
+        io.sam4j.nn.BlockedLayout.toBlocked(PAR, plainSeg, out, n, c, plane, lanes);
+        return out;
+    }
+
+    private static float[] plain(Arena a, MemorySegment v, int n, int c, int plane, int lanes) {
+        if (lanes == 0) return toArray(v, (long) n * c * plane);
+        MemorySegment out = a.allocate(4L * n * c * plane, 64);
+        io.sam4j.nn.BlockedLayout.toPlain(PAR, v, out, n, c, plane, lanes);
+        return toArray(out, (long) n * c * plane);
+    }
+
+    private void checkBf16Passes(boolean bf16WeightGradients, boolean gemm) {
         assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
         List<ConvShape> shapes = List.of(new ConvShape(4, 16, 10, 10, 32, 3, 3, 1, 1), new ConvShape(2, 3, 12, 12, 16, 3, 3, 2, 1),
-                new ConvShape(3, 32, 8, 8, 64, 1, 1, 2, 0));
+                new ConvShape(3, 32, 8, 8, 64, 1, 1, 2, 0), new ConvShape(5, 32, 4, 4, 48, 3, 3, 1, 1),
+                new ConvShape(3, 24, 7, 7, 32, 3, 3, 2, 1));
         Random r = new Random(5);
-        try (OneDnnConvBackend backend = OneDnnConvBackend.create(2); Arena a = Arena.ofShared()) {
+        try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
+            int round = 0;
             for (ConvShape s : shapes) {
+                // Every layout on the matmul path (its reorders and im2col), plain and with and without bias otherwise.
+                int lanes = gemm ? new int[] {0, 8, 16}[round % 3] : 0;
+                boolean bias = !gemm || round % 2 == 0;
+                round++;
                 float[] x = random(r, s.inputSize()), w = random(r, s.weightSize()), dy = random(r, s.outputSize()), b = random(r, s.k());
-                MemorySegment y = a.allocate(4 * s.outputSize(), 64), dx = a.allocate(4 * s.inputSize(), 64);
-                MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = a.allocate(4L * s.k(), 64);
-                try (Convolution k = backend.conv(s, true, 0, Precision.BF16)) {
-                    assertTrue(k.implementation().startsWith("onednn-bf16:"), k.implementation());
-                    assertTrue(!k.implementation().contains("ref"), "a bf16 kernel, not oneDNN's reference: " + k.implementation());
-                    k.forward(TestUtil.floats(a, x), TestUtil.floats(a, w), TestUtil.floats(a, b), y);
-                    k.backwardData(TestUtil.floats(a, dy), TestUtil.floats(a, w), dx);
-                    k.backwardWeights(TestUtil.floats(a, x), TestUtil.floats(a, dy), dw, db);
-                }
-                float[] xr = rounded(x), wr = rounded(w), dyr = rounded(dy);
-                String at = s + " bf16";
-                assertRelL2(at + " forward", ConvReference.forward(s, xr, wr, b), toArray(y, s.outputSize()), 1e-4);
-                assertRelL2(at + " backward data", ConvReference.backwardData(s, dyr, wr), toArray(dx, s.inputSize()), 1e-4);
+                float[][] out = bf16Passes(backend, s, lanes, bias, gemm ? "im2col+" : ":", x, w, dy, b);
+                float[] xr = rounded(x), wr = rounded(w), dyr = rounded(dy), zero = new float[s.k()];
+                String at = s + " bf16" + (gemm ? " im2col+matmul" : "") + (lanes != 0 ? " nChw" + lanes + "c" : "");
+                assertRelL2(at + " forward", ConvReference.forward(s, xr, wr, bias ? b : zero), out[0], 1e-4);
+                assertRelL2(at + " backward data", ConvReference.backwardData(s, dyr, wr), out[1], 1e-4);
                 if (bf16WeightGradients) {
-                    assertRelL2(at + " backward weights", ConvReference.backwardWeights(s, xr, dyr), toArray(dw, s.weightSize()), 1e-4);
-                    assertRelL2(at + " bias gradient", ConvReference.biasGrad(s, dyr), toArray(db, s.k()), 1e-4);
+                    assertRelL2(at + " backward weights", ConvReference.backwardWeights(s, xr, dyr), out[2], 1e-4);
+                    if (bias) assertRelL2(at + " bias gradient", ConvReference.biasGrad(s, dyr), out[3], 1e-4);
                 } else {
-                    assertRelL2(at + " fp32 backward weights", ConvReference.backwardWeights(s, x, dy), toArray(dw, s.weightSize()), 1e-5);
-                    assertRelL2(at + " fp32 bias gradient", ConvReference.biasGrad(s, dy), toArray(db, s.k()), 1e-5);
+                    assertRelL2(at + " fp32 backward weights", ConvReference.backwardWeights(s, x, dy), out[2], 1e-5);
+                    if (bias) assertRelL2(at + " fp32 bias gradient", ConvReference.biasGrad(s, dy), out[3], 1e-5);
                 }
-                assertRelL2(at + " forward vs fp32", ConvReference.forward(s, x, w, b), toArray(y, s.outputSize()), 1e-2);
-                assertRelL2(at + " backward weights vs fp32", ConvReference.backwardWeights(s, x, dy), toArray(dw, s.weightSize()), 1e-2);
+                assertRelL2(at + " forward vs fp32", ConvReference.forward(s, x, w, bias ? b : zero), out[0], 1e-2);
+                assertRelL2(at + " backward weights vs fp32", ConvReference.backwardWeights(s, x, dy), out[2], 1e-2);
             }
         }
     }

@@ -1,0 +1,389 @@
+package io.sam4j.dnnl;
+
+import static io.sam4j.dnnl.Dnnl.*;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import io.sam4j.conv.ConvShape;
+import io.sam4j.conv.Convolution;
+import io.sam4j.dnnl.Workspace.Slot;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.IntConsumer;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * A bf16 convolution computed as im2col + one oneDNN matmul per pass, for the layers where oneDNN's direct bf16
+ * kernels are slow: on small output planes (ResNet-18's 7x7 and 4x4 stages at 28x28 input) the AMX brgemm
+ * convolutions tile their rows over one output row (4 or 7 pixels of a 16-row tile) and ran at 220 GFLOP/s,
+ * no faster than fp32, while a matmul over all N x OH x OW rows runs at ~790 (2-core Sapphire Rapids, oneDNN
+ * 3.13: the 512-channel 4x4 layer's forward 44.6 ms direct, 12.3 ms as a matmul). See
+ * {@link OneDnnConvBackend#gemmFor}.
+ *
+ * <p>The passes, with tensors in the user's layout (NCHW or nChw8c/16c, fp32) at both ends:
+ * <ul>
+ * <li>forward: x to bf16 NHWC (a oneDNN reorder, which casts); im2col into {@code col [N*OH*OW][R*S*C]}
+ *     (Java: whole runs of C channels, zeros for the padding); y = col x w^T, w as a bf16 [K][R*S*C] (OHWI)
+ *     copy, y in fp32 NHWC, then reordered to the user's layout.
+ * <li>backward data: dy to bf16 NHWC; dcol = dy x w in fp32; col2im (Java: sums of C-channel runs) into dx
+ *     in fp32 NHWC, reordered to the user's layout.
+ * <li>backward weights: x and dy to NHWC in the weight-gradient type (bf16, or fp32 with
+ *     {@code -Dsam4j.bf16.weightGradients=fp32}); im2col of x; dw = dy^T x col in fp32 (OHWI), reordered to
+ *     OIHW; dbias the column sums of dy.
+ * </ul>
+ * Like the direct kernels: bf16 inputs, fp32 accumulation, fp32 outputs; internal buffers come from the
+ * backend's {@link Workspace}; no native allocation after construction.
+ */
+final class OneDnnGemmConv implements Convolution {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private final OneDnnConvBackend backend;
+    private final ConvShape shape;
+    private final boolean hasBias;
+    private final int gradType; // BF16 or F32: the inputs of the weight-gradient matmul
+    private final long xFloats, yFloats; // in the user layout (blocked layouts pad the channels)
+    private final int rows, cols; // the im2col matrix: N*OH*OW rows of R*S*C
+    private final NativeObjects objects = new NativeObjects();
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment zeros; // fp32 zeros: the padding runs of im2col
+    private final long[] workspaceNeed = new long[Slot.values().length];
+    private int boundGeneration = -1;
+
+    /** A memory object working in a workspace slot, rebound when the workspace grows. */
+    private record Internal(MemorySegment memory, Slot slot) {}
+
+    private final List<Internal> internals = new ArrayList<>();
+
+    /** A primitive with its exec-arg array. */
+    private record Step(MemorySegment primitive, MemorySegment args, int nargs) {
+        void run(MemorySegment stream) {
+            primitiveExecute(primitive, stream, nargs, args);
+        }
+    }
+
+    // User-layout memories, rebound to the caller's segments on every call.
+    private final MemorySegment xMem, yMem, dyMem, dxMem, wMem, dwMem, biasMem;
+    private final Step xToBf16, wToBf16, forwardMatmul, yFromNhwc;
+    private final Step dyToBf16, backwardDataMatmul, dxFromNhwc;
+    private final Step xToGrad, dyToGrad, weightsMatmul, dwFromOhwi;
+    private final String implementation;
+    private boolean closed;
+
+    OneDnnGemmConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes, boolean fp32WeightGradients) {
+        this.backend = backend;
+        this.shape = shape;
+        this.hasBias = hasBias;
+        this.gradType = fp32WeightGradients ? F32 : BF16;
+        long n = shape.n(), c = shape.c(), h = shape.h(), w = shape.w(), k = shape.k(), r = shape.r(), s = shape.s();
+        long oh = shape.outH(), ow = shape.outW();
+        if (n * oh * ow > Integer.MAX_VALUE || r * s * c > Integer.MAX_VALUE) throw new IllegalArgumentException("too large for im2col: " + shape);
+        rows = (int) (n * oh * ow);
+        cols = (int) (r * s * c);
+        zeros = arena.allocate(4 * Math.max(s * c, k), 64); // S pixels of padding; also the bias of a call that passes none
+        try {
+            ompSetNumThreads(backend.threads());
+            MemorySegment engine = backend.engine();
+            int act = lanes == 16 ? TAG_NCHW16C : lanes == 8 ? TAG_NCHW8C : TAG_NCHW;
+            MemorySegment xUser = objects.memoryDesc(act, n, c, h, w), yUser = objects.memoryDesc(act, n, k, oh, ow);
+            MemorySegment wUser = objects.memoryDesc(TAG_OIHW, k, c, r, s);
+            xFloats = memoryDescSize(xUser) / 4;
+            yFloats = memoryDescSize(yUser) / 4;
+            xMem = objects.memory(xUser, engine);
+            dxMem = objects.memory(xUser, engine);
+            yMem = objects.memory(yUser, engine);
+            dyMem = objects.memory(yUser, engine);
+            wMem = objects.memory(wUser, engine);
+            dwMem = objects.memory(wUser, engine);
+            MemorySegment biasMd = hasBias ? objects.memoryDescStrided(F32, new long[] {1, k}, new long[] {k, 1}) : MemorySegment.NULL;
+            biasMem = hasBias ? objects.memory(biasMd, engine) : null;
+            MemorySegment attr = objects.attrUserScratchpad();
+
+            // NHWC views of x and y (dims stay NCHW-ordered, strides make them channels-last), OHWI of w.
+            long[] xDims = {n, c, h, w}, xNhwc = {h * w * c, 1, w * c, c};
+            long[] yDims = {n, k, oh, ow}, yNhwc = {oh * ow * k, 1, ow * k, k};
+            long[] wDims = {k, c, r, s}, wOhwi = {r * s * c, 1, s * c, c};
+            MemorySegment xBf16 = internal(objects.memoryDescStrided(BF16, xDims, xNhwc), Slot.SRC);
+            MemorySegment yF32 = internal(objects.memoryDescStrided(F32, yDims, yNhwc), Slot.DST);
+            MemorySegment dyBf16 = internal(objects.memoryDescStrided(BF16, yDims, yNhwc), Slot.SRC);
+            MemorySegment dxF32 = internal(objects.memoryDescStrided(F32, xDims, xNhwc), Slot.DST);
+            MemorySegment wBf16 = internal(objects.memoryDescStrided(BF16, wDims, wOhwi), Slot.WEIGHTS);
+            MemorySegment xGrad = internal(objects.memoryDescStrided(gradType, xDims, xNhwc), Slot.SRC);
+            MemorySegment dyGrad = internal(objects.memoryDescStrided(gradType, yDims, yNhwc), Slot.SRC);
+            MemorySegment dwF32 = internal(objects.memoryDescStrided(F32, wDims, wOhwi), Slot.DST);
+
+            // The matmuls' 2-D views of the same buffers.
+            long m = rows, kc = cols;
+            MemorySegment colBf16 = objects.memoryDescStrided(BF16, new long[] {m, kc}, new long[] {kc, 1});
+            MemorySegment colGrad = objects.memoryDescStrided(gradType, new long[] {m, kc}, new long[] {kc, 1});
+            MemorySegment dcolF32 = objects.memoryDescStrided(F32, new long[] {m, kc}, new long[] {kc, 1});
+            MemorySegment wT = objects.memoryDescStrided(BF16, new long[] {kc, k}, new long[] {1, kc}); // w^T: [R*S*C][K]
+            MemorySegment wRows = objects.memoryDescStrided(BF16, new long[] {k, kc}, new long[] {kc, 1});
+            MemorySegment yRows = objects.memoryDescStrided(F32, new long[] {m, k}, new long[] {k, 1});
+            MemorySegment dyRows = objects.memoryDescStrided(BF16, new long[] {m, k}, new long[] {k, 1});
+            MemorySegment dyT = objects.memoryDescStrided(gradType, new long[] {k, m}, new long[] {1, k}); // dy^T: [K][rows]
+            MemorySegment dwRows = objects.memoryDescStrided(F32, new long[] {k, kc}, new long[] {kc, 1});
+
+            xToBf16 = reorder(xUser, xMem, objects.memoryDescStrided(BF16, xDims, xNhwc), xBf16, attr);
+            wToBf16 = reorder(wUser, wMem, objects.memoryDescStrided(BF16, wDims, wOhwi), wBf16, attr);
+            forwardMatmul = matmul(colBf16, Slot.COLUMNS, wT, Slot.WEIGHTS, biasMd, yRows, Slot.DST, attr);
+            yFromNhwc = reorder(objects.memoryDescStrided(F32, yDims, yNhwc), yF32, yUser, yMem, attr);
+            dyToBf16 = reorder(yUser, dyMem, objects.memoryDescStrided(BF16, yDims, yNhwc), dyBf16, attr);
+            backwardDataMatmul = matmul(dyRows, Slot.SRC, wRows, Slot.WEIGHTS, MemorySegment.NULL, dcolF32, Slot.COLUMNS, attr);
+            dxFromNhwc = reorder(objects.memoryDescStrided(F32, xDims, xNhwc), dxF32, xUser, dxMem, attr);
+            xToGrad = reorder(xUser, xMem, objects.memoryDescStrided(gradType, xDims, xNhwc), xGrad, attr);
+            dyToGrad = reorder(yUser, dyMem, objects.memoryDescStrided(gradType, yDims, yNhwc), dyGrad, attr);
+            weightsMatmul = matmul(dyT, Slot.SRC, colGrad, Slot.COLUMNS, MemorySegment.NULL, dwRows, Slot.DST, attr);
+            dwFromOhwi = reorder(objects.memoryDescStrided(F32, wDims, wOhwi), dwF32, wUser, dwMem, attr);
+            need(Slot.COLUMNS, 4L * rows * cols); // fp32 dcol is the largest use
+            implementation = "onednn-bf16:im2col+" + matmulImpl;
+        } catch (DnnlException e) {
+            release();
+            throw new DnnlException("oneDNN im2col convolution " + shape + (hasBias ? " with bias" : ""), e);
+        } catch (RuntimeException | Error e) {
+            release();
+            throw e;
+        }
+    }
+
+    private String matmulImpl = "?"; // set by matmul(): the implementation oneDNN picked
+
+    private MemorySegment internal(MemorySegment md, Slot slot) {
+        MemorySegment mem = objects.memory(md, backend.engine());
+        internals.add(new Internal(mem, slot));
+        need(slot, memoryDescSize(md));
+        return mem;
+    }
+
+    private void need(Slot slot, long bytes) {
+        workspaceNeed[slot.ordinal()] = Math.max(workspaceNeed[slot.ordinal()], bytes);
+    }
+
+    private Step reorder(MemorySegment fromMd, MemorySegment from, MemorySegment toMd, MemorySegment to, MemorySegment attr) {
+        MemorySegment pd = objects.primitiveDesc(reorderPd(backend.engine(), fromMd, toMd, attr));
+        return step(pd, new int[] {ARG_FROM, ARG_TO}, new MemorySegment[] {from, to});
+    }
+
+    /** dst = src x weights (+ bias); src, weights and dst memories are views of workspace slots. */
+    private Step matmul(MemorySegment srcMd, Slot srcSlot, MemorySegment weightsMd, Slot weightsSlot, MemorySegment biasMd,
+            MemorySegment dstMd, Slot dstSlot, MemorySegment attr) {
+        MemorySegment pd = objects.primitiveDesc(matmulPd(backend.engine(), srcMd, weightsMd, biasMd, dstMd, attr));
+        matmulImpl = pdImplInfo(pd);
+        MemorySegment src = internal(srcMd, srcSlot), weights = internal(weightsMd, weightsSlot), dst = internal(dstMd, dstSlot);
+        boolean bias = !biasMd.equals(MemorySegment.NULL);
+        return bias ? step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST}, new MemorySegment[] {src, weights, biasMem, dst})
+                : step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST}, new MemorySegment[] {src, weights, dst});
+    }
+
+    /** The primitive of {@code pd} with its exec-arg array, plus a scratchpad argument if it needs one. */
+    private Step step(MemorySegment pd, int[] ids, MemorySegment[] memories) {
+        MemorySegment scratchMd = pdQueryMd(pd, QUERY_SCRATCHPAD_MD, 0);
+        boolean scratch = memoryDescSize(scratchMd) > 0;
+        int nargs = ids.length + (scratch ? 1 : 0);
+        MemorySegment args = arena.allocate(EXEC_ARG, nargs);
+        for (int i = 0; i < ids.length; i++) setExecArg(args, i, ids[i], memories[i]);
+        if (scratch) setExecArg(args, ids.length, ARG_SCRATCHPAD, internal(scratchMd, Slot.SCRATCHPAD));
+        return new Step(objects.primitive(pd), args, nargs);
+    }
+
+    @Override
+    public void forward(MemorySegment x, MemorySegment w, MemorySegment bias, MemorySegment y) {
+        prepare();
+        bind(xMem, x, xFloats, "x");
+        bind(wMem, w, shape.weightSize(), "w");
+        bind(yMem, y, yFloats, "y");
+        if (hasBias) {
+            bind(biasMem, bias != null ? bias : zeros, shape.k(), "bias");
+        } else if (bias != null) {
+            throw new IllegalArgumentException("bias given to a kernel created without bias");
+        }
+        MemorySegment stream = backend.stream();
+        xToBf16.run(stream);
+        wToBf16.run(stream);
+        streamWait(stream);
+        Workspace ws = backend.workspace();
+        im2col(ws.buffer(Slot.SRC), ws.buffer(Slot.COLUMNS), 2);
+        forwardMatmul.run(stream);
+        yFromNhwc.run(stream);
+        streamWait(stream);
+    }
+
+    @Override
+    public void backwardData(MemorySegment dy, MemorySegment w, MemorySegment dx) {
+        prepare();
+        bind(dyMem, dy, yFloats, "dy");
+        bind(wMem, w, shape.weightSize(), "w");
+        bind(dxMem, dx, xFloats, "dx");
+        MemorySegment stream = backend.stream();
+        dyToBf16.run(stream);
+        wToBf16.run(stream);
+        backwardDataMatmul.run(stream);
+        streamWait(stream);
+        Workspace ws = backend.workspace();
+        col2im(ws.buffer(Slot.COLUMNS), ws.buffer(Slot.DST));
+        dxFromNhwc.run(stream);
+        streamWait(stream);
+    }
+
+    @Override
+    public void backwardWeights(MemorySegment x, MemorySegment dy, MemorySegment dw, MemorySegment dbias) {
+        prepare();
+        bind(xMem, x, xFloats, "x");
+        bind(dyMem, dy, yFloats, "dy");
+        bind(dwMem, dw, shape.weightSize(), "dw");
+        if (!hasBias && dbias != null) throw new IllegalArgumentException("dbias given to a kernel created without bias");
+        if (dbias != null && dbias.byteSize() < 4L * shape.k()) {
+            throw new IllegalArgumentException("dbias holds " + dbias.byteSize() / 4 + " floats, " + shape + " needs " + shape.k());
+        }
+        MemorySegment stream = backend.stream();
+        Workspace ws = backend.workspace();
+        int bytes = gradType == BF16 ? 2 : 4;
+        xToGrad.run(stream);
+        streamWait(stream);
+        im2col(ws.buffer(Slot.SRC), ws.buffer(Slot.COLUMNS), bytes);
+        dyToGrad.run(stream);
+        streamWait(stream);
+        if (dbias != null) columnSums(ws.buffer(Slot.SRC), dbias, bytes);
+        weightsMatmul.run(stream);
+        dwFromOhwi.run(stream);
+        streamWait(stream);
+    }
+
+    // The arguments of the per-image tasks below, set before each team run (the tasks are made once: no
+    // allocation per call).
+    private MemorySegment taskFrom, taskTo;
+    private int taskBytes;
+    private final IntConsumer im2colTask = this::im2colImage, col2imTask = this::col2imImage;
+
+    /** x in NHWC ({@code bytes} per element) into col [N*OH*OW][R][S][C], images across the backend's Java team. */
+    private void im2col(MemorySegment x, MemorySegment col, int bytes) {
+        taskFrom = x;
+        taskTo = col;
+        taskBytes = bytes;
+        backend.javaTeam().forEach(shape.n(), im2colTask);
+    }
+
+    /**
+     * One image's rows of col: per output pixel and kernel row, the S taps are S neighbouring input pixels, so
+     * one copy of up to S*C elements (zeros where taps fall in the padding).
+     */
+    private void im2colImage(int img) {
+        MemorySegment x = taskFrom, col = taskTo;
+        long e = taskBytes;
+        int c = shape.c(), h = shape.h(), w = shape.w(), r = shape.r(), s = shape.s();
+        int oh = shape.outH(), ow = shape.outW(), stride = shape.stride(), pad = shape.pad();
+        long pixel = c * e, tapRow = s * pixel;
+        long to = (long) img * oh * ow * r * tapRow;
+        for (int i = 0; i < oh; i++) {
+            for (int j = 0; j < ow; j++) {
+                int x0 = j * stride - pad, s0 = Math.max(0, -x0), s1 = Math.min(s, w - x0);
+                for (int ri = 0; ri < r; ri++, to += tapRow) {
+                    int y = i * stride - pad + ri;
+                    if (y < 0 || y >= h || s0 >= s1) {
+                        MemorySegment.copy(zeros, 0, col, to, tapRow);
+                        continue;
+                    }
+                    if (s0 > 0) MemorySegment.copy(zeros, 0, col, to, s0 * pixel);
+                    MemorySegment.copy(x, (((long) img * h + y) * w + x0 + s0) * pixel, col, to + s0 * pixel, (s1 - s0) * pixel);
+                    if (s1 < s) MemorySegment.copy(zeros, 0, col, to + s1 * pixel, (s - s1) * pixel);
+                }
+            }
+        }
+    }
+
+    /** dcol [N*OH*OW][R][S][C] (fp32) summed into dx in NHWC (fp32), images across the backend's Java team. */
+    private void col2im(MemorySegment dcol, MemorySegment dx) {
+        taskFrom = dcol;
+        taskTo = dx;
+        backend.javaTeam().forEach(shape.n(), col2imTask);
+    }
+
+    /** One image of dx: zeroed, then each output pixel's kernel rows added onto up to S neighbouring input pixels. */
+    private void col2imImage(int img) {
+        MemorySegment dcol = taskFrom, dx = taskTo;
+        int c = shape.c(), h = shape.h(), w = shape.w(), r = shape.r(), s = shape.s();
+        int oh = shape.outH(), ow = shape.outW(), stride = shape.stride(), pad = shape.pad();
+        long image = 4L * img * h * w * c;
+        dx.asSlice(image, 4L * h * w * c).fill((byte) 0);
+        long tapRow = 4L * s * c;
+        long from = (long) img * oh * ow * r * tapRow;
+        for (int i = 0; i < oh; i++) {
+            for (int j = 0; j < ow; j++) {
+                int x0 = j * stride - pad, s0 = Math.max(0, -x0), s1 = Math.min(s, w - x0);
+                for (int ri = 0; ri < r; ri++, from += tapRow) {
+                    int y = i * stride - pad + ri;
+                    if (y < 0 || y >= h || s0 >= s1) continue;
+                    addInto(dx, image + ((long) y * w + x0 + s0) * 4L * c, dcol, from + 4L * s0 * c, (s1 - s0) * c);
+                }
+            }
+        }
+    }
+
+    /** dst[0, n) += src[0, n), floats at byte offsets. */
+    private static void addInto(MemorySegment dst, long to, MemorySegment src, long from, int n) {
+        int i = 0;
+        for (int whole = F.loopBound(n); i < whole; i += F.length()) {
+            FloatVector.fromMemorySegment(F, dst, to + 4L * i, ByteOrder.nativeOrder())
+                    .add(FloatVector.fromMemorySegment(F, src, from + 4L * i, ByteOrder.nativeOrder()))
+                    .intoMemorySegment(dst, to + 4L * i, ByteOrder.nativeOrder());
+        }
+        for (; i < n; i++) dst.set(JAVA_FLOAT, to + 4L * i, dst.get(JAVA_FLOAT, to + 4L * i) + src.get(JAVA_FLOAT, from + 4L * i));
+    }
+
+    /** dbias[k] = sum over rows of dy [N*OH*OW][K] ({@code bytes} per element: bf16 or fp32). */
+    private void columnSums(MemorySegment dy, MemorySegment dbias, int bytes) {
+        int k = shape.k();
+        double[] sums = new double[k];
+        for (long row = 0; row < rows; row++) {
+            for (int j = 0; j < k; j++) {
+                long at = row * k + j;
+                sums[j] += bytes == 4 ? dy.getAtIndex(JAVA_FLOAT, at) : Float.intBitsToFloat(dy.getAtIndex(JAVA_SHORT, at) << 16);
+            }
+        }
+        for (int j = 0; j < k; j++) dbias.setAtIndex(JAVA_FLOAT, j, (float) sums[j]);
+    }
+
+    @Override
+    public String implementation() {
+        return implementation;
+    }
+
+    private void prepare() {
+        if (closed) throw new IllegalStateException("oneDNN convolution " + shape + " is closed");
+        ompSetNumThreads(backend.threads()); // a per-thread OpenMP setting: set it on the calling thread
+        Workspace ws = backend.workspace();
+        ws.fit(workspaceNeed);
+        if (ws.generation() != boundGeneration) {
+            for (Internal i : internals) memorySetDataHandle(i.memory(), ws.buffer(i.slot()));
+            boundGeneration = ws.generation();
+        }
+    }
+
+    private void bind(MemorySegment memory, MemorySegment data, long floats, String name) {
+        if (data == null) throw new NullPointerException(name);
+        if (!data.isNative()) throw new IllegalArgumentException(name + " must be an off-heap segment (oneDNN reads it natively)");
+        if (data.byteSize() < 4 * floats) {
+            throw new IllegalArgumentException(name + " holds " + data.byteSize() / 4 + " floats, " + shape + " needs " + floats);
+        }
+        memorySetDataHandle(memory, data);
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        backend.forget(this);
+        release();
+    }
+
+    private void release() {
+        try {
+            objects.close();
+        } finally {
+            arena.close();
+        }
+    }
+}
