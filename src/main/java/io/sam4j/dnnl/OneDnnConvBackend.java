@@ -132,51 +132,52 @@ public final class OneDnnConvBackend implements ConvBackend {
         if (lanes != 0 && lanes != 8 && lanes != 16) throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
         boolean bf16 = precision == Precision.BF16;
         boolean fp32WeightGradients = OneDnnConv.weightGradientsInFp32();
-        int gemm = bf16 ? gemmPasses(shape, fp32WeightGradients) : GEMM_NONE;
-        Convolution k = switch (gemm) {
-            case GEMM_ALL -> new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients);
-            case GEMM_WEIGHTS -> split(new OneDnnConv(this, shape, bias, lanes, true),
-                    () -> new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients));
-            default -> new OneDnnConv(this, shape, bias, lanes, bf16);
-        };
+        GemmPasses gemm = bf16 ? gemmPasses(shape, fp32WeightGradients) : GemmPasses.NONE;
+        Convolution k;
+        if (gemm.data() && gemm.weights()) {
+            k = new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients);
+        } else if (gemm.data() || gemm.weights()) {
+            OneDnnConv direct = new OneDnnConv(this, shape, bias, lanes, bf16);
+            try {
+                OneDnnGemmConv matmul = new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients);
+                k = gemm.data() ? new SplitConvolution(matmul, direct) : new SplitConvolution(direct, matmul);
+            } catch (RuntimeException | Error e) {
+                direct.close();
+                throw e;
+            }
+        } else {
+            k = new OneDnnConv(this, shape, bias, lanes, bf16);
+        }
         kernels.add(k);
         return k;
-    }
-
-    private static Convolution split(OneDnnConv direct, java.util.function.Supplier<OneDnnGemmConv> gemm) {
-        try {
-            return new SplitConvolution(direct, gemm.get());
-        } catch (RuntimeException | Error e) {
-            direct.close();
-            throw e;
-        }
     }
 
     /** {@code -Dsam4j.bf16.gemmConv=auto|always|never} (default auto): which bf16 convolution passes run as im2col + matmul. */
     static final String GEMM_CONV = "sam4j.bf16.gemmConv";
 
-    /** Passes of a bf16 convolution that run as {@link OneDnnGemmConv}: none, backward weights only, or all three. */
-    static final int GEMM_NONE = 0, GEMM_WEIGHTS = 1, GEMM_ALL = 2;
+    /** Which passes of a bf16 convolution run as {@link OneDnnGemmConv}: forward and backward data, backward weights. */
+    record GemmPasses(boolean data, boolean weights) {
+        static final GemmPasses NONE = new GemmPasses(false, false);
+    }
 
     /**
      * Which passes of a bf16 convolution of {@code shape} run as im2col + one matmul ({@link OneDnnGemmConv})
      * rather than on oneDNN's direct kernels. {@code auto} follows where each measured faster (ResNet-18 at
-     * 28x28 input, batch 128, 2-core Sapphire Rapids, {@code OneDnnConvBench bf16-gemm}): all passes on output
-     * planes of at most 16 pixels (the 4x4 stage: 0.55-0.84x the direct time, backward weights 0.24x) and on
-     * strided layers with at most 64 (0.3-0.9x); on 7x7 stride-1 layers only backward weights (0.5x; forward and
-     * backward data within 5 %), and only with bf16 weight gradients (the fp32 matmul with a transposed input ran
-     * slower than the direct fp32 kernel); 14x14 and larger stay direct (1.6-3.4x slower as a matmul, and the
-     * im2col matrix is R*S times the input).
+     * 28x28 input, batch 128, 2-core Sapphire Rapids, {@code OneDnnConvBench bf16-gemm}, bench/README.md):
+     * forward and backward data on output planes of at most 16 pixels (the 4x4 stage: 0.55-0.84x the direct
+     * time) and on strided layers with at most 64 (0.35-0.9x); backward weights on planes of at most 64 (0.2-0.8x),
+     * only with bf16 weight gradients (the fp32 matmul with a transposed input ran slower than the direct fp32
+     * kernel); 14x14 and larger stay direct (1.3-3.4x slower as a matmul, and the im2col matrix is R*S times the
+     * input). {@code always} puts every pass on the matmul (fp32 weight gradients included), {@code never} none.
      */
-    static int gemmPasses(ConvShape shape, boolean fp32WeightGradients) {
+    static GemmPasses gemmPasses(ConvShape shape, boolean fp32WeightGradients) {
         String v = System.getProperty(GEMM_CONV, "auto");
         return switch (v) {
-            case "always" -> GEMM_ALL;
-            case "never" -> GEMM_NONE;
+            case "always" -> new GemmPasses(true, true);
+            case "never" -> GemmPasses.NONE;
             case "auto" -> {
                 long plane = (long) shape.outH() * shape.outW();
-                if (plane <= 16 || (shape.stride() > 1 && plane <= 64)) yield GEMM_ALL;
-                yield plane <= 64 && !fp32WeightGradients ? GEMM_WEIGHTS : GEMM_NONE;
+                yield new GemmPasses(plane <= 16 || (shape.stride() > 1 && plane <= 64), plane <= 64 && !fp32WeightGradients);
             }
             default -> throw new IllegalArgumentException("-D" + GEMM_CONV + ": expected auto, always or never, got '" + v + "'");
         };

@@ -5,8 +5,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * One convolution whose forward and backward-data passes run on one kernel and whose backward-weights pass runs
- * on another: for the bf16 layers where oneDNN's direct kernels are fast for the first two and slow for the third
- * (see {@link OneDnnConvBackend#gemmPasses}). Owns both.
+ * on another: for the bf16 layers where im2col + matmul is the faster way for only some passes (see
+ * {@link OneDnnConvBackend#gemmPasses}). Owns both.
  */
 final class SplitConvolution implements Convolution {
     private final Convolution data, weights;

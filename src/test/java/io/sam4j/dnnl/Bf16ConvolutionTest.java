@@ -186,18 +186,20 @@ class Bf16ConvolutionTest {
 
     /**
      * {@code auto} sends each pass where it measured faster: small planes wholly to im2col + matmul, 7x7 stride-1
-     * layers' weight gradients only (and not with fp32 weight gradients), 14x14 and larger to the direct kernels;
-     * the split kernel still matches the reference.
+     * layers' weight gradients only, fp32 weight gradients never (they stay on the direct fp32 kernel), 14x14 and
+     * larger to the direct kernels; both kinds of split kernel still match the reference.
      */
     @Test
     void autoRoutesSmallPlanesToTheMatmul() {
         ConvShape four = new ConvShape(2, 64, 4, 4, 64, 3, 3, 1, 1), sevenStrided = new ConvShape(2, 32, 14, 14, 64, 3, 3, 2, 1);
         ConvShape seven = new ConvShape(3, 32, 7, 7, 48, 3, 3, 1, 1), fourteen = new ConvShape(2, 16, 14, 14, 16, 3, 3, 1, 1);
-        assertEquals(OneDnnConvBackend.GEMM_ALL, OneDnnConvBackend.gemmPasses(four, false));
-        assertEquals(OneDnnConvBackend.GEMM_ALL, OneDnnConvBackend.gemmPasses(sevenStrided, true));
-        assertEquals(OneDnnConvBackend.GEMM_WEIGHTS, OneDnnConvBackend.gemmPasses(seven, false));
-        assertEquals(OneDnnConvBackend.GEMM_NONE, OneDnnConvBackend.gemmPasses(seven, true));
-        assertEquals(OneDnnConvBackend.GEMM_NONE, OneDnnConvBackend.gemmPasses(fourteen, false));
+        var all = new OneDnnConvBackend.GemmPasses(true, true);
+        assertEquals(all, OneDnnConvBackend.gemmPasses(four, false));
+        assertEquals(new OneDnnConvBackend.GemmPasses(true, false), OneDnnConvBackend.gemmPasses(four, true));
+        assertEquals(all, OneDnnConvBackend.gemmPasses(sevenStrided, false));
+        assertEquals(new OneDnnConvBackend.GemmPasses(false, true), OneDnnConvBackend.gemmPasses(seven, false));
+        assertEquals(OneDnnConvBackend.GemmPasses.NONE, OneDnnConvBackend.gemmPasses(seven, true));
+        assertEquals(OneDnnConvBackend.GemmPasses.NONE, OneDnnConvBackend.gemmPasses(fourteen, false));
         assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
         Random r = new Random(8);
         try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
@@ -209,6 +211,14 @@ class Bf16ConvolutionTest {
             assertRelL2("split backward data", ConvReference.backwardData(seven, dyr, wr), out[1], 1e-4);
             assertRelL2("split backward weights", ConvReference.backwardWeights(seven, xr, dyr), out[2], 1e-4);
             assertRelL2("split bias gradient", ConvReference.biasGrad(seven, dyr), out[3], 1e-4);
+            // The other split: fp32 weight gradients keep the direct kernel for them, the 4x4 data passes go to the matmul.
+            withProperty(OneDnnConv.WEIGHT_GRADIENTS, "fp32", () -> {
+                float[] x4 = random(r, four.inputSize()), w4 = random(r, four.weightSize()), dy4 = random(r, four.outputSize());
+                float[][] o = bf16Passes(backend, four, 16, false, "im2col+brg_matmul", x4, w4, dy4, null);
+                assertRelL2("4x4 forward", ConvReference.forward(four, rounded(x4), rounded(w4), new float[four.k()]), o[0], 1e-4);
+                assertRelL2("4x4 backward data", ConvReference.backwardData(four, rounded(dy4), rounded(w4)), o[1], 1e-4);
+                assertRelL2("4x4 fp32 backward weights", ConvReference.backwardWeights(four, x4, dy4), o[2], 1e-5);
+            });
         }
     }
 
