@@ -5,7 +5,6 @@ import static io.sam4j.dnnl.Dnnl.*;
 import io.sam4j.dnnl.Workspace.Slot;
 import io.sam4j.conv.Convolution;
 import io.sam4j.conv.ConvShape;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,38 +24,21 @@ import java.util.List;
  * the caller's segments with dnnl_memory_set_data_handle. Internal buffers come from the backend's shared
  * {@link Workspace}; scratchpads are passed explicitly (scratchpad mode user), see {@link OneDnnConvBackend}.
  */
-final class OneDnnConv implements Convolution {
-    private final OneDnnConvBackend backend;
+final class OneDnnConv extends OneDnnKernel implements Convolution {
     private final ConvShape shape;
     private final boolean hasBias;
     /** Floats of x and y in the user layout (blocked layouts pad the channels). */
     private final long xFloats, yFloats;
     /** "pass:tensor" of every reorder of x, y, dx or dy, e.g. "forward:x" (for tests and logs). */
     private final List<String> activationReorders = new ArrayList<>();
-    private final NativeObjects objects = new NativeObjects();
-    private final Arena arena = Arena.ofShared(); // exec-arg arrays, zero bias, discarded bias gradient
 
     // Memory objects in the user layouts, rebound to the caller's segments on every call.
     private final MemorySegment xMem, wMem, yMem, dyMem, dxMem, dwMem, biasMem, dbiasMem;
     private final MemorySegment zeroBias, discardedBiasGrad;
 
-    /** Memory objects in oneDNN's layouts, bound to workspace slots (rebound when the workspace grows). */
-    private record Internal(MemorySegment memory, Slot slot) {}
-
-    private final List<Internal> internals = new ArrayList<>();
-    private final long[] workspaceNeed = new long[Slot.values().length];
-    private int boundGeneration = -1;
 
     private final Pass forward, backwardData, backwardWeights;
     private final String implementation;
-    private boolean closed;
-
-    /** A primitive with its exec-arg array. */
-    private record Step(MemorySegment primitive, MemorySegment args, int nargs) {
-        void execute(MemorySegment stream) {
-            primitiveExecute(primitive, stream, nargs, args);
-        }
-    }
 
     /** A convolution primitive and the reorders that run before and after it. */
     private record Pass(String impl, List<Step> before, Step main, List<Step> after) {}
@@ -66,7 +48,7 @@ final class OneDnnConv implements Convolution {
             boolean output) {}
 
     OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes, boolean bf16) {
-        this.backend = backend;
+        super(backend, "oneDNN convolution " + shape);
         this.shape = shape;
         this.hasBias = hasBias;
         try {
@@ -225,31 +207,9 @@ final class OneDnnConv implements Convolution {
             ids.add(a.arg());
             memories.add(mem);
         }
-        return new Pass(pdImplInfo(pd), List.copyOf(before), step(pd, ids, memories), List.copyOf(after));
-    }
-
-    private Step reorder(MemorySegment fromMd, MemorySegment from, MemorySegment toMd, MemorySegment to,
-            MemorySegment attr) {
-        MemorySegment pd = objects.primitiveDesc(reorderPd(backend.engine(), fromMd, toMd, attr));
-        return step(pd, List.of(ARG_FROM, ARG_TO), List.of(from, to));
-    }
-
-    /** Creates the primitive of {@code pd} and its exec-arg array, adding a scratchpad argument if it needs one. */
-    private Step step(MemorySegment pd, List<Integer> ids, List<MemorySegment> memories) {
-        MemorySegment scratchMd = pdQueryMd(pd, QUERY_SCRATCHPAD_MD, 0);
-        boolean scratch = memoryDescSize(scratchMd) > 0;
-        int nargs = ids.size() + (scratch ? 1 : 0);
-        MemorySegment args = arena.allocate(EXEC_ARG, nargs);
-        for (int i = 0; i < ids.size(); i++) setExecArg(args, i, ids.get(i), memories.get(i));
-        if (scratch) setExecArg(args, ids.size(), ARG_SCRATCHPAD, internal(scratchMd, Slot.SCRATCHPAD));
-        return new Step(objects.primitive(pd), args, nargs);
-    }
-
-    private MemorySegment internal(MemorySegment md, Slot slot) {
-        MemorySegment mem = objects.memory(md, backend.engine());
-        internals.add(new Internal(mem, slot));
-        workspaceNeed[slot.ordinal()] = Math.max(workspaceNeed[slot.ordinal()], memoryDescSize(md));
-        return mem;
+        return new Pass(pdImplInfo(pd), List.copyOf(before),
+                step(pd, ids.stream().mapToInt(Integer::intValue).toArray(), memories.toArray(MemorySegment[]::new)),
+                List.copyOf(after));
     }
 
     @Override
@@ -307,32 +267,12 @@ final class OneDnnConv implements Convolution {
         };
     }
 
-    private void prepare() {
-        if (closed) throw new IllegalStateException("oneDNN convolution " + shape + " is closed");
-        Workspace ws = backend.workspace();
-        ws.fit(workspaceNeed);
-        if (ws.generation() != boundGeneration) {
-            for (Internal i : internals) memorySetDataHandle(i.memory(), ws.buffer(i.slot()));
-            boundGeneration = ws.generation();
-        }
-    }
-
     private void run(Pass p) {
-        ompSetNumThreads(backend.threads()); // a per-thread OpenMP setting: set it on the calling thread
         MemorySegment stream = backend.stream();
-        for (Step s : p.before()) s.execute(stream);
-        p.main().execute(stream);
-        for (Step s : p.after()) s.execute(stream);
+        for (Step s : p.before()) s.run(stream);
+        p.main().run(stream);
+        for (Step s : p.after()) s.run(stream);
         streamWait(stream);
-    }
-
-    private void bind(MemorySegment memory, MemorySegment data, long floats, String name) {
-        if (data == null) throw new NullPointerException(name);
-        if (!data.isNative()) throw new IllegalArgumentException(name + " must be an off-heap segment (oneDNN reads it natively)");
-        if (data.byteSize() < 4 * floats) {
-            throw new IllegalArgumentException(name + " holds " + data.byteSize() / 4 + " floats, " + shape + " needs " + floats);
-        }
-        memorySetDataHandle(memory, data);
     }
 
     /** Null is fine for a bias kernel (zero bias / gradient not wanted); a bias for a bias-less kernel is not. */
@@ -342,21 +282,5 @@ final class OneDnnConv implements Convolution {
             return;
         }
         bind(memory, data != null ? data : standIn, shape.k(), name);
-    }
-
-    @Override
-    public void close() {
-        if (closed) return;
-        closed = true;
-        backend.forget(this);
-        release();
-    }
-
-    private void release() {
-        try {
-            objects.close();
-        } finally {
-            arena.close();
-        }
     }
 }

@@ -31,7 +31,7 @@ public final class OneDnnConvBackend implements ConvBackend {
     private final MemorySegment engine;
     private final MemorySegment stream;
     private final Workspace workspace = new Workspace();
-    private final Set<Convolution> kernels = new LinkedHashSet<>();
+    private final Set<AutoCloseable> kernels = new LinkedHashSet<>();
     private Integer blockedLanes;
     private Parallel javaTeam; // im2col convolutions' Java parts; made on first use
     private boolean closed;
@@ -133,23 +133,22 @@ public final class OneDnnConvBackend implements ConvBackend {
         boolean bf16 = precision == Precision.BF16;
         boolean fp32WeightGradients = OneDnnConv.weightGradientsInFp32();
         GemmPasses gemm = bf16 ? gemmPasses(shape, fp32WeightGradients) : GemmPasses.NONE;
-        Convolution k;
-        if (gemm.data() && gemm.weights()) {
-            k = new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients);
-        } else if (gemm.data() || gemm.weights()) {
-            OneDnnConv direct = new OneDnnConv(this, shape, bias, lanes, bf16);
-            try {
-                OneDnnGemmConv matmul = new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients);
-                k = gemm.data() ? new SplitConvolution(matmul, direct) : new SplitConvolution(direct, matmul);
-            } catch (RuntimeException | Error e) {
-                direct.close();
-                throw e;
-            }
-        } else {
-            k = new OneDnnConv(this, shape, bias, lanes, bf16);
+        // The backend keeps each oneDNN kernel (not a split's wrapper) to close what callers leave open.
+        if (gemm.data() && gemm.weights()) return keep(new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients));
+        if (!gemm.data() && !gemm.weights()) return keep(new OneDnnConv(this, shape, bias, lanes, bf16));
+        OneDnnConv direct = keep(new OneDnnConv(this, shape, bias, lanes, bf16));
+        try {
+            OneDnnGemmConv matmul = keep(new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients));
+            return gemm.data() ? new SplitConvolution(matmul, direct) : new SplitConvolution(direct, matmul);
+        } catch (RuntimeException | Error e) {
+            direct.close();
+            throw e;
         }
-        kernels.add(k);
-        return k;
+    }
+
+    private <K extends AutoCloseable> K keep(K kernel) {
+        kernels.add(kernel);
+        return kernel;
     }
 
     /** {@code -Dsam4j.bf16.gemmConv=auto|always|never} (default auto): which bf16 convolution passes run as im2col + matmul. */
@@ -239,20 +238,26 @@ public final class OneDnnConvBackend implements ConvBackend {
         return javaTeam;
     }
 
-    synchronized void forget(Convolution kernel) {
+    synchronized void forget(AutoCloseable kernel) {
         kernels.remove(kernel);
     }
 
     /** Closes the kernels still open, then the workspace, stream and engine. */
     @Override
     public void close() {
-        List<Convolution> open;
+        List<AutoCloseable> open;
         synchronized (this) {
             if (closed) return;
             closed = true;
             open = new ArrayList<>(kernels);
         }
-        for (Convolution k : open) k.close();
+        for (AutoCloseable k : open) {
+            try {
+                k.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing a oneDNN kernel", e);
+            }
+        }
         synchronized (this) {
             if (javaTeam != null) javaTeam.close();
         }

@@ -7,11 +7,8 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 import io.sam4j.conv.ConvShape;
 import io.sam4j.conv.Convolution;
 import io.sam4j.dnnl.Workspace.Slot;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -38,32 +35,16 @@ import jdk.incubator.vector.VectorSpecies;
  * Like the direct kernels: bf16 inputs, fp32 accumulation, fp32 outputs; internal buffers come from the
  * backend's {@link Workspace}; no native allocation after construction.
  */
-final class OneDnnGemmConv implements Convolution {
+final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
-    private final OneDnnConvBackend backend;
     private final ConvShape shape;
     private final boolean hasBias;
     private final int gradType; // BF16 or F32: the inputs of the weight-gradient matmul
     private final long xFloats, yFloats; // in the user layout (blocked layouts pad the channels)
     private final int rows, cols; // the im2col matrix: N*OH*OW rows of R*S*C
-    private final NativeObjects objects = new NativeObjects();
-    private final Arena arena = Arena.ofShared();
     private final MemorySegment zeros; // fp32 zeros: the padding runs of im2col
-    private final long[] workspaceNeed = new long[Slot.values().length];
-    private int boundGeneration = -1;
 
-    /** A memory object working in a workspace slot, rebound when the workspace grows. */
-    private record Internal(MemorySegment memory, Slot slot) {}
-
-    private final List<Internal> internals = new ArrayList<>();
-
-    /** A primitive with its exec-arg array. */
-    private record Step(MemorySegment primitive, MemorySegment args, int nargs) {
-        void run(MemorySegment stream) {
-            primitiveExecute(primitive, stream, nargs, args);
-        }
-    }
 
     // User-layout memories, rebound to the caller's segments on every call.
     private final MemorySegment xMem, yMem, dyMem, dxMem, wMem, dwMem, biasMem;
@@ -71,10 +52,9 @@ final class OneDnnGemmConv implements Convolution {
     private final Step dyToBf16, backwardDataMatmul, dxFromNhwc;
     private final Step xToGrad, dyToGrad, weightsMatmul, dwFromOhwi;
     private final String implementation;
-    private boolean closed;
 
     OneDnnGemmConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes, boolean fp32WeightGradients) {
-        this.backend = backend;
+        super(backend, "oneDNN im2col convolution " + shape);
         this.shape = shape;
         this.hasBias = hasBias;
         this.gradType = fp32WeightGradients ? F32 : BF16;
@@ -151,22 +131,6 @@ final class OneDnnGemmConv implements Convolution {
 
     private String matmulImpl = "?"; // set by matmul(): the implementation oneDNN picked
 
-    private MemorySegment internal(MemorySegment md, Slot slot) {
-        MemorySegment mem = objects.memory(md, backend.engine());
-        internals.add(new Internal(mem, slot));
-        need(slot, memoryDescSize(md));
-        return mem;
-    }
-
-    private void need(Slot slot, long bytes) {
-        workspaceNeed[slot.ordinal()] = Math.max(workspaceNeed[slot.ordinal()], bytes);
-    }
-
-    private Step reorder(MemorySegment fromMd, MemorySegment from, MemorySegment toMd, MemorySegment to, MemorySegment attr) {
-        MemorySegment pd = objects.primitiveDesc(reorderPd(backend.engine(), fromMd, toMd, attr));
-        return step(pd, new int[] {ARG_FROM, ARG_TO}, new MemorySegment[] {from, to});
-    }
-
     /** dst = src x weights (+ bias); src, weights and dst memories are views of workspace slots. */
     private Step matmul(MemorySegment srcMd, Slot srcSlot, MemorySegment weightsMd, Slot weightsSlot, MemorySegment biasMd,
             MemorySegment dstMd, Slot dstSlot, MemorySegment attr) {
@@ -176,17 +140,6 @@ final class OneDnnGemmConv implements Convolution {
         boolean bias = !biasMd.equals(MemorySegment.NULL);
         return bias ? step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST}, new MemorySegment[] {src, weights, biasMem, dst})
                 : step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST}, new MemorySegment[] {src, weights, dst});
-    }
-
-    /** The primitive of {@code pd} with its exec-arg array, plus a scratchpad argument if it needs one. */
-    private Step step(MemorySegment pd, int[] ids, MemorySegment[] memories) {
-        MemorySegment scratchMd = pdQueryMd(pd, QUERY_SCRATCHPAD_MD, 0);
-        boolean scratch = memoryDescSize(scratchMd) > 0;
-        int nargs = ids.length + (scratch ? 1 : 0);
-        MemorySegment args = arena.allocate(EXEC_ARG, nargs);
-        for (int i = 0; i < ids.length; i++) setExecArg(args, i, ids[i], memories[i]);
-        if (scratch) setExecArg(args, ids.length, ARG_SCRATCHPAD, internal(scratchMd, Slot.SCRATCHPAD));
-        return new Step(objects.primitive(pd), args, nargs);
     }
 
     @Override
@@ -349,41 +302,5 @@ final class OneDnnGemmConv implements Convolution {
     @Override
     public String implementation() {
         return implementation;
-    }
-
-    private void prepare() {
-        if (closed) throw new IllegalStateException("oneDNN convolution " + shape + " is closed");
-        ompSetNumThreads(backend.threads()); // a per-thread OpenMP setting: set it on the calling thread
-        Workspace ws = backend.workspace();
-        ws.fit(workspaceNeed);
-        if (ws.generation() != boundGeneration) {
-            for (Internal i : internals) memorySetDataHandle(i.memory(), ws.buffer(i.slot()));
-            boundGeneration = ws.generation();
-        }
-    }
-
-    private void bind(MemorySegment memory, MemorySegment data, long floats, String name) {
-        if (data == null) throw new NullPointerException(name);
-        if (!data.isNative()) throw new IllegalArgumentException(name + " must be an off-heap segment (oneDNN reads it natively)");
-        if (data.byteSize() < 4 * floats) {
-            throw new IllegalArgumentException(name + " holds " + data.byteSize() / 4 + " floats, " + shape + " needs " + floats);
-        }
-        memorySetDataHandle(memory, data);
-    }
-
-    @Override
-    public void close() {
-        if (closed) return;
-        closed = true;
-        backend.forget(this);
-        release();
-    }
-
-    private void release() {
-        try {
-            objects.close();
-        } finally {
-            arena.close();
-        }
     }
 }
