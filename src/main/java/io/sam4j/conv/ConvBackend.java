@@ -1,6 +1,6 @@
 package io.sam4j.conv;
 
-/** Where convolutions run: oneDNN through FFM, or the pure-Java (Vector API) fallback. */
+/** Where convolutions (and bf16 linear layers) run: oneDNN through FFM, or the pure-Java (Vector API) fallback. */
 public interface ConvBackend extends AutoCloseable {
     /** "onednn" or "java". */
     String name();
@@ -36,6 +36,14 @@ public interface ConvBackend extends AutoCloseable {
             throw new UnsupportedOperationException(why);
         });
         return conv(shape, bias, lanes);
+    }
+
+    /**
+     * A linear-layer kernel for batch size {@code n} computing in {@code precision}, or empty where the layer should
+     * use its own fp32 GEMM (always for fp32; the Java backend for everything). Callers cache it per batch size.
+     */
+    default java.util.Optional<LinearKernel> linear(int n, int in, int out, Precision precision) {
+        return java.util.Optional.empty();
     }
 
     /** Why this backend cannot compute in {@code precision} on this machine (one line); empty when it can. */

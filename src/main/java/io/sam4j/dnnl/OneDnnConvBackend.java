@@ -2,6 +2,7 @@ package io.sam4j.dnnl;
 
 import io.sam4j.conv.ConvBackend;
 import io.sam4j.conv.Convolution;
+import io.sam4j.conv.LinearKernel;
 import io.sam4j.conv.ConvShape;
 import io.sam4j.conv.Precision;
 import io.sam4j.kernels.Parallel;
@@ -144,6 +145,17 @@ public final class OneDnnConvBackend implements ConvBackend {
             direct.close();
             throw e;
         }
+    }
+
+    /** bf16 linear layers on oneDNN's matmul; fp32 ones stay with the layer's own GEMM. */
+    @Override
+    public synchronized Optional<LinearKernel> linear(int n, int in, int out, Precision precision) {
+        if (closed) throw new IllegalStateException("oneDNN backend is closed");
+        if (precision == Precision.FP32) return Optional.empty();
+        unsupported(precision).ifPresent(why -> {
+            throw new UnsupportedOperationException(why);
+        });
+        return Optional.of(keep(new OneDnnLinear(this, n, in, out, OneDnnConv.weightGradientsInFp32())));
     }
 
     private <K extends AutoCloseable> K keep(K kernel) {

@@ -4,6 +4,7 @@ import io.sam4j.conv.ConvBackend;
 import io.sam4j.conv.ConvShape;
 import io.sam4j.conv.Convolution;
 import io.sam4j.conv.JavaConvBackend;
+import io.sam4j.conv.LinearKernel;
 import io.sam4j.conv.Precision;
 import io.sam4j.kernels.Kernels;
 import io.sam4j.kernels.KernelsProvider;
@@ -12,6 +13,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * What layers share: the thread team, the element-wise kernel implementation, the convolution
@@ -30,6 +32,7 @@ public final class Context implements AutoCloseable {
     private final Kernels kernels;
     private final ConvBackend convBackend;
     private final List<Convolution> convolutions = new ArrayList<>();
+    private final List<LinearKernel> linearKernels = new ArrayList<>();
     private final Arena arena = Arena.ofShared();
     private boolean allowBlocked = blockedProperty();
     /** Block width of the blocked layout (8 or 16), 0 for plain NCHW. */
@@ -78,6 +81,16 @@ public final class Context implements AutoCloseable {
         return k;
     }
 
+    /**
+     * A linear-layer kernel in this context's precision for batch size {@code n}, closed with this context (layers
+     * cache it per batch size); empty in fp32, where {@link Linear} runs its own GEMM.
+     */
+    public synchronized Optional<LinearKernel> linearKernel(int n, int in, int out) {
+        Optional<LinearKernel> k = convBackend.linear(n, in, out, precision);
+        k.ifPresent(linearKernels::add);
+        return k;
+    }
+
     private static boolean blockedProperty() {
         String v = System.getProperty("sam4j.blocked", "true");
         if (!v.equals("true") && !v.equals("false")) {
@@ -87,7 +100,7 @@ public final class Context implements AutoCloseable {
     }
 
     /**
-     * What convolutions made from now on compute in (default fp32; bf16 is mixed precision, see
+     * What convolutions and linear layers made from now on compute in (default fp32; bf16 is mixed precision, see
      * {@link Precision}). Everything else, and every tensor layers exchange, stays fp32.
      *
      * @throws IllegalArgumentException naming {@code --precision} and what is missing, when the backend
@@ -199,6 +212,8 @@ public final class Context implements AutoCloseable {
     public synchronized void close() {
         for (Convolution k : convolutions) k.close();
         convolutions.clear();
+        for (LinearKernel k : linearKernels) k.close();
+        linearKernels.clear();
         convBackend.close();
         arena.close();
     }

@@ -2,11 +2,20 @@ package io.sam4j.nn;
 
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
+import io.sam4j.conv.LinearKernel;
 import io.sam4j.kernels.Gemm;
 import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
 import java.util.SplittableRandom;
 
-/** y = x W^T + b with W of shape [out, in] (PyTorch's layout and names: weight, bias). */
+/**
+ * y = x W^T + b with W of shape [out, in] (PyTorch's layout and names: weight, bias). In fp32 the three products run
+ * on the Java GEMM; in bf16 ({@link Context#usePrecision}) on the backend's {@link LinearKernel} (oneDNN's bf16
+ * matmul), one per batch size, the bias and its gradient still fp32 here. The R-operator passes (exact
+ * Hessian-vector products) stay fp32 either way.
+ */
 public final class Linear implements Layer {
     private final int outFeatures;
     private final boolean hasBias;
@@ -20,6 +29,8 @@ public final class Linear implements Layer {
     /** Curvature products: slices of the direction and of Hv, and the R-buffers. */
     private MemorySegment vw, vb, hw, hb, rx, ry, rdx;
     private float[] biasAcc;
+    /** Per batch size: the backend's kernel in the context's precision, or empty for the Java GEMM (fp32). */
+    private final Map<Integer, Optional<LinearKernel>> kernels = new HashMap<>();
 
     public Linear(int outFeatures) {
         this(outFeatures, true);
@@ -66,7 +77,9 @@ public final class Linear implements Layer {
         }
         this.x = x;
         y = ctx.ensure(y, (long) n * outFeatures);
-        Gemm.sgemm(ctx.parallel(), false, true, n, outFeatures, in, 1f, x, 0, in, w, 0, in, 0f, y, 0, outFeatures);
+        Optional<LinearKernel> k = kernel(n);
+        if (k.isPresent()) k.get().forward(x, w, y);
+        else Gemm.sgemm(ctx.parallel(), false, true, n, outFeatures, in, 1f, x, 0, in, w, 0, in, 0f, y, 0, outFeatures);
         if (hasBias) addBias(y, b, n);
         return y;
     }
@@ -74,17 +87,29 @@ public final class Linear implements Layer {
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         this.dy = dy;
+        Optional<LinearKernel> k = kernel(n);
         // dW[out, in] = dY^T[out, n] x[n, in]
-        Gemm.sgemm(ctx.parallel(), true, false, outFeatures, in, n, 1f, dy, 0, outFeatures, x, 0, in, 0f, dw, 0, in);
+        if (k.isPresent()) k.get().backwardWeights(x, dy, dw);
+        else Gemm.sgemm(ctx.parallel(), true, false, outFeatures, in, n, 1f, dy, 0, outFeatures, x, 0, in, 0f, dw, 0, in);
         if (hasBias) sumRows(dy, db, n);
         MemorySegment dx = null;
         if (needInputGrad) {
             // dX[n, in] = dY[n, out] W[out, in]
             dx = ctx.gradients().acquire(this, (long) n * in);
-            Gemm.sgemm(ctx.parallel(), false, false, n, in, outFeatures, 1f, dy, 0, outFeatures, w, 0, in, 0f, dx, 0, in);
+            if (k.isPresent()) k.get().backwardData(dy, w, dx);
+            else Gemm.sgemm(ctx.parallel(), false, false, n, in, outFeatures, 1f, dy, 0, outFeatures, w, 0, in, 0f, dx, 0, in);
         }
         ctx.gradients().release(dy);
         return dx;
+    }
+
+    private Optional<LinearKernel> kernel(int n) {
+        return kernels.computeIfAbsent(n, batch -> ctx.linearKernel(batch, in, outFeatures));
+    }
+
+    /** What the products run on, for logs: "java:gemm" or the backend kernel's name. */
+    public String implementation() {
+        return kernels.values().stream().flatMap(Optional::stream).map(LinearKernel::implementation).findFirst().orElse("java:gemm");
     }
 
     private void addBias(MemorySegment out, MemorySegment bias, int n) {

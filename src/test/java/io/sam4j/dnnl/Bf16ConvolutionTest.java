@@ -222,6 +222,73 @@ class Bf16ConvolutionTest {
         }
     }
 
+    /**
+     * bf16 linear layers (oneDNN matmul): each product on bf16-rounded inputs within 1e-4 of the double reference
+     * (fp32 outputs), the weight gradient from the fp32 inputs with {@code -Dsam4j.bf16.weightGradients=fp32};
+     * fp32 and the Java backend get no kernel (the layer's own GEMM).
+     */
+    @Test
+    void bf16LinearKernelsMatchTheReference() {
+        try (JavaConvBackend java = new JavaConvBackend(PAR)) {
+            assertTrue(java.linear(4, 8, 3, Precision.BF16).isEmpty(), "the Java backend has no bf16 linear kernel");
+        }
+        try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
+            assertTrue(backend.linear(4, 8, 3, Precision.FP32).isEmpty(), "fp32 linear layers keep their own GEMM");
+        }
+        assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
+        Random r = new Random(11);
+        int[][] shapes = {{128, 3136, 256}, {7, 33, 10}, {1, 16, 1}};
+        for (String wg : List.of("bf16", "fp32")) {
+            withProperty(OneDnnConv.WEIGHT_GRADIENTS, wg, () -> {
+                try (OneDnnConvBackend backend = OneDnnConvBackend.create(2); Arena a = Arena.ofShared()) {
+                    for (int[] sh : shapes) {
+                        int n = sh[0], in = sh[1], out = sh[2];
+                        float[] x = random(r, (long) n * in), w = random(r, (long) out * in), dy = random(r, (long) n * out);
+                        MemorySegment y = a.allocate(4L * n * out, 64), dx = a.allocate(4L * n * in, 64), dw = a.allocate(4L * out * in, 64);
+                        try (var k = backend.linear(n, in, out, Precision.BF16).orElseThrow()) {
+                            assertTrue(k.implementation().startsWith("onednn-bf16:") && !k.implementation().contains("ref"), k.implementation());
+                            k.forward(TestUtil.floats(a, x), TestUtil.floats(a, w), y);
+                            k.backwardData(TestUtil.floats(a, dy), TestUtil.floats(a, w), dx);
+                            k.backwardWeights(TestUtil.floats(a, x), TestUtil.floats(a, dy), dw);
+                        }
+                        float[] xr = rounded(x), wr = rounded(w), dyr = rounded(dy);
+                        String at = n + "x" + in + "->" + out + " (" + wg + " weight gradients)";
+                        assertRelL2(at + " forward", matmul(xr, wr, n, in, out, false), toArray(y, (long) n * out), 1e-4);
+                        assertRelL2(at + " backward data", matmul(dyr, wr, n, out, in, true), toArray(dx, (long) n * in), 1e-4);
+                        boolean fp32 = wg.equals("fp32");
+                        assertRelL2(at + " backward weights", weightGrad(fp32 ? x : xr, fp32 ? dy : dyr, n, in, out),
+                                toArray(dw, (long) out * in), fp32 ? 1e-5 : 1e-4);
+                    }
+                }
+            });
+        }
+    }
+
+    /** a [n][k] times b^T (b [m][k]) when !plain, else a [n][k] times b [k][m]; in double. */
+    private static double[] matmul(float[] a, float[] b, int n, int k, int m, boolean plain) {
+        double[] c = new double[n * m];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < m; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += (double) a[i * k + p] * (plain ? b[p * m + j] : b[j * k + p]);
+                c[i * m + j] = s;
+            }
+        }
+        return c;
+    }
+
+    /** dw [out][in] = dy^T x, in double. */
+    private static double[] weightGrad(float[] x, float[] dy, int n, int in, int out) {
+        double[] dw = new double[out * in];
+        for (int i = 0; i < n; i++) {
+            for (int o = 0; o < out; o++) {
+                double g = dy[i * out + o];
+                for (int p = 0; p < in; p++) dw[o * in + p] += g * x[i * in + p];
+            }
+        }
+        return dw;
+    }
+
     /** Runs {@code body} with a system property set, restoring its previous value. */
     static void withProperty(String key, String value, Runnable body) {
         String before = System.getProperty(key);
