@@ -72,7 +72,7 @@ final class BenchCommand implements Callable<Integer> {
             defaultValue = "auto")
     String backend;
 
-    @Option(names = "--precision", paramLabel = "P", description = "Convolutions in fp32, or bf16 mixed precision "
+    @Option(names = "--precision", paramLabel = "P", description = "Convolutions and linear layers in fp32, or bf16 mixed precision "
             + "(oneDNN on a CPU with bf16; weights, gradients and optimizer stay fp32) (default: ${DEFAULT-VALUE}).",
             defaultValue = "fp32")
     String precision;

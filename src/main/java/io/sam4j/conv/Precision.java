@@ -3,9 +3,9 @@ package io.sam4j.conv;
 import java.util.Locale;
 
 /**
- * What convolutions compute in. {@link #BF16} is mixed precision: activations and weights are rounded to
- * bfloat16 for the multiply (oneDNN's bf16 kernels, accumulating in fp32), while the caller's tensors, the
- * weights and gradients in the flat buffers, and everything outside the convolutions stay fp32.
+ * What convolutions and linear layers compute in. {@link #BF16} is mixed precision: activations and weights are
+ * rounded to bfloat16 for the multiply (oneDNN's bf16 kernels, accumulating in fp32), while the caller's tensors,
+ * the weights and gradients in the flat buffers, and everything outside those products stay fp32.
  */
 public enum Precision {
     FP32,
