@@ -44,7 +44,7 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
     private final long xFloats, yFloats; // in the user layout (blocked layouts pad the channels)
     private final int rows, cols; // the im2col matrix: N*OH*OW rows of R*S*C
     private final MemorySegment zeros; // fp32 zeros: the padding runs of im2col
-
+    private String matmulImpl = "?"; // set by matmul(): the implementation oneDNN picked
 
     // User-layout memories, rebound to the caller's segments on every call.
     private final MemorySegment xMem, yMem, dyMem, dxMem, wMem, dwMem, biasMem;
@@ -86,14 +86,11 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
             long[] xDims = {n, c, h, w}, xNhwc = {h * w * c, 1, w * c, c};
             long[] yDims = {n, k, oh, ow}, yNhwc = {oh * ow * k, 1, ow * k, k};
             long[] wDims = {k, c, r, s}, wOhwi = {r * s * c, 1, s * c, c};
-            MemorySegment xBf16 = internal(objects.memoryDescStrided(BF16, xDims, xNhwc), Slot.SRC);
-            MemorySegment yF32 = internal(objects.memoryDescStrided(F32, yDims, yNhwc), Slot.DST);
-            MemorySegment dyBf16 = internal(objects.memoryDescStrided(BF16, yDims, yNhwc), Slot.SRC);
-            MemorySegment dxF32 = internal(objects.memoryDescStrided(F32, xDims, xNhwc), Slot.DST);
-            MemorySegment wBf16 = internal(objects.memoryDescStrided(BF16, wDims, wOhwi), Slot.WEIGHTS);
-            MemorySegment xGrad = internal(objects.memoryDescStrided(gradType, xDims, xNhwc), Slot.SRC);
-            MemorySegment dyGrad = internal(objects.memoryDescStrided(gradType, yDims, yNhwc), Slot.SRC);
-            MemorySegment dwF32 = internal(objects.memoryDescStrided(F32, wDims, wOhwi), Slot.DST);
+            MemorySegment xBf16Md = objects.memoryDescStrided(BF16, xDims, xNhwc), yF32Md = objects.memoryDescStrided(F32, yDims, yNhwc);
+            MemorySegment dyBf16Md = objects.memoryDescStrided(BF16, yDims, yNhwc), dxF32Md = objects.memoryDescStrided(F32, xDims, xNhwc);
+            MemorySegment wBf16Md = objects.memoryDescStrided(BF16, wDims, wOhwi), dwF32Md = objects.memoryDescStrided(F32, wDims, wOhwi);
+            MemorySegment xGradMd = objects.memoryDescStrided(gradType, xDims, xNhwc);
+            MemorySegment dyGradMd = objects.memoryDescStrided(gradType, yDims, yNhwc);
 
             // The matmuls' 2-D views of the same buffers.
             long m = rows, kc = cols;
@@ -107,17 +104,19 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
             MemorySegment dyT = objects.memoryDescStrided(gradType, new long[] {k, m}, new long[] {1, k}); // dy^T: [K][rows]
             MemorySegment dwRows = objects.memoryDescStrided(F32, new long[] {k, kc}, new long[] {kc, 1});
 
-            xToBf16 = reorder(xUser, xMem, objects.memoryDescStrided(BF16, xDims, xNhwc), xBf16, attr);
-            wToBf16 = reorder(wUser, wMem, objects.memoryDescStrided(BF16, wDims, wOhwi), wBf16, attr);
+            // Which workspace slot holds what: SRC the NHWC input of a matmul or of im2col, WEIGHTS the bf16 weights,
+            // COLUMNS col (or dcol), DST the fp32 NHWC output (y, dx) or the OHWI weight gradient.
+            xToBf16 = reorder(xUser, xMem, xBf16Md, internal(xBf16Md, Slot.SRC), attr);
+            wToBf16 = reorder(wUser, wMem, wBf16Md, internal(wBf16Md, Slot.WEIGHTS), attr);
             forwardMatmul = matmul(colBf16, Slot.COLUMNS, wT, Slot.WEIGHTS, biasMd, yRows, Slot.DST, attr);
-            yFromNhwc = reorder(objects.memoryDescStrided(F32, yDims, yNhwc), yF32, yUser, yMem, attr);
-            dyToBf16 = reorder(yUser, dyMem, objects.memoryDescStrided(BF16, yDims, yNhwc), dyBf16, attr);
+            yFromNhwc = reorder(yF32Md, internal(yF32Md, Slot.DST), yUser, yMem, attr);
+            dyToBf16 = reorder(yUser, dyMem, dyBf16Md, internal(dyBf16Md, Slot.SRC), attr);
             backwardDataMatmul = matmul(dyRows, Slot.SRC, wRows, Slot.WEIGHTS, MemorySegment.NULL, dcolF32, Slot.COLUMNS, attr);
-            dxFromNhwc = reorder(objects.memoryDescStrided(F32, xDims, xNhwc), dxF32, xUser, dxMem, attr);
-            xToGrad = reorder(xUser, xMem, objects.memoryDescStrided(gradType, xDims, xNhwc), xGrad, attr);
-            dyToGrad = reorder(yUser, dyMem, objects.memoryDescStrided(gradType, yDims, yNhwc), dyGrad, attr);
+            dxFromNhwc = reorder(dxF32Md, internal(dxF32Md, Slot.DST), xUser, dxMem, attr);
+            xToGrad = reorder(xUser, xMem, xGradMd, internal(xGradMd, Slot.SRC), attr);
+            dyToGrad = reorder(yUser, dyMem, dyGradMd, internal(dyGradMd, Slot.SRC), attr);
             weightsMatmul = matmul(dyT, Slot.SRC, colGrad, Slot.COLUMNS, MemorySegment.NULL, dwRows, Slot.DST, attr);
-            dwFromOhwi = reorder(objects.memoryDescStrided(F32, wDims, wOhwi), dwF32, wUser, dwMem, attr);
+            dwFromOhwi = reorder(dwF32Md, internal(dwF32Md, Slot.DST), wUser, dwMem, attr);
             need(Slot.COLUMNS, 4L * rows * cols); // fp32 dcol is the largest use
             implementation = "onednn-bf16:im2col+" + matmulImpl;
         } catch (DnnlException e) {
@@ -128,8 +127,6 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
             throw e;
         }
     }
-
-    private String matmulImpl = "?"; // set by matmul(): the implementation oneDNN picked
 
     /** dst = src x weights (+ bias); src, weights and dst memories are views of workspace slots. */
     private Step matmul(MemorySegment srcMd, Slot srcSlot, MemorySegment weightsMd, Slot weightsSlot, MemorySegment biasMd,
