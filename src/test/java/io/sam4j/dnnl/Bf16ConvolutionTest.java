@@ -289,6 +289,59 @@ class Bf16ConvolutionTest {
         return dw;
     }
 
+    /**
+     * The im2col convolutions (whole and split) and the linear kernels create no native object and no primitive
+     * per call, keep the workspace size after their first call, and leave nothing behind: neither when closed one by
+     * one nor when the backend closes the ones left open.
+     */
+    @Test
+    void bf16KernelsAllocateNothingPerCallAndLeaveNothing() {
+        assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
+        ConvShape four = new ConvShape(3, 32, 4, 4, 32, 3, 3, 1, 1), seven = new ConvShape(2, 16, 7, 7, 16, 3, 3, 1, 1);
+        long liveBefore = Dnnl.liveObjects();
+        for (boolean closeEach : new boolean[] {true, false}) {
+            try (OneDnnConvBackend backend = OneDnnConvBackend.create(2); Arena a = Arena.ofShared()) {
+                Convolution whole = backend.conv(four, false, 16, Precision.BF16), split = backend.conv(seven, true, 16, Precision.BF16);
+                var linear = backend.linear(5, 40, 7, Precision.BF16).orElseThrow();
+                assertTrue(whole.implementation().startsWith("onednn-bf16:im2col+"), whole.implementation());
+                assertTrue(split.implementation().contains(";bwd_weights=onednn-bf16:im2col+"), split.implementation());
+                Random r = new Random(2);
+                long created = -1, live = -1, workspace = -1;
+                for (int round = 0; round < 3; round++) {
+                    for (ConvShape s : List.of(four, seven)) {
+                        Convolution k = s == four ? whole : split;
+                        MemorySegment x = TestUtil.floats(a, random(r, s.inputSize())), dy = TestUtil.floats(a, random(r, s.outputSize()));
+                        MemorySegment w = TestUtil.floats(a, random(r, s.weightSize()));
+                        MemorySegment y = a.allocate(4 * s.outputSize(), 64), dx = a.allocate(4 * s.inputSize(), 64);
+                        MemorySegment dw = a.allocate(4 * s.weightSize(), 64), db = s == seven ? a.allocate(4L * s.k(), 64) : null;
+                        k.forward(x, w, s == seven ? TestUtil.floats(a, random(r, s.k())) : null, y);
+                        k.backwardData(dy, w, dx);
+                        k.backwardWeights(x, dy, dw, db);
+                    }
+                    MemorySegment lx = TestUtil.floats(a, random(r, 5 * 40)), lw = TestUtil.floats(a, random(r, 7 * 40));
+                    MemorySegment ldy = TestUtil.floats(a, random(r, 5 * 7));
+                    linear.forward(lx, lw, a.allocate(4 * 5 * 7, 64));
+                    linear.backwardData(ldy, lw, a.allocate(4 * 5 * 40, 64));
+                    linear.backwardWeights(lx, ldy, a.allocate(4 * 7 * 40, 64));
+                    if (round == 0) {
+                        created = Dnnl.primitivesCreated();
+                        live = Dnnl.liveObjects();
+                        workspace = backend.workspaceBytes();
+                    }
+                }
+                assertEquals(created, Dnnl.primitivesCreated(), "primitives created per call");
+                assertEquals(live, Dnnl.liveObjects(), "native objects created per call");
+                assertEquals(workspace, backend.workspaceBytes(), "workspace grew on a later call");
+                if (closeEach) {
+                    whole.close();
+                    split.close();
+                    linear.close();
+                }
+            }
+            assertEquals(liveBefore, Dnnl.liveObjects(), "native objects left after close (" + (closeEach ? "each kernel" : "the backend") + ")");
+        }
+    }
+
     /** Runs {@code body} with a system property set, restoring its previous value. */
     static void withProperty(String key, String value, Runnable body) {
         String before = System.getProperty(key);
