@@ -175,10 +175,11 @@ public final class OneDnnConvBackend implements ConvBackend {
      * Which passes of a bf16 convolution of {@code shape} run as im2col + one matmul ({@link OneDnnGemmConv})
      * rather than on oneDNN's direct kernels. {@code auto} follows where each measured faster (ResNet-18 at
      * 28x28 input, batch 128, 2-core Sapphire Rapids, {@code OneDnnConvBench bf16-gemm}, bench/README.md):
-     * forward and backward data on output planes of at most 16 pixels (the 4x4 stage: 0.55-0.84x the direct
-     * time) and on strided layers with at most 64 (0.35-0.9x); backward weights on planes of at most 64 (0.2-0.8x),
-     * only with bf16 weight gradients (the fp32 matmul with a transposed input ran slower than the direct fp32
-     * kernel); 14x14 and larger stay direct (1.3-3.4x slower as a matmul, and the im2col matrix is R*S times the
+     * forward and backward data on output planes of at most 16 pixels (the 4x4 stage: 0.53-0.57x the direct
+     * time) and on strided layers with at most 64 (0.35-0.93x); backward weights on planes of at most 64
+     * (0.18-0.46x), only with bf16 weight gradients (the fp32 matmul with a transposed input ran slower than the
+     * direct fp32 kernel); 7x7 stride-1 forward and backward data are a tie (0.99-1.02x) and stay direct, 14x14 and
+     * larger too (1.1-1.7x slower as a matmul, and the im2col matrix is R*S times the
      * input). {@code always} puts every pass on the matmul (fp32 weight gradients included), {@code never} none.
      */
     static GemmPasses gemmPasses(ConvShape shape, boolean fp32WeightGradients) {
