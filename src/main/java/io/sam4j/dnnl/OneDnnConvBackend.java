@@ -135,11 +135,11 @@ public final class OneDnnConvBackend implements ConvBackend {
         boolean fp32WeightGradients = OneDnnConv.weightGradientsInFp32();
         GemmPasses gemm = bf16 ? gemmPasses(shape, fp32WeightGradients) : GemmPasses.NONE;
         // The backend keeps each oneDNN kernel (not a split's wrapper) to close what callers leave open.
-        if (gemm.data() && gemm.weights()) return keep(new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients));
+        if (gemm.data() && gemm.weights()) return keep(new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients, gemm));
         if (!gemm.data() && !gemm.weights()) return keep(new OneDnnConv(this, shape, bias, lanes, bf16));
         OneDnnConv direct = keep(new OneDnnConv(this, shape, bias, lanes, bf16));
         try {
-            OneDnnGemmConv matmul = keep(new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients));
+            OneDnnGemmConv matmul = keep(new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients, gemm));
             return gemm.data() ? new SplitConvolution(matmul, direct) : new SplitConvolution(direct, matmul);
         } catch (RuntimeException | Error e) {
             direct.close();

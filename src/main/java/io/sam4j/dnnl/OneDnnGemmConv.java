@@ -52,9 +52,16 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
     private final Step dyToBf16, backwardDataMatmul, dxFromNhwc;
     private final Step xToGrad, dyToGrad, weightsMatmul, dwFromOhwi;
     private final String implementation;
+    private final OneDnnConvBackend.GemmPasses passes;
 
-    OneDnnGemmConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes, boolean fp32WeightGradients) {
+    /**
+     * With {@code passes} the passes this kernel is made for (a {@link SplitConvolution} runs the others elsewhere):
+     * only their primitives are built and only their buffers reserved in the workspace.
+     */
+    OneDnnGemmConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes, boolean fp32WeightGradients,
+            OneDnnConvBackend.GemmPasses passes) {
         super(backend, "oneDNN im2col convolution " + shape);
+        this.passes = passes;
         this.shape = shape;
         this.hasBias = hasBias;
         this.gradType = fp32WeightGradients ? F32 : BF16;
@@ -111,18 +118,20 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
 
             // Which workspace slot holds what: SRC the NHWC input of a matmul or of im2col, WEIGHTS the bf16 weights,
             // COLUMNS col (or dcol), DST the fp32 NHWC output (y, dx) or the OHWI weight gradient.
-            xToBf16 = reorder(xUser, xMem, xBf16Md, internal(xBf16Md, Slot.SRC), attr);
-            wToBf16 = reorder(wUser, wMem, wBf16Md, internal(wBf16Md, Slot.WEIGHTS), attr);
-            forwardMatmul = matmul(colBf16, Slot.COLUMNS, wT, Slot.WEIGHTS, biasMd, yRows, Slot.DST, attr);
-            yFromNhwc = reorder(yF32Md, internal(yF32Md, Slot.DST), yUser, yMem, attr);
-            dyToBf16 = reorder(yUser, dyMem, dyBf16Md, internal(dyBf16Md, Slot.SRC), attr);
-            backwardDataMatmul = matmul(dyRows, Slot.SRC, wRows, Slot.WEIGHTS, MemorySegment.NULL, dcolF32, Slot.COLUMNS, attr);
-            dxFromNhwc = reorder(dxF32Md, internal(dxF32Md, Slot.DST), xUser, dxMem, attr);
-            xToGrad = reorder(xUser, xMem, xGradMd, internal(xGradMd, Slot.SRC), attr);
-            dyToGrad = reorder(yUser, dyMem, dyGradMd, internal(dyGradMd, Slot.SRC), attr);
-            weightsMatmul = matmul(dyT, Slot.SRC, colGrad, Slot.COLUMNS, MemorySegment.NULL, dwRows, Slot.DST, attr);
-            dwFromOhwi = reorder(dwF32Md, internal(dwF32Md, Slot.DST), wUser, dwMem, attr);
-            need(Slot.COLUMNS, 4L * rows * cols); // fp32 dcol is the largest use
+            boolean data = passes.data(), weights = passes.weights();
+            xToBf16 = data ? reorder(xUser, xMem, xBf16Md, internal(xBf16Md, Slot.SRC), attr) : null;
+            wToBf16 = data ? reorder(wUser, wMem, wBf16Md, internal(wBf16Md, Slot.WEIGHTS), attr) : null;
+            forwardMatmul = data ? matmul(colBf16, Slot.COLUMNS, wT, Slot.WEIGHTS, biasMd, yRows, Slot.DST, attr) : null;
+            yFromNhwc = data ? reorder(yF32Md, internal(yF32Md, Slot.DST), yUser, yMem, attr) : null;
+            dyToBf16 = data ? reorder(yUser, dyMem, dyBf16Md, internal(dyBf16Md, Slot.SRC), attr) : null;
+            backwardDataMatmul = data ? matmul(dyRows, Slot.SRC, wRows, Slot.WEIGHTS, MemorySegment.NULL, dcolF32, Slot.COLUMNS, attr) : null;
+            dxFromNhwc = data ? reorder(dxF32Md, internal(dxF32Md, Slot.DST), xUser, dxMem, attr) : null;
+            xToGrad = weights ? reorder(xUser, xMem, xGradMd, internal(xGradMd, Slot.SRC), attr) : null;
+            dyToGrad = weights ? reorder(yUser, dyMem, dyGradMd, internal(dyGradMd, Slot.SRC), attr) : null;
+            weightsMatmul = weights ? matmul(dyT, Slot.SRC, colGrad, Slot.COLUMNS, MemorySegment.NULL, dwRows, Slot.DST, attr) : null;
+            dwFromOhwi = weights ? reorder(dwF32Md, internal(dwF32Md, Slot.DST), wUser, dwMem, attr) : null;
+            // col in bf16 (or the fp32 weight-gradient type); fp32 dcol, the largest use, only for backward data
+            need(Slot.COLUMNS, (data ? 4L : gradType == BF16 ? 2L : 4L) * rows * cols);
             implementation = "onednn-bf16:im2col+" + matmulImpl;
         } catch (DnnlException e) {
             release();
@@ -144,8 +153,13 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
                 : step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST}, new MemorySegment[] {src, weights, dst});
     }
 
+    private void require(boolean built, String pass) {
+        if (!built) throw new IllegalStateException(pass + ": this im2col kernel of " + shape + " was made for other passes only");
+    }
+
     @Override
     public void forward(MemorySegment x, MemorySegment w, MemorySegment bias, MemorySegment y) {
+        require(passes.data(), "forward");
         prepare();
         bind(xMem, x, xFloats, "x");
         bind(wMem, w, shape.weightSize(), "w");
@@ -168,6 +182,7 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
 
     @Override
     public void backwardData(MemorySegment dy, MemorySegment w, MemorySegment dx) {
+        require(passes.data(), "backward data");
         prepare();
         bind(dyMem, dy, yFloats, "dy");
         bind(wMem, w, shape.weightSize(), "w");
@@ -185,6 +200,7 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
 
     @Override
     public void backwardWeights(MemorySegment x, MemorySegment dy, MemorySegment dw, MemorySegment dbias) {
+        require(passes.weights(), "backward weights");
         prepare();
         bind(xMem, x, xFloats, "x");
         bind(dyMem, dy, yFloats, "dy");
