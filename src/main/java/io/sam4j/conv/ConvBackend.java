@@ -40,7 +40,7 @@ public interface ConvBackend extends AutoCloseable {
 
     /**
      * A linear-layer kernel for batch size {@code n} computing in {@code precision}, or empty where the layer should
-     * use its own fp32 GEMM (always for fp32; the Java backend for everything). Callers cache it per batch size.
+     * use its own fp32 GEMM (the Java backend). Callers cache it per batch size.
      */
     default java.util.Optional<LinearKernel> linear(int n, int in, int out, Precision precision) {
         return java.util.Optional.empty();

@@ -3,8 +3,8 @@ package io.sam4j.conv;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The three products of a fully-connected layer for one batch size, from a backend that computes them in a
- * lower precision (bf16 linear layers, {@link ConvBackend#linear}); fp32 layers use the Java GEMM instead.
+ * The three products of a fully-connected layer for one batch size, from a backend that has faster ones
+ * ({@link ConvBackend#linear}: oneDNN's matmul, fp32 or bf16); without one the layer uses the Java GEMM.
  * Tensors are fp32 and row-major: x [n][in], w [out][in] (PyTorch's layout), y and dy [n][out]. Outputs are
  * overwritten. The bias stays with the layer (fp32). Must be called from one thread at a time.
  */

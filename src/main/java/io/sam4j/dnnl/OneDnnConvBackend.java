@@ -147,15 +147,15 @@ public final class OneDnnConvBackend implements ConvBackend {
         }
     }
 
-    /** bf16 linear layers on oneDNN's matmul; fp32 ones stay with the layer's own GEMM. */
+    /** Linear layers on oneDNN's matmul, in fp32 or bf16 ({@link OneDnnLinear}). */
     @Override
     public synchronized Optional<LinearKernel> linear(int n, int in, int out, Precision precision) {
         if (closed) throw new IllegalStateException("oneDNN backend is closed");
-        if (precision == Precision.FP32) return Optional.empty();
         unsupported(precision).ifPresent(why -> {
             throw new UnsupportedOperationException(why);
         });
-        return Optional.of(keep(new OneDnnLinear(this, n, in, out, OneDnnConv.weightGradientsInFp32())));
+        boolean bf16 = precision == Precision.BF16;
+        return Optional.of(keep(new OneDnnLinear(this, n, in, out, bf16, bf16 && OneDnnConv.weightGradientsInFp32())));
     }
 
     private <K extends AutoCloseable> K keep(K kernel) {

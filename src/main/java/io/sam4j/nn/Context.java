@@ -83,7 +83,7 @@ public final class Context implements AutoCloseable {
 
     /**
      * A linear-layer kernel in this context's precision for batch size {@code n}, closed with this context (layers
-     * cache it per batch size); empty in fp32, where {@link Linear} runs its own GEMM.
+     * cache it per batch size); empty where the backend has none (Java), and {@link Linear} runs its own GEMM.
      */
     public synchronized Optional<LinearKernel> linearKernel(int n, int in, int out) {
         Optional<LinearKernel> k = convBackend.linear(n, in, out, precision);

@@ -11,10 +11,10 @@ import java.util.Optional;
 import java.util.SplittableRandom;
 
 /**
- * y = x W^T + b with W of shape [out, in] (PyTorch's layout and names: weight, bias). In fp32 the three products run
- * on the Java GEMM; in bf16 ({@link Context#usePrecision}) on the backend's {@link LinearKernel} (oneDNN's bf16
- * matmul), one per batch size, the bias and its gradient still fp32 here. The R-operator passes (exact
- * Hessian-vector products) stay fp32 either way.
+ * y = x W^T + b with W of shape [out, in] (PyTorch's layout and names: weight, bias). The three products run on the
+ * backend's {@link LinearKernel} where it has one (oneDNN's matmul, in the context's precision: fp32, or bf16 with
+ * {@link Context#usePrecision}), one per batch size, else on the Java GEMM; the bias and its gradient are fp32 here.
+ * The R-operator passes (exact Hessian-vector products) run on the Java GEMM in fp32 either way.
  */
 public final class Linear implements Layer {
     private final int outFeatures;

@@ -223,21 +223,36 @@ class Bf16ConvolutionTest {
     }
 
     /**
-     * bf16 linear layers (oneDNN matmul): each product on bf16-rounded inputs within 1e-4 of the double reference
-     * (fp32 outputs), the weight gradient from the fp32 inputs with {@code -Dsam4j.bf16.weightGradients=fp32};
-     * fp32 and the Java backend get no kernel (the layer's own GEMM).
+     * Linear kernels (oneDNN matmul): fp32 within 1e-6 of the double reference (every machine); bf16 on
+     * bf16-rounded inputs within 1e-4 (fp32 outputs), the weight gradient from the fp32 inputs with
+     * {@code -Dsam4j.bf16.weightGradients=fp32}; the Java backend has none (the layer's own GEMM).
      */
     @Test
-    void bf16LinearKernelsMatchTheReference() {
+    void linearKernelsMatchTheReference() {
         try (JavaConvBackend java = new JavaConvBackend(PAR)) {
             assertTrue(java.linear(4, 8, 3, Precision.BF16).isEmpty(), "the Java backend has no bf16 linear kernel");
         }
-        try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
-            assertTrue(backend.linear(4, 8, 3, Precision.FP32).isEmpty(), "fp32 linear layers keep their own GEMM");
-        }
-        assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
         Random r = new Random(11);
         int[][] shapes = {{128, 3136, 256}, {7, 33, 10}, {1, 16, 1}};
+        // fp32 (oneDNN's fp32 matmul, what linear layers on the oneDNN backend use by default): the fp32 reference
+        try (OneDnnConvBackend backend = OneDnnConvBackend.create(2); Arena a = Arena.ofShared()) {
+            for (int[] sh : shapes) {
+                int n = sh[0], in = sh[1], out = sh[2];
+                float[] x = random(r, (long) n * in), w = random(r, (long) out * in), dy = random(r, (long) n * out);
+                MemorySegment y = a.allocate(4L * n * out, 64), dx = a.allocate(4L * n * in, 64), dw = a.allocate(4L * out * in, 64);
+                try (var k = backend.linear(n, in, out, Precision.FP32).orElseThrow()) {
+                    assertTrue(k.implementation().startsWith("onednn:") && !k.implementation().contains("ref"), k.implementation());
+                    k.forward(TestUtil.floats(a, x), TestUtil.floats(a, w), y);
+                    k.backwardData(TestUtil.floats(a, dy), TestUtil.floats(a, w), dx);
+                    k.backwardWeights(TestUtil.floats(a, x), TestUtil.floats(a, dy), dw);
+                }
+                String at = n + "x" + in + "->" + out + " fp32";
+                assertRelL2(at + " forward", matmul(x, w, n, in, out, false), toArray(y, (long) n * out), 1e-6);
+                assertRelL2(at + " backward data", matmul(dy, w, n, out, in, true), toArray(dx, (long) n * in), 1e-6);
+                assertRelL2(at + " backward weights", weightGrad(x, dy, n, in, out), toArray(dw, (long) out * in), 1e-6);
+            }
+        }
+        assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
         for (String wg : List.of("bf16", "fp32")) {
             withProperty(OneDnnConv.WEIGHT_GRADIENTS, wg, () -> {
                 try (OneDnnConvBackend backend = OneDnnConvBackend.create(2); Arena a = Arena.ofShared()) {
