@@ -133,7 +133,7 @@ public final class OneDnnConvBackend implements ConvBackend {
         if (lanes != 0 && lanes != 8 && lanes != 16) throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
         boolean bf16 = precision == Precision.BF16;
         boolean fp32WeightGradients = OneDnnConv.weightGradientsInFp32();
-        GemmPasses gemm = bf16 ? gemmPasses(shape, fp32WeightGradients) : GemmPasses.NONE;
+        GemmPasses gemm = bf16 ? gemmPasses(shape, fp32WeightGradients, hasAmx()) : GemmPasses.NONE;
         // The backend keeps each oneDNN kernel (not a split's wrapper) to close what callers leave open.
         if (gemm.data() && gemm.weights()) return keep(new OneDnnGemmConv(this, shape, bias, lanes, fp32WeightGradients, gemm));
         if (!gemm.data() && !gemm.weights()) return keep(new OneDnnConv(this, shape, bias, lanes, bf16));
@@ -158,6 +158,14 @@ public final class OneDnnConvBackend implements ConvBackend {
         return Optional.of(keep(new OneDnnLinear(this, n, in, out, bf16, bf16 && OneDnnConv.weightGradientsInFp32())));
     }
 
+    private static volatile Boolean amx;
+
+    /** Whether oneDNN dispatches to AMX on this machine (its effective ISA, so {@code ONEDNN_MAX_CPU_ISA} counts). */
+    static boolean hasAmx() {
+        if (amx == null) amx = Dnnl.effectiveCpuIsa().contains("amx");
+        return amx;
+    }
+
     private <K extends AutoCloseable> K keep(K kernel) {
         kernels.add(kernel);
         return kernel;
@@ -180,14 +188,19 @@ public final class OneDnnConvBackend implements ConvBackend {
      * (0.18-0.46x), only with bf16 weight gradients (the fp32 matmul with a transposed input ran slower than the
      * direct fp32 kernel); 7x7 stride-1 forward and backward data are a tie (0.99-1.02x) and stay direct, 14x14 and
      * larger too (1.1-1.7x slower as a matmul, and the im2col matrix is R*S times the
-     * input). {@code always} puts every pass on the matmul (fp32 weight gradients included), {@code never} none.
+     * input). Only where oneDNN dispatches to AMX ({@code amx}): capped at avx512_core_bf16 (AVX512_BF16 without
+     * AMX, as on AMD Zen 4/5; {@code ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16} on the same machine) the matmul ran the
+     * data passes 1.1-1.8x slower than oneDNN's direct kernels and the weight gradients at 0.77-1.14x, so there
+     * everything stays direct. {@code always} puts every pass on the matmul (fp32 weight gradients included),
+     * {@code never} none.
      */
-    static GemmPasses gemmPasses(ConvShape shape, boolean fp32WeightGradients) {
+    static GemmPasses gemmPasses(ConvShape shape, boolean fp32WeightGradients, boolean amx) {
         String v = System.getProperty(GEMM_CONV, "auto");
         return switch (v) {
             case "always" -> new GemmPasses(true, true);
             case "never" -> GemmPasses.NONE;
             case "auto" -> {
+                if (!amx) yield GemmPasses.NONE;
                 long plane = (long) shape.outH() * shape.outW();
                 yield new GemmPasses(plane <= 16 || (shape.stride() > 1 && plane <= 64), plane <= 64 && !fp32WeightGradients);
             }

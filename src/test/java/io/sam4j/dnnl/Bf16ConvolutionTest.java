@@ -185,22 +185,25 @@ class Bf16ConvolutionTest {
     }
 
     /**
-     * {@code auto} sends each pass where it measured faster: small planes wholly to im2col + matmul, 7x7 stride-1
-     * layers' weight gradients only, fp32 weight gradients never (they stay on the direct fp32 kernel), 14x14 and
-     * larger to the direct kernels; both kinds of split kernel still match the reference.
+     * {@code auto} sends each pass where it measured faster (with AMX; without it nothing): small planes wholly to
+     * im2col + matmul, 7x7 stride-1 layers' weight gradients only, fp32 weight gradients never (they stay on the
+     * direct fp32 kernel), 14x14 and larger to the direct kernels; both kinds of split kernel still match the
+     * reference.
      */
     @Test
     void autoRoutesSmallPlanesToTheMatmul() {
         ConvShape four = new ConvShape(2, 64, 4, 4, 64, 3, 3, 1, 1), sevenStrided = new ConvShape(2, 32, 14, 14, 64, 3, 3, 2, 1);
         ConvShape seven = new ConvShape(3, 32, 7, 7, 48, 3, 3, 1, 1), fourteen = new ConvShape(2, 16, 14, 14, 16, 3, 3, 1, 1);
         var all = new OneDnnConvBackend.GemmPasses(true, true);
-        assertEquals(all, OneDnnConvBackend.gemmPasses(four, false));
-        assertEquals(new OneDnnConvBackend.GemmPasses(true, false), OneDnnConvBackend.gemmPasses(four, true));
-        assertEquals(all, OneDnnConvBackend.gemmPasses(sevenStrided, false));
-        assertEquals(new OneDnnConvBackend.GemmPasses(false, true), OneDnnConvBackend.gemmPasses(seven, false));
-        assertEquals(OneDnnConvBackend.GemmPasses.NONE, OneDnnConvBackend.gemmPasses(seven, true));
-        assertEquals(OneDnnConvBackend.GemmPasses.NONE, OneDnnConvBackend.gemmPasses(fourteen, false));
+        assertEquals(all, OneDnnConvBackend.gemmPasses(four, false, true));
+        assertEquals(new OneDnnConvBackend.GemmPasses(true, false), OneDnnConvBackend.gemmPasses(four, true, true));
+        assertEquals(all, OneDnnConvBackend.gemmPasses(sevenStrided, false, true));
+        assertEquals(new OneDnnConvBackend.GemmPasses(false, true), OneDnnConvBackend.gemmPasses(seven, false, true));
+        assertEquals(OneDnnConvBackend.GemmPasses.NONE, OneDnnConvBackend.gemmPasses(seven, true, true));
+        assertEquals(OneDnnConvBackend.GemmPasses.NONE, OneDnnConvBackend.gemmPasses(fourteen, false, true));
+        assertEquals(OneDnnConvBackend.GemmPasses.NONE, OneDnnConvBackend.gemmPasses(four, false, false), "no AMX: all direct");
         assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
+        assumeTrue(OneDnnConvBackend.hasAmx(), "auto routes to the matmul only with AMX; oneDNN's ISA here is " + Dnnl.effectiveCpuIsa());
         Random r = new Random(8);
         try (OneDnnConvBackend backend = OneDnnConvBackend.create(2)) {
             float[] x = random(r, seven.inputSize()), w = random(r, seven.weightSize()), dy = random(r, seven.outputSize());
@@ -312,6 +315,8 @@ class Bf16ConvolutionTest {
     @Test
     void bf16KernelsAllocateNothingPerCallAndLeaveNothing() {
         assumeTrue(Dnnl.cpuIsaHasBf16(), "no bf16 on this CPU (oneDNN's ISA " + Dnnl.effectiveCpuIsa() + ")");
+        assumeTrue(OneDnnConvBackend.hasAmx(), "auto makes im2col and split kernels only with AMX; oneDNN's ISA here is "
+                + Dnnl.effectiveCpuIsa());
         ConvShape four = new ConvShape(3, 32, 4, 4, 32, 3, 3, 1, 1), seven = new ConvShape(2, 16, 7, 7, 16, 3, 3, 1, 1);
         long liveBefore = Dnnl.liveObjects();
         for (boolean closeEach : new boolean[] {true, false}) {
