@@ -44,7 +44,6 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
     private final long xFloats, yFloats; // in the user layout (blocked layouts pad the channels)
     private final int rows, cols; // the im2col matrix: N*OH*OW rows of R*S*C
     private final MemorySegment zeros; // fp32 zeros: the padding runs of im2col
-    private String matmulImpl = "?"; // set by matmul(): the implementation oneDNN picked
 
     // User-layout memories, rebound to the caller's segments on every call.
     private final MemorySegment xMem, yMem, dyMem, dxMem, wMem, dwMem, biasMem;
@@ -132,7 +131,7 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
             dwFromOhwi = weights ? reorder(dwF32Md, internal(dwF32Md, Slot.DST), wUser, dwMem, attr) : null;
             // col in bf16 (or the fp32 weight-gradient type); fp32 dcol, the largest use, only for backward data
             need(Slot.COLUMNS, (data ? 4L : gradType == BF16 ? 2L : 4L) * rows * cols);
-            implementation = "onednn-bf16:im2col+" + matmulImpl;
+            implementation = "onednn-bf16:im2col+" + matmulImplementation;
         } catch (DnnlException e) {
             release();
             throw new DnnlException("oneDNN im2col convolution " + shape + (hasBias ? " with bias" : ""), e);
@@ -142,15 +141,11 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
         }
     }
 
-    /** dst = src x weights (+ bias); src, weights and dst memories are views of workspace slots. */
+    /** A matmul whose src, weights and dst are views of workspace slots. */
     private Step matmul(MemorySegment srcMd, Slot srcSlot, MemorySegment weightsMd, Slot weightsSlot, MemorySegment biasMd,
             MemorySegment dstMd, Slot dstSlot, MemorySegment attr) {
-        MemorySegment pd = objects.primitiveDesc(matmulPd(backend.engine(), srcMd, weightsMd, biasMd, dstMd, attr));
-        matmulImpl = pdImplInfo(pd);
-        MemorySegment src = internal(srcMd, srcSlot), weights = internal(weightsMd, weightsSlot), dst = internal(dstMd, dstSlot);
-        boolean bias = !biasMd.equals(MemorySegment.NULL);
-        return bias ? step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST}, new MemorySegment[] {src, weights, biasMem, dst})
-                : step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST}, new MemorySegment[] {src, weights, dst});
+        return matmul(srcMd, internal(srcMd, srcSlot), weightsMd, internal(weightsMd, weightsSlot), biasMd,
+                biasMd.equals(MemorySegment.NULL) ? null : biasMem, dstMd, internal(dstMd, dstSlot), attr);
     }
 
     private void require(boolean built, String pass) {

@@ -68,6 +68,22 @@ abstract class OneDnnKernel implements AutoCloseable {
         return step(pd, new int[] {ARG_FROM, ARG_TO}, new MemorySegment[] {from, to});
     }
 
+    /** The implementation oneDNN picked for the last {@link #matmul} made, e.g. "brg_matmul:avx10_1_512_amx". */
+    protected String matmulImplementation = "?";
+
+    /**
+     * dst = src x weights (+ bias): a matmul primitive over the given memory objects, 2-D descriptors (strided
+     * views welcome); {@code bias} null for none.
+     */
+    protected Step matmul(MemorySegment srcMd, MemorySegment src, MemorySegment weightsMd, MemorySegment weights,
+            MemorySegment biasMd, MemorySegment bias, MemorySegment dstMd, MemorySegment dst, MemorySegment attr) {
+        MemorySegment pd = objects.primitiveDesc(matmulPd(backend.engine(), srcMd, weightsMd, biasMd, dstMd, attr));
+        matmulImplementation = pdImplInfo(pd);
+        return bias != null
+                ? step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_BIAS, ARG_DST}, new MemorySegment[] {src, weights, bias, dst})
+                : step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST}, new MemorySegment[] {src, weights, dst});
+    }
+
     /** Before a call: open, the workspace grown to this kernel's needs and the internal memories bound to it. */
     protected void prepare() {
         if (closed) throw new IllegalStateException(what + " is closed");

@@ -64,7 +64,7 @@ final class OneDnnLinear extends OneDnnKernel implements LinearKernel {
             // dw [out][in] = dy^T [out][n] . x [n][in]
             backwardWeights = matmul(dyTMd, castForWeights ? internal(dyTMd, Slot.DST) : dyTMem, xW, castForWeights ? xB : xMem,
                     w32, dwMem, attr);
-            implementation = (bf16 ? "onednn-bf16:" : "onednn:") + matmulImpl;
+            implementation = (bf16 ? "onednn-bf16:" : "onednn:") + matmulImplementation;
         } catch (DnnlException e) {
             release();
             throw new DnnlException("oneDNN " + (bf16 ? "bf16" : "fp32") + " linear " + n + "x" + in + " -> " + out, e);
@@ -74,17 +74,13 @@ final class OneDnnLinear extends OneDnnKernel implements LinearKernel {
         }
     }
 
-    private String matmulImpl = "?"; // set by matmul(): the implementation oneDNN picked
-
     private MemorySegment rows(int type, long r, long c) {
         return objects.memoryDescStrided(type, new long[] {r, c}, new long[] {c, 1});
     }
 
     private Step matmul(MemorySegment srcMd, MemorySegment src, MemorySegment weightsMd, MemorySegment weights,
             MemorySegment dstMd, MemorySegment dst, MemorySegment attr) {
-        MemorySegment pd = objects.primitiveDesc(matmulPd(backend.engine(), srcMd, weightsMd, MemorySegment.NULL, dstMd, attr));
-        matmulImpl = pdImplInfo(pd);
-        return step(pd, new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST}, new MemorySegment[] {src, weights, dst});
+        return matmul(srcMd, src, weightsMd, weights, MemorySegment.NULL, null, dstMd, dst, attr);
     }
 
     @Override
