@@ -39,6 +39,17 @@ public interface ConvBackend extends AutoCloseable {
     }
 
     /**
+     * Like {@link #conv(ConvShape, boolean, int, Precision)} with x and dx in the block width {@code inputLanes}
+     * (0: NCHW) and y, dy in {@code lanes}: a model's first convolution reads its few-channel input plain rather
+     * than padded to a whole block (a 1-channel image is 1/16 of its nChw16c copy). Backends that keep activations
+     * plain take only equal widths.
+     */
+    default Convolution conv(ConvShape shape, boolean bias, int inputLanes, int lanes, Precision precision) {
+        if (inputLanes != lanes) throw new UnsupportedOperationException(name() + " convolutions take x and y in one layout");
+        return conv(shape, bias, lanes, precision);
+    }
+
+    /**
      * A linear-layer kernel for batch size {@code n} computing in {@code precision}, or empty where the layer should
      * use its own fp32 GEMM (the Java backend). Callers cache it per batch size.
      */

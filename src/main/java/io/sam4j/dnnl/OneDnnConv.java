@@ -48,6 +48,11 @@ final class OneDnnConv extends OneDnnKernel implements Convolution {
             boolean output) {}
 
     OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int lanes, boolean bf16) {
+        this(backend, shape, hasBias, lanes, lanes, bf16);
+    }
+
+    /** With x and dx in the block width {@code inputLanes}, y and dy in {@code lanes} (0: NCHW). */
+    OneDnnConv(OneDnnConvBackend backend, ConvShape shape, boolean hasBias, int inputLanes, int lanes, boolean bf16) {
         super(backend, "oneDNN convolution " + shape);
         this.shape = shape;
         this.hasBias = hasBias;
@@ -56,8 +61,8 @@ final class OneDnnConv extends OneDnnKernel implements Convolution {
             ompSetNumThreads(backend.threads());
             MemorySegment engine = backend.engine();
             long n = shape.n(), c = shape.c(), k = shape.k();
-            int act = lanes == 16 ? TAG_NCHW16C : lanes == 8 ? TAG_NCHW8C : TAG_NCHW;
-            MemorySegment xMd = objects.memoryDesc(act, n, c, shape.h(), shape.w());
+            int act = activationTag(lanes), inputAct = activationTag(inputLanes);
+            MemorySegment xMd = objects.memoryDesc(inputAct, n, c, shape.h(), shape.w());
             MemorySegment wMd = objects.memoryDesc(TAG_OIHW, k, c, shape.r(), shape.s());
             MemorySegment yMd = objects.memoryDesc(act, n, k, shape.outH(), shape.outW());
             xFloats = memoryDescSize(xMd) / 4;
@@ -74,7 +79,7 @@ final class OneDnnConv extends OneDnnKernel implements Convolution {
             MemorySegment wOutAny = bf16 ? objects.memoryDesc(TAG_ANY, k, c, shape.r(), shape.s()) : wAny;
             MemorySegment dstOutAny = bf16 ? objects.memoryDesc(TAG_ANY, n, k, shape.outH(), shape.outW()) : dstAny;
             // The user's layouts in the input type: what choose() prefers, so a bf16 cast keeps the layout.
-            MemorySegment xIn = bf16 ? objects.memoryDescOfType(BF16, act, n, c, shape.h(), shape.w()) : xMd;
+            MemorySegment xIn = bf16 ? objects.memoryDescOfType(BF16, inputAct, n, c, shape.h(), shape.w()) : xMd;
             MemorySegment yIn = bf16 ? objects.memoryDescOfType(BF16, act, n, k, shape.outH(), shape.outW()) : yMd;
 
             xMem = objects.memory(xMd, engine);
@@ -95,7 +100,9 @@ final class OneDnnConv extends OneDnnKernel implements Convolution {
             // Not in bf16: every pass casts its inputs in a reorder anyway, and the user's nChw16c rules out the AMX
             // brgemm kernels (they take nhwc), leaving avx512_core_bf16 direct kernels that ran SLOWER than fp32
             // (resnet18 SGD step, 2-core Sapphire Rapids: 4.8 s against fp32's 3.8 s; with oneDNN's choice, AMX, 2.6 s).
-            boolean keepBlocked = !bf16 && lanes != 0 && c % lanes == 0;
+            // A plain-input first layer (inputLanes 0) too: oneDNN takes few-channel sources plain anyway.
+            boolean userLayouts = lanes != 0 && (inputLanes != lanes || c % lanes == 0);
+            boolean keepBlocked = !bf16 && userLayouts;
             MemorySegment fwdPd = choose(keepBlocked, srcAny, dstOutAny, xIn, yMd, QUERY_SRC_MD, QUERY_DST_MD,
                     (src, dst) -> convolutionForwardPd(engine, FORWARD_TRAINING, CONVOLUTION_DIRECT, src, wAny, bMd, dst,
                             strides, dilates, pad, pad, attr));
@@ -110,7 +117,7 @@ final class OneDnnConv extends OneDnnKernel implements Convolution {
             MemorySegment wHint = fp32Weights ? objects.primitiveDesc(convolutionForwardPd(engine, FORWARD_TRAINING,
                     CONVOLUTION_DIRECT, srcOutAny, wOutAny, bMd, dstOutAny, strides, dilates, pad, pad, attr)) : fwdPd;
             MemorySegment bwdWeightsPd = fp32Weights
-                    ? choose(lanes != 0 && c % lanes == 0, srcOutAny, dstOutAny, xMd, yMd, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
+                    ? choose(userLayouts, srcOutAny, dstOutAny, xMd, yMd, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
                         (src, dst) -> convolutionBackwardWeightsPd(engine, CONVOLUTION_DIRECT, src, wOutAny, bMd, dst, strides,
                             dilates, pad, pad, wHint, attr))
                     : choose(keepBlocked, srcAny, dstAny, xIn, yIn, QUERY_SRC_MD, QUERY_DIFF_DST_MD,
@@ -165,6 +172,16 @@ final class OneDnnConv extends OneDnnKernel implements Convolution {
 
     static final String WEIGHT_GRADIENTS = "sam4j.bf16.weightGradients";
 
+    /** oneDNN's format tag for activations in block width {@code lanes} (0: NCHW). */
+    static int activationTag(int lanes) {
+        return switch (lanes) {
+            case 0 -> TAG_NCHW;
+            case 8 -> TAG_NCHW8C;
+            case 16 -> TAG_NCHW16C;
+            default -> throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
+        };
+    }
+
     /** Creates a primitive descriptor from its src-like and dst-like activation descriptors. */
     private interface PdMaker {
         MemorySegment make(MemorySegment src, MemorySegment dst);
@@ -183,11 +200,19 @@ final class OneDnnConv extends OneDnnKernel implements Convolution {
         if (!keepUser || (memoryDescEqual(pdQueryMd(pd, srcQuery, 0), xMd) && memoryDescEqual(pdQueryMd(pd, dstQuery, 0), yMd))) {
             return pd;
         }
+        MemorySegment user;
         try {
-            return objects.primitiveDesc(maker.make(xMd, yMd));
+            user = objects.primitiveDesc(maker.make(xMd, yMd));
         } catch (DnnlException e) {
             return pd; // no implementation in the user's layouts: reorders around the chosen one
         }
+        // oneDNN's reference kernels take any layout (a plain-input stem's backward data in NCHW/nChw16c got ref:any,
+        // orders of magnitude slower): reorders around a jit kernel beat them.
+        return isReference(user) && !isReference(pd) ? pd : user;
+    }
+
+    private static boolean isReference(MemorySegment pd) {
+        return pdImplInfo(pd).startsWith("ref");
     }
 
     /** Builds the primitive for {@code pd}, with a reorder for every argument whose chosen layout is not the user's. */

@@ -125,13 +125,25 @@ public final class OneDnnConvBackend implements ConvBackend {
 
     /** With {@code lanes} 8 or 16, activations are nChw8c / nChw16c (the layouts oneDNN's AVX2 / AVX-512 kernels compute in). */
     @Override
-    public synchronized Convolution conv(ConvShape shape, boolean bias, int lanes, Precision precision) {
+    public Convolution conv(ConvShape shape, boolean bias, int lanes, Precision precision) {
+        return conv(shape, bias, lanes, lanes, precision);
+    }
+
+    /** A plain-input kernel ({@code inputLanes} 0 under blocked {@code lanes}) always runs the direct kernels. */
+    @Override
+    public synchronized Convolution conv(ConvShape shape, boolean bias, int inputLanes, int lanes, Precision precision) {
         if (closed) throw new IllegalStateException("oneDNN backend is closed");
         unsupported(precision).ifPresent(why -> {
             throw new UnsupportedOperationException(why);
         });
-        if (lanes != 0 && lanes != 8 && lanes != 16) throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + lanes);
+        for (int l : new int[] {inputLanes, lanes}) {
+            if (l != 0 && l != 8 && l != 16) throw new IllegalArgumentException("block width must be 0, 8 or 16, got " + l);
+        }
+        if (inputLanes != lanes && inputLanes != 0) {
+            throw new IllegalArgumentException("x may be plain (0) under y's block width " + lanes + ", not " + inputLanes + " wide");
+        }
         boolean bf16 = precision == Precision.BF16;
+        if (inputLanes != lanes) return keep(new OneDnnConv(this, shape, bias, inputLanes, lanes, bf16));
         boolean fp32WeightGradients = OneDnnConv.weightGradientsInFp32();
         GemmPasses gemm = bf16 ? gemmPasses(shape, fp32WeightGradients, hasAmx()) : GemmPasses.NONE;
         // The backend keeps each oneDNN kernel (not a split's wrapper) to close what callers leave open.

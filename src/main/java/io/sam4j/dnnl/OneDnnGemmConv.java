@@ -73,7 +73,7 @@ final class OneDnnGemmConv extends OneDnnKernel implements Convolution {
         try {
             ompSetNumThreads(backend.threads());
             MemorySegment engine = backend.engine();
-            int act = lanes == 16 ? TAG_NCHW16C : lanes == 8 ? TAG_NCHW8C : TAG_NCHW;
+            int act = OneDnnConv.activationTag(lanes);
             MemorySegment xUser = objects.memoryDesc(act, n, c, h, w), yUser = objects.memoryDesc(act, n, k, oh, ow);
             MemorySegment wUser = objects.memoryDesc(TAG_OIHW, k, c, r, s);
             xFloats = memoryDescSize(xUser) / 4;

@@ -72,11 +72,11 @@ public final class Context implements AutoCloseable {
     }
 
     /**
-     * A convolution from the backend, with activations blocked {@code lanes} wide (0: NCHW); closed with
-     * this context (layers cache it per batch size).
+     * A convolution from the backend, with x and dx blocked {@code inputLanes} wide and y and dy {@code lanes} wide
+     * (0: NCHW); closed with this context (layers cache it per batch size).
      */
-    public synchronized Convolution convolution(ConvShape shape, boolean bias, int lanes) {
-        Convolution k = convBackend.conv(shape, bias, lanes, precision);
+    public synchronized Convolution convolution(ConvShape shape, boolean bias, int inputLanes, int lanes) {
+        Convolution k = convBackend.conv(shape, bias, inputLanes, lanes, precision);
         convolutions.add(k);
         return k;
     }

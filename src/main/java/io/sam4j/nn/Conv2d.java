@@ -33,6 +33,8 @@ public final class Conv2d implements Layer {
     /** Curvature products: slices of the direction and of Hv, the R-buffers and one scratch per tensor kind. */
     private MemorySegment vw, vb, hw, hb, rx, ry, rdx, scratchY, scratchW, scratchX;
     private FlatOps ops;
+    /** The model's first layer on a few-channel input: x and dx stay NCHW under blocked activations. */
+    private boolean plainInput;
 
     public Conv2d(int outChannels, int kernel, int stride, int padding, boolean bias) {
         if (outChannels < 1 || kernel < 1 || stride < 1 || padding < 0) {
@@ -80,7 +82,7 @@ public final class Conv2d implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         this.x = x;
         if (current == null || currentN != n) {
-            current = convolutions.computeIfAbsent(n, batch -> ctx.convolution(perExample.withBatch(batch), hasBias, ctx.lanes()));
+            current = convolutions.computeIfAbsent(n, batch -> ctx.convolution(perExample.withBatch(batch), hasBias, inputLanes(), ctx.lanes()));
             currentN = n;
         }
         y = ctx.ensure(y, n * ctx.activationSize(outShape));
@@ -95,11 +97,30 @@ public final class Conv2d implements Layer {
         current.backwardWeights(x, dy, dw, db);
         MemorySegment dx = null;
         if (needInputGrad) {
-            dx = ctx.gradients().acquire(this, n * ctx.activationSize(inShape));
+            dx = ctx.gradients().acquire(this, n * inputSize());
             current.backwardData(dy, w, dx);
         }
         ctx.gradients().release(dy);
         return dx;
+    }
+
+    /**
+     * Makes this layer read its input NCHW although activations are blocked ({@link Model} does so for a first
+     * convolution whose input channels do not fill a block): the input needs no padded blocked copy. Before the first
+     * forward.
+     */
+    void readPlainInput() {
+        if (current != null) throw new IllegalStateException("readPlainInput after the first forward");
+        plainInput = true;
+    }
+
+    private int inputLanes() {
+        return plainInput ? 0 : ctx.lanes();
+    }
+
+    /** Floats of one example's x (and dx) in this layer's input layout. */
+    private long inputSize() {
+        return plainInput ? Layer.numel(inShape) : ctx.activationSize(inShape);
     }
 
     /** The convolution implementation in use (after the first forward), for logs. */
@@ -151,7 +172,7 @@ public final class Conv2d implements Layer {
             ops.axpy(1f, scratchW, hw, weights);
         }
         if (!needInputGrad) return null;
-        long len = n * ctx.activationSize(inShape);
+        long len = n * inputSize();
         rdx = ctx.ensure(rdx, len);
         current.backwardData(rdy, w, rdx);
         if (!gaussNewton) {

@@ -17,6 +17,12 @@ public final class Model implements AutoCloseable {
     private final SoftmaxCrossEntropy loss;
     /** The input batch in the blocked layout, when activations are blocked. */
     private MemorySegment blockedInput;
+    /**
+     * Whether the first layer reads the input NCHW under blocked activations: a convolution on channels that do not
+     * fill a block (1 for Fashion-MNIST, 3 for CIFAR), where a blocked copy would be mostly padding (16x the input at
+     * nChw16c for 1 channel) and oneDNN reorders it back to NCHW for its few-channel kernels anyway.
+     */
+    private final boolean plainInput;
     /** The buffers the layers' curvature slices point into. */
     private MemorySegment boundV, boundHv;
 
@@ -35,6 +41,9 @@ public final class Model implements AutoCloseable {
         }
         this.store = b.build();
         ctx.decideLayout(usesConvolutions());
+        plainInput = ctx.blocked() && inputShape.length == 3 && inputShape[0] % ctx.lanes() != 0
+                && firstLayer(net) instanceof Conv2d;
+        if (plainInput) ((Conv2d) firstLayer(net)).readPlainInput();
         net.bind(store);
         this.loss = new SoftmaxCrossEntropy(classes, labelSmoothing, ctx);
     }
@@ -78,12 +87,21 @@ public final class Model implements AutoCloseable {
         return ctx.blocked();
     }
 
-    /** The first layer's input: x itself, or x reordered into the blocked layout when activations are blocked. */
+    /**
+     * The first layer's input: x itself, or x reordered into the blocked layout when activations are blocked (and the
+     * first layer does not read it plain).
+     */
     private MemorySegment input(MemorySegment x, int n) {
-        if (!ctx.blocked() || inputShape.length != 3) return x;
+        if (!ctx.blocked() || inputShape.length != 3 || plainInput) return x;
         blockedInput = ctx.ensure(blockedInput, n * BlockedLayout.size(inputShape, ctx.lanes()));
         BlockedLayout.toBlocked(ctx.parallel(), x, blockedInput, n, inputShape[0], inputShape[1] * inputShape[2], ctx.lanes());
         return blockedInput;
+    }
+
+    /** The first leaf layer of {@code net}, through nested {@link Sequential}s. */
+    private static Layer firstLayer(Layer net) {
+        while (net instanceof Sequential chain && !chain.layers().isEmpty()) net = chain.layers().get(0);
+        return net;
     }
 
     /** Forward and backward on a batch: returns the mean loss, writes the gradients into the store. */
