@@ -161,15 +161,9 @@ abstract class KernelSet implements Kernels {
     }
 
     @Override
-    public final void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to,
-                                   double[] acc, int at) {
-        layers.sumReluLanes(lanes, dy, x, a, b, from, to, acc, at);
-    }
-
-    @Override
-    public final void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b,
-                                            long from, long to, double[] acc, int at) {
-        layers.dotDeviationReluLanes(lanes, dy, x, c, a, b, from, to, acc, at);
+    public final void sumAndDotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b,
+                                                  long from, long to, double[] sums, double[] dots, int at) {
+        layers.sumAndDotDeviationReluLanes(lanes, dy, x, c, a, b, from, to, sums, dots, at);
     }
 
     @Override

@@ -90,12 +90,13 @@ public interface LayerKernels {
     /** {@link #affineRelu} per lane: y = max(a[at + l]*x + b[at + l], 0) on lane l (y may be x). */
     void affineReluLanes(int lanes, MemorySegment x, MemorySegment y, float[] a, float[] b, int at, long from, long to);
 
-    /** acc[at + l] += sum of dy over lane l where the gate a[at + l]*x + b[at + l] is open. */
-    void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to, double[] acc, int at);
-
-    /** acc[at + l] += sum of dy * (x - c[at + l]) over lane l where the gate a[at + l]*x + b[at + l] is open. */
-    void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b, long from, long to,
-                               double[] acc, int at);
+    /**
+     * The backward sums of a fused BatchNorm-ReLU in one pass over dy and x: sums[at + l] += sum of dy and
+     * dots[at + l] += sum of dy * (x - c[at + l]) over lane l where the gate a[at + l]*x + b[at + l] is open. Each
+     * sum in the order of {@link #sumLanes} and {@link #dotDeviationLanes} (the same numbers with the gate open).
+     */
+    void sumAndDotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b, long from,
+                                     long to, double[] sums, double[] dots, int at);
 
     /** {@link #affine2Relu} per lane: dx = p[at + l]*g + q[at + l]*x + r[at + l], g gated by a[at + l]*x + b[at + l]. */
     void affine2ReluLanes(int lanes, MemorySegment dy, MemorySegment x, MemorySegment dx, float[] p, float[] q, float[] r,

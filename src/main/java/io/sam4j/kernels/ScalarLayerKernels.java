@@ -183,27 +183,21 @@ public final class ScalarLayerKernels implements LayerKernels {
     }
 
     @Override
-    public void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to, double[] acc,
-                             int at) {
+    public void sumAndDotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b,
+                                            long from, long to, double[] sums, double[] dots, int at) {
         LayerKernels.checkLanes(lanes, from, to);
         for (int l = 0; l < lanes; l++) {
-            double s = 0;
-            for (long i = from + l; i < to; i += lanes) if (open(a[at + l], get(x, i), b[at + l])) s += get(dy, i);
-            acc[at + l] += s;
-        }
-    }
-
-    @Override
-    public void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b, long from,
-                                      long to, double[] acc, int at) {
-        LayerKernels.checkLanes(lanes, from, to);
-        for (int l = 0; l < lanes; l++) {
-            double s = 0;
+            double s = 0, d = 0;
             for (long i = from + l; i < to; i += lanes) {
                 float xi = get(x, i);
-                if (open(a[at + l], xi, b[at + l])) s += (double) get(dy, i) * (xi - c[at + l]);
+                if (open(a[at + l], xi, b[at + l])) {
+                    float g = get(dy, i);
+                    s += g;
+                    d += (double) g * (xi - c[at + l]);
+                }
             }
-            acc[at + l] += s;
+            sums[at + l] += s;
+            dots[at + l] += d;
         }
     }
 

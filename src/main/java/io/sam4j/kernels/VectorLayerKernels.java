@@ -405,55 +405,44 @@ final class VectorLayerKernels implements LayerKernels {
     }
 
     @Override
-    public void sumReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] a, float[] b, long from, long to, double[] acc,
-                             int at) {
-        LayerKernels.checkLanes(lanes, from, to);
-        int h = half(lanes);
-        FloatVector ga0 = FloatVector.fromArray(B, a, at), gb0 = FloatVector.fromArray(B, b, at);
-        FloatVector ga1 = FloatVector.fromArray(B, a, at + h), gb1 = FloatVector.fromArray(B, b, at + h), z = FloatVector.zero(B);
-        for (long blk = from; blk < to; blk += FOLD_BLOCK) { // sumLanes' loop over the gated dy
-            long end = Math.min(to, blk + FOLD_BLOCK);
-            FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
-            long i = blk;
-            for (; i <= end - 4 * V; i += 4 * V) {
-                a0 = a0.add(gatedB(loadB(dy, i), loadB(x, i), ga0, gb0, z));
-                a1 = a1.add(gatedB(loadB(dy, i + V), loadB(x, i + V), ga1, gb1, z));
-                a2 = a2.add(gatedB(loadB(dy, i + 2 * V), loadB(x, i + 2 * V), ga0, gb0, z));
-                a3 = a3.add(gatedB(loadB(dy, i + 3 * V), loadB(x, i + 3 * V), ga1, gb1, z));
-            }
-            for (; i < end; i += V) {
-                if (((i - blk) / V & 1) == 0) a0 = a0.add(gatedB(loadB(dy, i), loadB(x, i), ga0, gb0, z));
-                else a1 = a1.add(gatedB(loadB(dy, i), loadB(x, i), ga1, gb1, z));
-            }
-            foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
-        }
-    }
-
-    @Override
-    public void dotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b, long from,
-                                      long to, double[] acc, int at) {
+    public void sumAndDotDeviationReluLanes(int lanes, MemorySegment dy, MemorySegment x, float[] c, float[] a, float[] b,
+                                            long from, long to, double[] sums, double[] dots, int at) {
         LayerKernels.checkLanes(lanes, from, to);
         int h = half(lanes);
         FloatVector c0 = FloatVector.fromArray(B, c, at), c1 = FloatVector.fromArray(B, c, at + h);
         FloatVector ga0 = FloatVector.fromArray(B, a, at), gb0 = FloatVector.fromArray(B, b, at);
         FloatVector ga1 = FloatVector.fromArray(B, a, at + h), gb1 = FloatVector.fromArray(B, b, at + h), z = FloatVector.zero(B);
-        for (long blk = from; blk < to; blk += FOLD_BLOCK) { // dotDeviationLanes' loop over the gated dy
+        for (long blk = from; blk < to; blk += FOLD_BLOCK) { // sumLanes' and dotDeviationLanes' loops over the gated dy
             long end = Math.min(to, blk + FOLD_BLOCK);
-            FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
+            FloatVector s0 = z, s1 = z, s2 = z, s3 = z, d0 = z, d1 = z, d2 = z, d3 = z;
             long i = blk;
             for (; i <= end - 4 * V; i += 4 * V) {
                 FloatVector x0 = loadB(x, i), x1 = loadB(x, i + V), x2 = loadB(x, i + 2 * V), x3 = loadB(x, i + 3 * V);
-                a0 = x0.sub(c0).fma(gatedB(loadB(dy, i), x0, ga0, gb0, z), a0);
-                a1 = x1.sub(c1).fma(gatedB(loadB(dy, i + V), x1, ga1, gb1, z), a1);
-                a2 = x2.sub(c0).fma(gatedB(loadB(dy, i + 2 * V), x2, ga0, gb0, z), a2);
-                a3 = x3.sub(c1).fma(gatedB(loadB(dy, i + 3 * V), x3, ga1, gb1, z), a3);
+                FloatVector g0 = gatedB(loadB(dy, i), x0, ga0, gb0, z), g1 = gatedB(loadB(dy, i + V), x1, ga1, gb1, z);
+                FloatVector g2 = gatedB(loadB(dy, i + 2 * V), x2, ga0, gb0, z), g3 = gatedB(loadB(dy, i + 3 * V), x3, ga1, gb1, z);
+                s0 = s0.add(g0);
+                s1 = s1.add(g1);
+                s2 = s2.add(g2);
+                s3 = s3.add(g3);
+                d0 = x0.sub(c0).fma(g0, d0);
+                d1 = x1.sub(c1).fma(g1, d1);
+                d2 = x2.sub(c0).fma(g2, d2);
+                d3 = x3.sub(c1).fma(g3, d3);
             }
             for (; i < end; i += V) {
                 FloatVector x0 = loadB(x, i);
-                if (((i - blk) / V & 1) == 0) a0 = x0.sub(c0).fma(gatedB(loadB(dy, i), x0, ga0, gb0, z), a0);
-                else a1 = x0.sub(c1).fma(gatedB(loadB(dy, i), x0, ga1, gb1, z), a1);
+                if (((i - blk) / V & 1) == 0) {
+                    FloatVector g = gatedB(loadB(dy, i), x0, ga0, gb0, z);
+                    s0 = s0.add(g);
+                    d0 = x0.sub(c0).fma(g, d0);
+                } else {
+                    FloatVector g = gatedB(loadB(dy, i), x0, ga1, gb1, z);
+                    s1 = s1.add(g);
+                    d1 = x0.sub(c1).fma(g, d1);
+                }
             }
-            foldPair(a0.add(a2), a1.add(a3), lanes, acc, at);
+            foldPair(s0.add(s2), s1.add(s3), lanes, sums, at);
+            foldPair(d0.add(d2), d1.add(d3), lanes, dots, at);
         }
     }
 

@@ -510,8 +510,7 @@ public final class BatchNorm2d implements Layer {
         if (relu) { // over the gated dy, the gate's coefficients copied to the plane's index as the mean
             System.arraycopy(scale, channel0, planeScale, at, lanes);
             System.arraycopy(shift, channel0, planeShift, at, lanes);
-            k.sumReluLanes(lanes, dy, x, planeScale, planeShift, from, to, planeSum, at);
-            k.dotDeviationReluLanes(lanes, dy, x, planeMean, planeScale, planeShift, from, to, planeSq, at);
+            k.sumAndDotDeviationReluLanes(lanes, dy, x, planeMean, planeScale, planeShift, from, to, planeSum, planeSq, at);
         } else {
             k.sumLanes(lanes, dy, from, to, planeSum, at);
             k.dotDeviationLanes(lanes, dy, x, planeMean, from, to, planeSq, at);

@@ -206,15 +206,13 @@ class KernelParityTest {
                 k.affineReluLanes(L, x, y, s, t, AT, from, to);
                 assertSame(at + " affineReluLanes", z, y);
                 k.reluBackward(z, dy, g, from, to);
-                double[] u = halves(), w = halves();
+                // One pass, the gate applied inside: the two sums of separate passes over the gated dy, bit for bit.
+                double[] u = halves(), w = halves(), ud = halves(), wd = halves();
                 k.sumLanes(L, g, from, to, u, AT);
-                k.sumReluLanes(L, dy, x, s, t, from, to, w, AT);
-                org.junit.jupiter.api.Assertions.assertArrayEquals(u, w, at + " sumReluLanes");
-                u = halves();
-                w = halves();
-                k.dotDeviationLanes(L, g, x, c, from, to, u, AT);
-                k.dotDeviationReluLanes(L, dy, x, c, s, t, from, to, w, AT);
-                org.junit.jupiter.api.Assertions.assertArrayEquals(u, w, at + " dotDeviationReluLanes");
+                k.dotDeviationLanes(L, g, x, c, from, to, ud, AT);
+                k.sumAndDotDeviationReluLanes(L, dy, x, c, s, t, from, to, w, wd, AT);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(u, w, at + " sumAndDotDeviationReluLanes: sums");
+                org.junit.jupiter.api.Assertions.assertArrayEquals(ud, wd, at + " sumAndDotDeviationReluLanes: dots");
                 k.affine2Lanes(L, g, x, dx, p, q, r, AT, from, to);
                 k.affine2ReluLanes(L, dy, x, dx2, p, q, r, s, t, AT, from, to);
                 assertSame(at + " affine2ReluLanes", dx, dx2);
@@ -234,15 +232,11 @@ class KernelParityTest {
                 absD[l] += Math.abs(at(dy, i));
                 absDd[l] += Math.abs(at(dy, i) * (at(x, i) - c[AT + l]));
             }
-            double[] u = halves(), w = halves();
-            ref.sumReluLanes(L, dy, x, pow2, t, from, to, u, AT);
-            vec.sumReluLanes(L, dy, x, pow2, t, from, to, w, AT);
-            assertLaneSums(ctx + " sumReluLanes", L, u, w, absD);
-            u = halves();
-            w = halves();
-            ref.dotDeviationReluLanes(L, dy, x, c, pow2, t, from, to, u, AT);
-            vec.dotDeviationReluLanes(L, dy, x, c, pow2, t, from, to, w, AT);
-            assertLaneSums(ctx + " dotDeviationReluLanes", L, u, w, absDd);
+            double[] u = halves(), w = halves(), ud = halves(), wd = halves();
+            ref.sumAndDotDeviationReluLanes(L, dy, x, c, pow2, t, from, to, u, ud, AT);
+            vec.sumAndDotDeviationReluLanes(L, dy, x, c, pow2, t, from, to, w, wd, AT);
+            assertLaneSums(ctx + " sumAndDotDeviationReluLanes: sums", L, u, w, absD);
+            assertLaneSums(ctx + " sumAndDotDeviationReluLanes: dots", L, ud, wd, absDd);
         });
     }
 
