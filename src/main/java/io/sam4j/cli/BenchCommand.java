@@ -10,6 +10,7 @@ import io.sam4j.kernels.FlatOps;
 import io.sam4j.kernels.KernelBandwidth;
 import io.sam4j.kernels.KernelsProvider;
 import io.sam4j.kernels.Parallel;
+import io.sam4j.nn.LayerTimes;
 import io.sam4j.nn.Models;
 import io.sam4j.optim.StepStats;
 import io.sam4j.train.BatchStep;
@@ -106,6 +107,11 @@ final class BenchCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).", defaultValue = "1")
     int rounds;
 
+    @Option(names = "--layer-times", description = "Also time each layer's forward and backward over the timed steps: a "
+            + "table per optimizer on stderr (ms per step, share of the mean step) and \"layer_ms\" in the JSON line "
+            + "(layer name -> [forward, backward] ms per step).")
+    boolean layerTimes;
+
     @Option(names = "--kernels", description = "Instead of model steps: GB/s of each fused optimizer pass over one flat "
             + "buffer beside a triad (a = b + s*c) measured in the same run; one JSON line per pass.")
     boolean kernels;
@@ -154,10 +160,12 @@ final class BenchCommand implements Callable<Integer> {
         int[] samSteps = new int[n];
         double[] gradEvals = new double[n];
         Timed[] last = new Timed[n];
+        LayerTimes[] times = new LayerTimes[n]; // per optimizer, over all rounds (fresh models, same layer names)
+        if (layerTimes) Arrays.setAll(times, i -> new LayerTimes());
         // Rounds interleave the optimizers (sgd, sam, fsam, ... then again), so a noisy neighbour hits all alike.
         for (int round = 0; round < rounds; round++) {
             for (int i = 0; i < n; i++) {
-                last[i] = time(comm, opts.get(i / variants), shape, round == 0, i % variants == 0 && ranks > 1);
+                last[i] = time(comm, opts.get(i / variants), shape, round == 0, i % variants == 0 && ranks > 1, times[i]);
                 System.arraycopy(last[i].ms(), 0, ms[i], round * steps, steps);
                 reduceNanos[i] += last[i].reduceNanos();
                 samSteps[i] += last[i].samSteps();
@@ -172,6 +180,7 @@ final class BenchCommand implements Callable<Integer> {
                 line.put("ms_step_median_no_comm", round(alone, 2));
                 line.put("exposed_comm_ms", round(with - alone, 2));
             }
+            if (times[i] != null) addLayerTimes(line, times[i], ms[i], label(opts.get(i / variants)), comm.isRoot());
             if (comm.isRoot()) System.out.println(json.writeValueAsString(line));
         }
     }
@@ -194,7 +203,7 @@ final class BenchCommand implements Callable<Integer> {
      * {@code communicate}: gradients all-reduced (buckets overlapped with backward per --allreduce-bucket-mb);
      * otherwise every rank steps alone on its own gradient.
      */
-    private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound, boolean communicate) {
+    private Timed time(Communicator comm, String opt, int[] shape, boolean firstRound, boolean communicate, LayerTimes times) {
         int local = batch / comm.size();
         TrainConfig config = benchConfig(opt);
         try (RunSetup run = new RunSetup(config, shape, 10, System.err); Arena arena = Arena.ofShared()) {
@@ -216,6 +225,7 @@ final class BenchCommand implements Callable<Integer> {
                 batchStep.step(0.05f);
             }
             run.resetReduceNanos();
+            run.context().timeLayers(times); // null: not timing
             double[] ms = new double[steps];
             int samSteps = 0;
             double gradEvals = 0;
@@ -310,6 +320,27 @@ final class BenchCommand implements Callable<Integer> {
             line.put("reduce_wait_fraction", round(reduceNanos / 1e6 / sum, 3));
         }
         return line;
+    }
+
+    /**
+     * Adds {@code layer_ms} (name -> [forward, backward] ms per timed step) to the JSON line and, on the root rank, prints
+     * the table to stderr: each layer's share of the mean step, and what no layer accounts for (loss, optimizer passes,
+     * input copy, communication).
+     */
+    private void addLayerTimes(ObjectNode line, LayerTimes times, double[] stepMs, String opt, boolean print) {
+        double stepsTimed = stepMs.length, meanStep = Arrays.stream(stepMs).sum() / stepsTimed;
+        ObjectNode layers = line.putObject("layer_ms");
+        StringBuilder table = new StringBuilder(String.format("%s %s, %s: ms per step over %d timed steps (mean step %.2f ms)%n",
+                model, opt, line.get("layout").asText(), stepMs.length, meanStep));
+        table.append(String.format("  %-22s %-14s %10s %10s %7s%n", "layer", "kind", "forward", "backward", "share"));
+        for (LayerTimes.Entry e : times.entries()) {
+            double f = e.forwardNanos() / 1e6 / stepsTimed, b = e.backwardNanos() / 1e6 / stepsTimed;
+            layers.putArray(e.name()).add(round(f, 3)).add(round(b, 3));
+            table.append(String.format("  %-22s %-14s %10.3f %10.3f %6.1f%%%n", e.name(), e.kind(), f, b, 100 * (f + b) / meanStep));
+        }
+        double outside = meanStep - times.totalNanos() / 1e6 / stepsTimed;
+        table.append(String.format("  %-22s %-14s %21.3f %6.1f%%%n", "(outside the layers)", "", outside, 100 * outside / meanStep));
+        if (print) System.err.print(table);
     }
 
     private void runKernels() throws IOException {

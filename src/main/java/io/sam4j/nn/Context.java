@@ -71,6 +71,18 @@ public final class Context implements AutoCloseable {
         return convBackend;
     }
 
+    private volatile LayerTimes layerTimes;
+
+    /** From now on the model's layers add their wall times to {@code times} (null: stop timing). */
+    public void timeLayers(LayerTimes times) {
+        layerTimes = times;
+    }
+
+    /** The collector layers add their times to, or null when nobody is timing them. */
+    LayerTimes layerTimes() {
+        return layerTimes;
+    }
+
     /**
      * A convolution from the backend, with x and dx blocked {@code inputLanes} wide and y and dy {@code lanes} wide
      * (0: NCHW); closed with this context (layers cache it per batch size).

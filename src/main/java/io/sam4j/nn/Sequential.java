@@ -22,6 +22,11 @@ public final class Sequential implements Layer {
      * inside a block that back-propagates its branches in another order than it declared them).
      */
     private boolean notifiesGradients;
+    /** Each child's name for {@link LayerTimes} ({@code prefix + name}, or {@code prefix + "#" + index}). */
+    private String[] timingNames = new String[0];
+    /** The entries of the collector the children were last timed into (null for nested Sequentials: they time their own). */
+    private LayerTimes timedInto;
+    private LayerTimes.Entry[] timed;
 
     /** Makes backward tell the context's {@link GradientListener} which tail of gradients is final. */
     void notifyGradients() {
@@ -46,8 +51,10 @@ public final class Sequential implements Layer {
         int i = 0;
         this.ctx = ctx;
         paramOffsets = new long[order.size()];
+        timingNames = new String[order.size()];
         for (Map.Entry<String, Layer> e : children.entrySet()) {
             String p = e.getKey().startsWith("#") ? prefix : prefix + e.getKey() + ".";
+            timingNames[i] = prefix + e.getKey();
             int before = b.paramTensorCount();
             paramOffsets[i] = b.paramLength();
             if (notifiesGradients && e.getValue() instanceof Sequential inner) inner.notifyGradients();
@@ -70,16 +77,44 @@ public final class Sequential implements Layer {
 
     @Override
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
-        for (Layer l : order) x = l.forward(x, n, mode);
+        LayerTimes.Entry[] timed = timedEntries();
+        for (int i = 0; i < order.size(); i++) {
+            if (timed == null || timed[i] == null) {
+                x = order.get(i).forward(x, n, mode);
+            } else {
+                long t = System.nanoTime();
+                x = order.get(i).forward(x, n, mode);
+                timed[i].addForward(System.nanoTime() - t);
+            }
+        }
         return x;
+    }
+
+    /** The children's entries in the context's {@link LayerTimes}, or null when nobody is timing. */
+    private LayerTimes.Entry[] timedEntries() {
+        LayerTimes times = ctx.layerTimes();
+        if (times == null) return null;
+        if (times != timedInto) {
+            timed = new LayerTimes.Entry[order.size()];
+            for (int i = 0; i < order.size(); i++) {
+                Layer l = order.get(i);
+                if (!(l instanceof Sequential)) timed[i] = times.entry(timingNames[i], l.getClass().getSimpleName());
+            }
+            timedInto = times;
+        }
+        return timed;
     }
 
     @Override
     public MemorySegment backward(MemorySegment dy, int n, boolean needInputGrad) {
         // Without an input gradient to return, stop at the first trainable child and skip its dx.
         int stop = needInputGrad ? 0 : Math.min(firstTrainable, order.size() - 1);
+        LayerTimes.Entry[] timed = timedEntries();
         for (int i = order.size() - 1; i >= stop; i--) {
+            boolean timing = timed != null && timed[i] != null;
+            long t = timing ? System.nanoTime() : 0;
             dy = order.get(i).backward(dy, n, i > stop || needInputGrad);
+            if (timing) timed[i].addBackward(System.nanoTime() - t);
             if (notifiesGradients) ctx.gradientsFinalFrom(paramOffsets[i]);
         }
         return needInputGrad ? dy : null;

@@ -144,6 +144,32 @@ class CliTest {
         assertOneLineError(run("bench", "--rounds", "0"), "--rounds");
     }
 
+    /** --layer-times: every layer of the mlp, in model order, each inside the step (together at most its mean). */
+    @Test
+    void benchTimesEachLayer() throws Exception {
+        Run r = run("bench", "--model", "mlp", "--opts", "sgd,sam", "--steps", "3", "--warmup", "1", "--warmup-seconds", "0",
+                "--threads", "1", "--dist", "none", "--layer-times");
+        assertEquals(0, r.code(), r.err());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        for (String line : r.out().strip().split("\n")) {
+            com.fasterxml.jackson.databind.JsonNode j = json.readTree(line), layers = j.get("layer_ms");
+            assertTrue(layers != null && layers.isObject(), line);
+            java.util.List<String> names = new java.util.ArrayList<>();
+            layers.fieldNames().forEachRemaining(names::add);
+            assertEquals(java.util.List.of("#0", "fc1", "#2", "fc2", "#4", "fc3"), names, line);
+            double sum = 0;
+            for (String name : names) {
+                double f = layers.get(name).get(0).asDouble(), b = layers.get(name).get(1).asDouble();
+                assertTrue(f >= 0 && b >= 0, name + " in " + line);
+                sum += f + b;
+            }
+            assertTrue(layers.get("fc1").get(0).asDouble() > 0, "fc1 forward takes time: " + line);
+            assertTrue(sum <= j.get("ms_step_mean").asDouble() * 1.001 + 0.01, "layers inside the step: " + line);
+        }
+        assertTrue(r.err().contains("mlp sam, NCHW: ms per step over 3 timed steps"), r.err());
+        assertTrue(r.err().contains("(outside the layers)"), r.err());
+    }
+
     @Test
     void benchTakesTheEfficientVariantsAndTheirFlags() throws Exception {
         Run r = run("bench", "--model", "mlp", "--opts", "gsam,looksam,aesam,rst", "--looksam-k", "2", "--gsam-alpha", "0.1",

@@ -1,0 +1,71 @@
+package io.sam4j.nn;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Wall time of each layer's forward and backward passes, summed over the calls made while a {@link Context} carries
+ * this collector ({@link Context#timeLayers}): where a step's time goes, for {@code bench --layer-times}. Layers are
+ * the leaves of the model's {@link Sequential}s (a residual block counts as one), keyed by their state_dict names
+ * ({@code layer1.0}, {@code fc1}; parameterless ones by position, {@code #2}), in the order of their first forward.
+ * Kernels run synchronously (oneDNN's stream is waited on inside each layer), so a layer's time is its own. Collecting
+ * costs two clock reads per layer and pass. Models with the same names (fresh models of one configuration) add up.
+ */
+public final class LayerTimes {
+    /** One layer's sums. */
+    public static final class Entry {
+        private final String name, kind;
+        private long forwardNanos, backwardNanos;
+
+        private Entry(String name, String kind) {
+            this.name = name;
+            this.kind = kind;
+        }
+
+        public String name() {
+            return name;
+        }
+
+        /** The layer's class, e.g. Conv2d. */
+        public String kind() {
+            return kind;
+        }
+
+        public long forwardNanos() {
+            return forwardNanos;
+        }
+
+        public long backwardNanos() {
+            return backwardNanos;
+        }
+
+        void addForward(long nanos) {
+            forwardNanos += nanos;
+        }
+
+        void addBackward(long nanos) {
+            backwardNanos += nanos;
+        }
+    }
+
+    private final Map<String, Entry> entries = new LinkedHashMap<>();
+
+    /** The entry for a layer, made on first use. */
+    synchronized Entry entry(String name, String kind) {
+        return entries.computeIfAbsent(name, k -> new Entry(name, kind));
+    }
+
+    /** The layers timed so far, in the order of their first forward. */
+    public synchronized List<Entry> entries() {
+        return new ArrayList<>(entries.values());
+    }
+
+    /** Forward plus backward time of every layer. */
+    public synchronized long totalNanos() {
+        long t = 0;
+        for (Entry e : entries.values()) t += e.forwardNanos + e.backwardNanos;
+        return t;
+    }
+}
