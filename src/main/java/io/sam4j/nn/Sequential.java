@@ -24,7 +24,7 @@ public final class Sequential implements Layer {
     private boolean notifiesGradients;
     /** Each child's name for {@link LayerTimes} ({@code prefix + name}, or {@code prefix + "#" + index}). */
     private String[] timingNames = new String[0];
-    /** The entries of the collector the children were last timed into (null for nested Sequentials: they time their own). */
+    /** The collector the children were last timed into, and their entries (null for nested Sequentials: they time their own). */
     private LayerTimes timedInto;
     private LayerTimes.Entry[] timed;
 
@@ -79,30 +79,36 @@ public final class Sequential implements Layer {
     public MemorySegment forward(MemorySegment x, int n, Mode mode) {
         LayerTimes.Entry[] timed = timedEntries();
         for (int i = 0; i < order.size(); i++) {
-            if (timed == null || timed[i] == null) {
+            LayerTimes.Entry entry = timed == null ? null : timedEntry(i);
+            if (entry == null) {
                 x = order.get(i).forward(x, n, mode);
             } else {
-                long t = System.nanoTime();
+                long t = timedInto.enter();
                 x = order.get(i).forward(x, n, mode);
-                timed[i].addForward(System.nanoTime() - t);
+                timedInto.exit(entry, t, true);
             }
         }
         return x;
     }
 
-    /** The children's entries in the context's {@link LayerTimes}, or null when nobody is timing. */
+    /**
+     * The children's entries in the context's {@link LayerTimes} (null for nested Sequentials), or null when nobody is
+     * timing. Made child by child as the forward reaches them, so that the collector lists layers in model order.
+     */
     private LayerTimes.Entry[] timedEntries() {
         LayerTimes times = ctx.layerTimes();
         if (times == null) return null;
         if (times != timedInto) {
             timed = new LayerTimes.Entry[order.size()];
-            for (int i = 0; i < order.size(); i++) {
-                Layer l = order.get(i);
-                if (!(l instanceof Sequential)) timed[i] = times.entry(timingNames[i], l.getClass().getSimpleName());
-            }
             timedInto = times;
         }
         return timed;
+    }
+
+    private LayerTimes.Entry timedEntry(int i) {
+        Layer l = order.get(i);
+        if (timed[i] == null && !(l instanceof Sequential)) timed[i] = timedInto.entry(timingNames[i], l.getClass().getSimpleName());
+        return timed[i];
     }
 
     @Override
@@ -111,10 +117,10 @@ public final class Sequential implements Layer {
         int stop = needInputGrad ? 0 : Math.min(firstTrainable, order.size() - 1);
         LayerTimes.Entry[] timed = timedEntries();
         for (int i = order.size() - 1; i >= stop; i--) {
-            boolean timing = timed != null && timed[i] != null;
-            long t = timing ? System.nanoTime() : 0;
+            LayerTimes.Entry entry = timed == null ? null : timedEntry(i);
+            long t = entry != null ? timedInto.enter() : 0;
             dy = order.get(i).backward(dy, n, i > stop || needInputGrad);
-            if (timing) timed[i].addBackward(System.nanoTime() - t);
+            if (entry != null) timedInto.exit(entry, t, false);
             if (notifiesGradients) ctx.gradientsFinalFrom(paramOffsets[i]);
         }
         return needInputGrad ? dy : null;
