@@ -8,8 +8,9 @@ import java.util.Map;
 /**
  * Wall time of each layer's forward and backward passes, summed over the calls made while a {@link Context} carries
  * this collector ({@link Context#timeLayers}): where a step's time goes, for {@code bench --layer-times}. Layers are
- * the leaves of the model's {@link Sequential}s (a residual block counts as one), keyed by their state_dict names
- * ({@code layer1.0}, {@code fc1}; parameterless ones by position, {@code #2}), in the order of their first forward.
+ * the children of the model's {@link Sequential}s that are not Sequentials themselves (a residual block and, through
+ * its inner chains, its convolutions and BatchNorms), keyed by their state_dict names ({@code layer1.0},
+ * {@code layer1.0.conv1}, {@code fc1}; parameterless ones by position, {@code #2}), in the order of their first forward.
  * Kernels run synchronously (oneDNN's stream is waited on inside each layer), so a layer's time is its own. A layer
  * holding timed layers (a residual block's inner chains) gets its exclusive time: what it spends outside them (the
  * residual add, its ReLU), so the entries never overlap and add up to the time inside the model. Collecting costs two
